@@ -87,6 +87,11 @@ export interface SimServerOptions {
   controlRoutes?: SimRoute[];
   /** Called by POST /__sim/reset after counters and faults are cleared. */
   onReset?: () => void;
+  /**
+   * Fault settings that are the vendor's normal behaviour (for example NetSuite's account
+   * concurrency limit); POST /__sim/reset returns to these rather than to none.
+   */
+  defaults?: Partial<FaultConfig>;
 }
 
 export interface SimServer {
@@ -175,7 +180,8 @@ export function createSimServer(options: SimServerOptions): {
 } {
   const routes = options.routes.map(compile);
   const controlRoutes = (options.controlRoutes ?? []).map(compile);
-  let faults: FaultConfig = { ...NO_FAULTS };
+  const baseline: FaultConfig = { ...NO_FAULTS, ...(options.defaults ?? {}) };
+  let faults: FaultConfig = { ...baseline };
   let dice: Random = createRandom(1);
   let inFlight = 0;
   let stats: SimStats = freshStats();
@@ -186,7 +192,7 @@ export function createSimServer(options: SimServerOptions): {
 
   function reset(): void {
     stats = freshStats();
-    faults = { ...NO_FAULTS };
+    faults = { ...baseline };
     dice = createRandom(1);
     options.onReset?.();
   }
