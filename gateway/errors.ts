@@ -1,0 +1,59 @@
+/**
+ * The gateway's half of the error contract: every error leaves with an API.md code and the
+ * request's correlation id, and with nothing else a client should not see (no stack, no raw
+ * subgraph or vendor response).
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLFormattedError } from 'graphql';
+import { ERROR_CODES, type ErrorCode } from '../core/errors';
+
+/** Extension keys a client may see; everything else (stacks, raw responses) is dropped. */
+const VISIBLE_EXTENSIONS = ['code', 'system', 'retryable', 'retryAfterSeconds', 'vendorCode', 'subgraph', 'correlationId'];
+
+/** Apollo's and graphql-js's own codes, mapped onto API.md's. */
+const CODE_MAP: Record<string, ErrorCode> = {
+  GRAPHQL_PARSE_FAILED: 'BAD_USER_INPUT',
+  GRAPHQL_VALIDATION_FAILED: 'BAD_USER_INPUT',
+  BAD_REQUEST: 'BAD_USER_INPUT',
+  OPERATION_RESOLUTION_FAILURE: 'BAD_USER_INPUT',
+  PERSISTED_QUERY_NOT_FOUND: 'BAD_USER_INPUT',
+  PERSISTED_QUERY_NOT_SUPPORTED: 'BAD_USER_INPUT',
+  INTERNAL_SERVER_ERROR: 'INTERNAL',
+};
+
+export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  const incoming = formatted.extensions ?? {};
+  const rawCode = typeof incoming.code === 'string' ? incoming.code : 'INTERNAL';
+  const code: ErrorCode = (ERROR_CODES as readonly string[]).includes(rawCode)
+    ? (rawCode as ErrorCode)
+    : (CODE_MAP[rawCode] ?? 'INTERNAL');
+  const extensions: Record<string, unknown> = { code };
+  for (const key of VISIBLE_EXTENSIONS) {
+    if (key !== 'code' && incoming[key] !== undefined) extensions[key] = incoming[key];
+  }
+  // The gateway names the subgraph a downstream error came from.
+  if (typeof incoming.serviceName === 'string') extensions.subgraph = incoming.serviceName;
+  const message = code === 'INTERNAL' && rawCode !== 'INTERNAL' ? 'Internal error' : formatted.message;
+  return { message, locations: formatted.locations, path: formatted.path, extensions };
+}
+
+export interface CorrelatedContext {
+  correlationId: string;
+}
+
+/** Stamps the request's correlation id on every error of the response. */
+export function correlationPlugin<C extends CorrelatedContext>(): ApolloServerPlugin<C> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, contextValue }) {
+          if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
+          response.body.singleResult.errors = response.body.singleResult.errors.map((error) => ({
+            ...error,
+            extensions: { ...error.extensions, correlationId: contextValue.correlationId },
+          }));
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import { billingResolvers, type BillingContext } from '../../resolvers/billing';
+import { subgraphTypeDefs } from '../../schema/subgraphs';
+import type { Logger } from '../../core/log';
+import { createSubgraphServer } from '../common/subgraph-server';
+import { createBillingLoaders } from './loaders';
+import type { BillingPort } from './port';
+
+export interface BillingSubgraphOptions {
+  port: BillingPort;
+  /** Gateway's shared secret; null = accept unsigned requests (tests of the subgraph alone). */
+  secret: string | null;
+  logger: Logger;
+}
+
+export function createBillingSubgraph(options: BillingSubgraphOptions) {
+  const { port, secret, logger } = options;
+  return createSubgraphServer<BillingContext>({
+    name: 'billing',
+    typeDefs: subgraphTypeDefs('billing'),
+    resolvers: billingResolvers,
+    context: ({ correlationId }) => ({ port, loaders: createBillingLoaders(port), correlationId }),
+    secret,
+    logger,
+  });
+}

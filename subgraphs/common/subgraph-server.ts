@@ -1,0 +1,145 @@
+/**
+ * One HTTP server factory for every subgraph: Apollo Server over a federation subgraph schema,
+ * behind a check that the request was signed by the gateway. Resolvers throw ConcordError; this is
+ * the one place where that becomes a GraphQL error's `extensions`.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
+import { unwrapResolverError } from '@apollo/server/errors';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import { ConcordError } from '../../core/errors';
+import type { Logger } from '../../core/log';
+import { SIGNATURE_HEADER, verifySignature } from '../../core/signing';
+
+export const CORRELATION_HEADER = 'x-correlation-id';
+
+export interface RequestInfo {
+  correlationId: string;
+}
+
+export interface SubgraphServerOptions<C extends BaseContext> {
+  /** Subgraph name, for logs and errors. */
+  name: string;
+  typeDefs: DocumentNode;
+  resolvers: GraphQLResolverMap<C>;
+  /** Builds the context of one request (fresh DataLoaders, so nothing is cached across requests). */
+  context: (info: RequestInfo) => C;
+  /** Gateway's shared secret. Null turns the check off (never in production). */
+  secret: string | null;
+  logger: Logger;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Map a resolver failure to the error contract; anything unexpected becomes a bare INTERNAL. */
+export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown, logger: Logger, name: string): GraphQLFormattedError {
+  const original = unwrapResolverError(error);
+  if (original instanceof ConcordError) {
+    return { message: original.message, path: formatted.path, extensions: original.toExtensions() };
+  }
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && code !== 'INTERNAL_SERVER_ERROR') {
+    // GraphQL's own validation and input errors: safe to show as they are.
+    return { message: formatted.message, path: formatted.path, locations: formatted.locations, extensions: { code } };
+  }
+  logger.error({ err: original, subgraph: name, path: formatted.path }, 'resolver failed');
+  return { message: 'Internal error', path: formatted.path, extensions: { code: 'INTERNAL' } };
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+export function createSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>) {
+  const { name, typeDefs, resolvers, context, secret, logger } = options;
+  const apollo = new ApolloServer<C>({
+    schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => formatSubgraphError(formatted, error, logger, name),
+  });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://subgraph');
+    if (url.pathname === '/health') return sendJson(res, 200, { status: 'ok', subgraph: name });
+    if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
+
+    const body = await readBody(req);
+    if (secret !== null && !verifySignature(secret, body, req.headers[SIGNATURE_HEADER] as string | undefined)) {
+      return sendJson(res, 401, {
+        errors: [{ message: 'subgraphs answer only the gateway', extensions: { code: 'UNAUTHENTICATED' } }],
+      });
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let parsed: unknown = undefined;
+    if (req.method === 'POST') {
+      try {
+        parsed = body ? JSON.parse(body) : {};
+      } catch {
+        return sendJson(res, 400, { errors: [{ message: 'body is not JSON', extensions: { code: 'BAD_USER_INPUT' } }] });
+      }
+    }
+    const correlationId = (req.headers[CORRELATION_HEADER] as string | undefined) ?? randomUUID();
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'POST', headers, search: url.search, body: parsed },
+      context: async () => context({ correlationId }),
+    });
+    const out: Record<string, string> = {};
+    for (const [key, value] of response.headers) out[key] = value;
+    res.writeHead(response.status ?? 200, out);
+    if (response.body.kind === 'complete') {
+      res.end(response.body.string);
+    } else {
+      for await (const chunk of response.body.asyncIterator) res.write(chunk);
+      res.end();
+    }
+  }
+
+  return {
+    async listen(port = 0, host = '127.0.0.1'): Promise<RunningServer> {
+      await apollo.start();
+      const server = http.createServer((req, res) => {
+        handle(req, res).catch((error) => {
+          logger.error({ err: error, subgraph: name }, 'subgraph request failed');
+          if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal error', extensions: { code: 'INTERNAL' } }] });
+          else res.end();
+        });
+      });
+      server.keepAliveTimeout = 65_000;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      return {
+        url: `http://${host}:${address.port}/graphql`,
+        port: address.port,
+        close: async () => {
+          server.closeAllConnections();
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+          await apollo.stop();
+        },
+      };
+    },
+  };
+}

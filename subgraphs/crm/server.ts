@@ -1,0 +1,27 @@
+import { crmResolvers, type CrmContext } from '../../resolvers/crm';
+import { subgraphTypeDefs } from '../../schema/subgraphs';
+import type { Logger } from '../../core/log';
+import { createSubgraphServer } from '../common/subgraph-server';
+import { createCrmLoaders } from './loaders';
+import type { CrmPort } from './port';
+
+export interface CrmSubgraphOptions {
+  port: CrmPort;
+  /** Vendor names shown in ExternalRef for the other systems' ids held on the account. */
+  vendors: { billing: string; erp: string };
+  /** Gateway's shared secret; null = accept unsigned requests (tests of the subgraph alone). */
+  secret: string | null;
+  logger: Logger;
+}
+
+export function createCrmSubgraph(options: CrmSubgraphOptions) {
+  const { port, vendors, secret, logger } = options;
+  return createSubgraphServer<CrmContext>({
+    name: 'crm',
+    typeDefs: subgraphTypeDefs('crm'),
+    resolvers: crmResolvers,
+    context: ({ correlationId }) => ({ port, vendors, loaders: createCrmLoaders(port), correlationId }),
+    secret,
+    logger,
+  });
+}

@@ -1,0 +1,18 @@
+import type DataLoader from 'dataloader';
+import type { ErpCustomerProfile, ErpPosting } from '../../core/canonical';
+import { mapLoader } from '../../core/loader';
+import type { ErpPort } from './port';
+
+/** Per-request batch loaders: one SuiteQL `IN` query per batch. */
+export interface ErpLoaders {
+  profile: DataLoader<string, ErpCustomerProfile | null>;
+  /** Posting by billing invoice id (NOT_POSTED when the ERP has none). */
+  posting: DataLoader<string, ErpPosting | null>;
+}
+
+export function createErpLoaders(port: ErpPort): ErpLoaders {
+  return {
+    profile: mapLoader((ids) => port.getCustomerProfiles(ids), null),
+    posting: mapLoader((ids) => port.getPostings(ids), null),
+  };
+}

@@ -1,0 +1,25 @@
+import { erpResolvers, type ErpContext } from '../../resolvers/erp';
+import { subgraphTypeDefs } from '../../schema/subgraphs';
+import type { Logger } from '../../core/log';
+import { createSubgraphServer } from '../common/subgraph-server';
+import { createErpLoaders } from './loaders';
+import type { ErpPort } from './port';
+
+export interface ErpSubgraphOptions {
+  port: ErpPort;
+  /** Gateway's shared secret; null = accept unsigned requests (tests of the subgraph alone). */
+  secret: string | null;
+  logger: Logger;
+}
+
+export function createErpSubgraph(options: ErpSubgraphOptions) {
+  const { port, secret, logger } = options;
+  return createSubgraphServer<ErpContext>({
+    name: 'erp',
+    typeDefs: subgraphTypeDefs('erp'),
+    resolvers: erpResolvers,
+    context: ({ correlationId }) => ({ port, loaders: createErpLoaders(port), correlationId }),
+    secret,
+    logger,
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * The composition root: starts the vendor simulators (for vendors not configured), one adapter per
+ * vendor, the CRM, billing and ERP subgraphs and the gateway. `npm start`, the integration tests and
+ * the benchmarks all start Concord through here, so they run the same wiring.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConcordConfig } from './core/config';
+import type { Logger } from './core/log';
+import type { VendorCallListener } from './core/vendor-call';
+import { createGateway, type RunningGateway } from './gateway/server';
+import { SUPERGRAPH_PATH } from './schema/subgraphs';
+import type { SimServer } from './simulators/common/sim-server';
+import { buildSeed, type Seed } from './simulators/common/seed';
+import { createNetSuiteSimulator } from './simulators/netsuite/server';
+import { createSalesforceSimulator } from './simulators/salesforce/server';
+import { createStripeSimulator } from './simulators/stripe/server';
+import { createStripeAdapter } from './subgraphs/billing/stripe-adapter';
+import { createBillingSubgraph } from './subgraphs/billing/server';
+import type { RunningServer } from './subgraphs/common/subgraph-server';
+import { createSalesforceAdapter } from './subgraphs/crm/salesforce-adapter';
+import { createCrmSubgraph } from './subgraphs/crm/server';
+import { createNetSuiteAdapter } from './subgraphs/erp/netsuite-adapter';
+import { createErpSubgraph } from './subgraphs/erp/server';
+
+/** Credentials the bundled simulators accept (they accept any of the right form). */
+export const SIMULATOR_CREDENTIALS = {
+  salesforceToken: 'concord-simulator-session',
+  stripeKey: 'sk_test_concord_simulator',
+  netsuite: {
+    accountId: 'TSTDRV1234567',
+    consumerKey: 'concord-sim-consumer',
+    consumerSecret: 'concord-sim-consumer-secret',
+    tokenId: 'concord-sim-token',
+    tokenSecret: 'concord-sim-token-secret',
+  },
+};
+
+export interface SystemOptions {
+  config: ConcordConfig;
+  logger: Logger;
+  /** 'fixed': ports from config.port as API.md lays out; 'ephemeral': port 0 everywhere (tests). Default 'fixed'. */
+  ports?: 'fixed' | 'ephemeral';
+  /** Seed data of the bundled simulators. Default buildSeed({ customers: config.seedCustomers }). */
+  seed?: Seed;
+  /** Told of every vendor call any adapter makes. */
+  onVendorCall?: VendorCallListener;
+}
+
+export interface RunningSystem {
+  gateway: RunningGateway;
+  subgraphs: { crm: RunningServer; billing: RunningServer; erp: RunningServer };
+  /** The bundled simulators that were started (absent for a vendor configured for real). */
+  simulators: { salesforce?: SimServer; stripe?: SimServer; netsuite?: SimServer };
+  close(): Promise<void>;
+}
+
+export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
+  const { config, logger, ports = 'fixed', onVendorCall } = options;
+  const at = (offset: number) => (ports === 'fixed' ? config.port + offset : 0);
+  const host = config.host;
+  const closers: (() => Promise<void>)[] = [];
+  const simulators: RunningSystem['simulators'] = {};
+
+  try {
+    const seed = options.seed ?? buildSeed({ customers: config.seedCustomers });
+    if (!config.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
+    if (!config.stripe) simulators.stripe = await createStripeSimulator({ seed }).listen(at(102), host);
+    if (!config.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);
+    for (const sim of Object.values(simulators)) closers.push(() => sim.close());
+
+    const crmPort = createSalesforceAdapter({
+      instanceUrl: config.salesforce?.instanceUrl ?? simulators.salesforce!.url,
+      accessToken: config.salesforce?.accessToken ?? SIMULATOR_CREDENTIALS.salesforceToken,
+      onCall: onVendorCall,
+    });
+    const billingPort = createStripeAdapter({
+      apiKey: config.stripe?.apiKey ?? SIMULATOR_CREDENTIALS.stripeKey,
+      baseUrl: config.stripe?.baseUrl ?? simulators.stripe!.url,
+      onCall: onVendorCall,
+    });
+    const erpPort = createNetSuiteAdapter({
+      ...(config.netsuite ?? { ...SIMULATOR_CREDENTIALS.netsuite, baseUrl: simulators.netsuite!.url }),
+      onCall: onVendorCall,
+    });
+
+    const secret = config.subgraphSecret;
+    const crm = await createCrmSubgraph({
+      port: crmPort,
+      vendors: { billing: billingPort.vendor, erp: erpPort.vendor },
+      secret,
+      logger,
+    }).listen(at(1), host);
+    closers.push(() => crm.close());
+    const billing = await createBillingSubgraph({ port: billingPort, secret, logger }).listen(at(2), host);
+    closers.push(() => billing.close());
+    const erp = await createErpSubgraph({ port: erpPort, secret, logger }).listen(at(3), host);
+    closers.push(() => erp.close());
+
+    const gateway = await createGateway({
+      supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+      subgraphUrls: { crm: crm.url, billing: billing.url, erp: erp.url },
+      subgraphSecret: secret,
+      jwtSecret: config.jwtSecret,
+      logger,
+      production: config.production,
+    }).listen(ports === 'fixed' ? config.port : 0, host);
+    closers.push(() => gateway.close());
+
+    return {
+      gateway,
+      subgraphs: { crm, billing, erp },
+      simulators,
+      close: async () => {
+        // Gateway first, simulators last: nothing is left calling a closed server.
+        for (const close of closers.reverse()) await close();
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}
