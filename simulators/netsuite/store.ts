@@ -1,0 +1,459 @@
+/**
+ * The NetSuite simulator's records and the invariants NetSuite keeps on them: internal ids,
+ * unique external ids, derived amounts (invoice amount remaining, customer balance), accounting
+ * periods and the rule that nothing is written into a closed one. Amounts are held in integer
+ * cents here; the wire speaks decimal dollars (see records.ts).
+ *
+ * Inputs arrive already parsed (records.ts resolves references and types); every refusal is a
+ * RecordError thrown before anything changes, so a rejected request never half-writes.
+ */
+import type { Seed } from '../common/seed';
+import { MESSAGES, RecordError, notFoundError, userError } from './errors';
+
+export type CreditHold = 'AUTO' | 'ON' | 'OFF';
+
+export interface CustomerRec {
+  id: number;
+  entityId: string;
+  companyName: string;
+  externalId: string | null;
+  email: string | null;
+  /** Cents, or null for no limit. */
+  creditLimit: number | null;
+  creditHoldOverride: CreditHold;
+  vatRegNumber: string | null;
+  correlationId: string | null;
+  dateCreated: string;
+  lastModifiedDate: string;
+}
+
+export interface InvoiceLineRec {
+  line: number;
+  itemId: string;
+  description: string | null;
+  quantity: number;
+  /** Cents per unit (may be fractional when derived from amount / quantity). */
+  rate: number;
+  amount: number;
+}
+
+export interface InvoiceRec {
+  id: number;
+  tranId: string;
+  externalId: string | null;
+  entity: number;
+  tranDate: string;
+  /** Posting period YYYY-MM. */
+  period: string;
+  memo: string | null;
+  correlationId: string | null;
+  lines: InvoiceLineRec[];
+  taxTotal: number;
+  voided: boolean;
+  dateCreated: string;
+  lastModifiedDate: string;
+}
+
+export interface PaymentRec {
+  id: number;
+  tranId: string;
+  externalId: string | null;
+  customer: number;
+  tranDate: string;
+  period: string;
+  payment: number;
+  memo: string | null;
+  applies: { doc: number; amount: number }[];
+  dateCreated: string;
+  lastModifiedDate: string;
+}
+
+/** Parsed write inputs (undefined = leave as is). */
+export type CustomerInput = Partial<Omit<CustomerRec, 'id' | 'dateCreated' | 'lastModifiedDate'>>;
+export interface InvoiceInput extends Partial<Omit<InvoiceRec, 'id' | 'lines' | 'voided' | 'dateCreated' | 'lastModifiedDate'>> {
+  lines?: { line?: number; itemId: string; description: string | null; quantity: number; rate?: number; amount?: number }[];
+  /** Replace the item sublist instead of merging lines by line number (`?replace=item`). */
+  replaceLines?: boolean;
+}
+export type PaymentInput = Partial<Omit<PaymentRec, 'id' | 'dateCreated' | 'lastModifiedDate'>>;
+
+export const RECORD_TYPES = ['customer', 'invoice', 'customerPayment'] as const;
+export type RecordType = (typeof RECORD_TYPES)[number];
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** Accounting period internal id: a stable number per month, so ids never move between runs. */
+export function periodId(period: string): number {
+  const [year, month] = period.split('-').map(Number);
+  return (year - 2000) * 12 + month;
+}
+
+export function periodFromId(id: number): string {
+  const year = 2000 + Math.floor((id - 1) / 12);
+  const month = ((id - 1) % 12) + 1;
+  return `${year}-${String(month).padStart(2, '0')}`;
+}
+
+/** '2026-11' -> 'Nov 2026' (NetSuite's period name). */
+export function periodName(period: string): string {
+  const [year, month] = period.split('-').map(Number);
+  return `${MONTHS[month - 1]} ${year}`;
+}
+
+export function periodDates(period: string): { start: string; end: string } {
+  const [year, month] = period.split('-').map(Number);
+  const end = new Date(Date.UTC(year, month, 0)).toISOString().slice(0, 10);
+  return { start: `${period}-01`, end };
+}
+
+const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function createNetSuiteStore(seed: Seed, initiallyClosed: readonly string[] = []) {
+  const customers = new Map<number, CustomerRec>();
+  const invoices = new Map<number, InvoiceRec>();
+  const payments = new Map<number, PaymentRec>();
+  const closed = new Set<string>(initiallyClosed);
+  let nextCustomerId = 1000;
+  let nextTransactionId = 5000;
+  let nextEntityNumber = 1;
+
+  loadSeed();
+
+  function loadSeed(): void {
+    const itemByCode = new Map(seed.products.map((p) => [p.code, p.erpItemId]));
+    for (const c of seed.customers) {
+      customers.set(Number(c.erpId), {
+        id: Number(c.erpId),
+        entityId: c.customerNumber,
+        companyName: c.name,
+        externalId: c.crmId,
+        email: c.email,
+        creditLimit: c.creditLimit * 100,
+        creditHoldOverride: c.creditHold ? 'ON' : 'AUTO',
+        vatRegNumber: c.taxRegistration,
+        correlationId: null,
+        dateCreated: c.createdAt.replace(/\.\d{3}Z$/, 'Z'),
+        lastModifiedDate: c.createdAt.replace(/\.\d{3}Z$/, 'Z'),
+      });
+    }
+    for (const inv of seed.invoices) {
+      const posting = inv.posting;
+      if (!posting) continue;
+      const customer = seed.customers[inv.customerIndex];
+      const postedAt = posting.postedAt.replace(/\.\d{3}Z$/, 'Z');
+      invoices.set(Number(posting.erpId), {
+        id: Number(posting.erpId),
+        tranId: posting.tranId,
+        externalId: inv.id,
+        entity: Number(customer.erpId),
+        tranDate: posting.postedAt.slice(0, 10),
+        period: posting.period,
+        memo: inv.number,
+        correlationId: null,
+        lines: inv.lines.map((l, i) => ({
+          line: i + 1,
+          itemId: itemByCode.get(l.productCode) ?? '500',
+          description: l.description,
+          quantity: l.quantity,
+          rate: l.unitAmount,
+          amount: l.amount,
+        })),
+        taxTotal: inv.tax,
+        voided: false,
+        dateCreated: postedAt,
+        lastModifiedDate: postedAt,
+      });
+      if (posting.paymentErpId && inv.paidAt) {
+        const paidAt = inv.paidAt.replace(/\.\d{3}Z$/, 'Z');
+        payments.set(Number(posting.paymentErpId), {
+          id: Number(posting.paymentErpId),
+          tranId: `PYMT${posting.paymentErpId.padStart(6, '0')}`,
+          externalId: null,
+          customer: Number(customer.erpId),
+          tranDate: paidAt.slice(0, 10),
+          period: paidAt.slice(0, 7),
+          payment: inv.total,
+          memo: null,
+          applies: [{ doc: Number(posting.erpId), amount: inv.total }],
+          dateCreated: paidAt,
+          lastModifiedDate: paidAt,
+        });
+      }
+    }
+    nextCustomerId = Math.max(nextCustomerId, ...[...customers.keys()].map((id) => id + 1));
+    nextTransactionId = Math.max(
+      nextTransactionId,
+      ...[...invoices.keys(), ...payments.keys()].map((id) => id + 1),
+    );
+    nextEntityNumber = 1 + Math.max(0, ...[...customers.values()].map((c) => Number(/(\d+)$/.exec(c.entityId)?.[1] ?? 0)));
+  }
+
+  // ------------------------------------------------------------ derived values
+
+  const subtotal = (inv: InvoiceRec) => inv.lines.reduce((sum, l) => sum + l.amount, 0);
+  const total = (inv: InvoiceRec) => subtotal(inv) + inv.taxTotal;
+  function applied(invoiceId: number, exceptPayment?: number): number {
+    let sum = 0;
+    for (const p of payments.values()) {
+      if (p.id === exceptPayment) continue;
+      for (const a of p.applies) if (a.doc === invoiceId) sum += a.amount;
+    }
+    return sum;
+  }
+  const remaining = (inv: InvoiceRec) => (inv.voided ? 0 : total(inv) - applied(inv.id));
+  function status(inv: InvoiceRec): 'Open' | 'Paid In Full' | 'Voided' {
+    if (inv.voided) return 'Voided';
+    return remaining(inv) <= 0 ? 'Paid In Full' : 'Open';
+  }
+  function balance(customerId: number): number {
+    let sum = 0;
+    for (const inv of invoices.values()) if (inv.entity === customerId) sum += remaining(inv);
+    return sum;
+  }
+
+  // ------------------------------------------------------------ lookups
+
+  function table(type: RecordType): Map<number, { id: number; externalId: string | null }> {
+    return type === 'customer' ? customers : type === 'invoice' ? invoices : payments;
+  }
+
+  /** Internal id for a URL key: '1234' or 'eid:EXT'. Undefined when no such record. */
+  function resolve(type: RecordType, key: string): number | undefined {
+    const records = table(type);
+    if (key.startsWith('eid:')) {
+      const externalId = key.slice(4);
+      for (const r of records.values()) if (r.externalId === externalId) return r.id;
+      return undefined;
+    }
+    if (!/^\d+$/.test(key)) return undefined;
+    return records.has(Number(key)) ? Number(key) : undefined;
+  }
+
+  function assertUniqueExternalId(type: RecordType, externalId: string | null | undefined, self?: number): void {
+    if (!externalId) return;
+    for (const r of table(type).values()) {
+      if (r.externalId === externalId && r.id !== self) throw new RecordError(400, 'USER_ERROR', MESSAGES.duplicate, { errorPath: 'externalId' });
+    }
+  }
+
+  function assertOpen(period: string): void {
+    if (closed.has(period)) throw new RecordError(400, 'USER_ERROR', MESSAGES.closedPeriod, { errorPath: 'tranDate' });
+  }
+
+  const today = () => new Date().toISOString().slice(0, 10);
+
+  // ------------------------------------------------------------ customers
+
+  function createCustomer(input: CustomerInput): number {
+    if (!input.companyName) throw userError('Please enter value(s) for: Company Name', 'companyName');
+    assertUniqueExternalId('customer', input.externalId);
+    const id = nextCustomerId++;
+    const stamp = nowIso();
+    customers.set(id, {
+      id,
+      entityId: input.entityId ?? `CUST-${String(nextEntityNumber++).padStart(5, '0')}`,
+      companyName: input.companyName,
+      externalId: input.externalId ?? null,
+      email: input.email ?? null,
+      creditLimit: input.creditLimit ?? null,
+      creditHoldOverride: input.creditHoldOverride ?? 'AUTO',
+      vatRegNumber: input.vatRegNumber ?? null,
+      correlationId: input.correlationId ?? null,
+      dateCreated: stamp,
+      lastModifiedDate: stamp,
+    });
+    return id;
+  }
+
+  function updateCustomer(id: number, input: CustomerInput): void {
+    const current = customers.get(id);
+    if (!current) throw notFoundError();
+    assertUniqueExternalId('customer', input.externalId, id);
+    const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+    customers.set(id, { ...current, ...defined, lastModifiedDate: nowIso() });
+  }
+
+  // ------------------------------------------------------------ invoices
+
+  function buildLines(existing: InvoiceLineRec[], input: InvoiceInput): InvoiceLineRec[] {
+    if (!input.lines) return existing;
+    const lines = input.replaceLines ? [] : existing.map((l) => ({ ...l }));
+    for (const [i, l] of input.lines.entries()) {
+      const amount = l.amount ?? Math.round((l.rate ?? 0) * l.quantity);
+      const next: InvoiceLineRec = {
+        line: 0,
+        itemId: l.itemId,
+        description: l.description,
+        quantity: l.quantity,
+        rate: l.rate ?? (l.quantity === 0 ? amount : amount / l.quantity),
+        amount,
+      };
+      if (!Number.isInteger(amount)) throw userError(`Invalid amount on line ${i + 1}.`, `item.items[${i}].amount`);
+      const at = l.line === undefined ? -1 : lines.findIndex((x) => x.line === l.line);
+      if (at >= 0) lines[at] = { ...next, line: lines[at].line };
+      else lines.push({ ...next, line: Math.max(0, ...lines.map((x) => x.line)) + 1 });
+    }
+    return lines;
+  }
+
+  function createInvoice(input: InvoiceInput): number {
+    if (input.entity === undefined) throw userError('Please enter value(s) for: Customer', 'entity');
+    const tranDate = input.tranDate ?? today();
+    const period = input.period ?? tranDate.slice(0, 7);
+    const lines = buildLines([], { ...input, replaceLines: true });
+    if (lines.length === 0) throw userError('You must enter at least one line item for this transaction.', 'item');
+    assertOpen(period);
+    assertUniqueExternalId('invoice', input.externalId);
+    const id = nextTransactionId++;
+    const stamp = nowIso();
+    invoices.set(id, {
+      id,
+      tranId: input.tranId ?? `INV${String(id).padStart(6, '0')}`,
+      externalId: input.externalId ?? null,
+      entity: input.entity,
+      tranDate,
+      period,
+      memo: input.memo ?? null,
+      correlationId: input.correlationId ?? null,
+      lines,
+      taxTotal: input.taxTotal ?? 0,
+      voided: false,
+      dateCreated: stamp,
+      lastModifiedDate: stamp,
+    });
+    return id;
+  }
+
+  function updateInvoice(id: number, input: InvoiceInput): void {
+    const current = invoices.get(id);
+    if (!current) throw notFoundError();
+    const tranDate = input.tranDate ?? current.tranDate;
+    const period = input.period ?? (input.tranDate ? input.tranDate.slice(0, 7) : current.period);
+    // A transaction already in a closed period cannot change, nor can one move into it.
+    assertOpen(current.period);
+    assertOpen(period);
+    assertUniqueExternalId('invoice', input.externalId, id);
+    const lines = buildLines(current.lines, input);
+    const { replaceLines: _replace, lines: _lines, ...fields } = input;
+    const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+    const next: InvoiceRec = { ...current, ...defined, tranDate, period, lines, lastModifiedDate: nowIso() };
+    if (total(next) < applied(id)) throw userError('The total cannot be less than the amount already paid.', 'item');
+    invoices.set(id, next);
+  }
+
+  // ------------------------------------------------------------ customer payments
+
+  function checkApplies(customer: number, applies: PaymentRec['applies'], paymentId?: number): void {
+    for (const [i, a] of applies.entries()) {
+      const inv = invoices.get(a.doc);
+      if (!inv || inv.entity !== customer) {
+        throw userError(`You have entered an Invalid Field Value ${a.doc} for the following field: doc`, `apply.items[${i}].doc`);
+      }
+      const open = total(inv) - applied(inv.id, paymentId);
+      if (a.amount > open) throw userError('You cannot apply more than the amount due.', `apply.items[${i}].amount`);
+    }
+  }
+
+  function createPayment(input: PaymentInput): number {
+    if (input.customer === undefined) throw userError('Please enter value(s) for: Customer', 'customer');
+    const tranDate = input.tranDate ?? today();
+    const period = input.period ?? tranDate.slice(0, 7);
+    const applies = input.applies ?? [];
+    const payment = input.payment ?? applies.reduce((sum, a) => sum + a.amount, 0);
+    if (applies.reduce((sum, a) => sum + a.amount, 0) > payment) throw userError('The total applied exceeds the payment amount.', 'payment');
+    assertOpen(period);
+    assertUniqueExternalId('customerPayment', input.externalId);
+    checkApplies(input.customer, applies);
+    const id = nextTransactionId++;
+    const stamp = nowIso();
+    payments.set(id, {
+      id,
+      tranId: input.tranId ?? `PYMT${String(id).padStart(6, '0')}`,
+      externalId: input.externalId ?? null,
+      customer: input.customer,
+      tranDate,
+      period,
+      payment,
+      memo: input.memo ?? null,
+      applies,
+      dateCreated: stamp,
+      lastModifiedDate: stamp,
+    });
+    return id;
+  }
+
+  function updatePayment(id: number, input: PaymentInput): void {
+    const current = payments.get(id);
+    if (!current) throw notFoundError();
+    const defined = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+    const next: PaymentRec = { ...current, ...defined, lastModifiedDate: nowIso() };
+    if (input.tranDate && !input.period) next.period = input.tranDate.slice(0, 7);
+    assertOpen(current.period);
+    assertOpen(next.period);
+    assertUniqueExternalId('customerPayment', input.externalId, id);
+    checkApplies(next.customer, next.applies, id);
+    if (next.applies.reduce((sum, a) => sum + a.amount, 0) > next.payment) throw userError('The total applied exceeds the payment amount.', 'payment');
+    payments.set(id, next);
+  }
+
+  // ------------------------------------------------------------ generic operations
+
+  function create(type: RecordType, input: CustomerInput | InvoiceInput | PaymentInput): number {
+    if (type === 'customer') return createCustomer(input as CustomerInput);
+    if (type === 'invoice') return createInvoice(input as InvoiceInput);
+    return createPayment(input as PaymentInput);
+  }
+
+  function update(type: RecordType, id: number, input: CustomerInput | InvoiceInput | PaymentInput): void {
+    if (type === 'customer') updateCustomer(id, input as CustomerInput);
+    else if (type === 'invoice') updateInvoice(id, input as InvoiceInput);
+    else updatePayment(id, input as PaymentInput);
+  }
+
+  function remove(type: RecordType, id: number): void {
+    if (type === 'customer') {
+      const used = [...invoices.values(), ...payments.values()].some((t) => ('entity' in t ? t.entity : t.customer) === id);
+      if (used) throw new RecordError(400, 'USER_ERROR', MESSAGES.dependents);
+      customers.delete(id);
+    } else if (type === 'invoice') {
+      const inv = invoices.get(id);
+      if (!inv) throw notFoundError();
+      assertOpen(inv.period);
+      if (applied(id) > 0) throw new RecordError(400, 'USER_ERROR', MESSAGES.dependents);
+      invoices.delete(id);
+    } else {
+      const p = payments.get(id);
+      if (!p) throw notFoundError();
+      assertOpen(p.period);
+      payments.delete(id);
+    }
+  }
+
+  /** Months shown in the accountingperiod table: 2024..2028 plus any period in use or closed. */
+  function periods(): string[] {
+    const set = new Set<string>(closed);
+    for (let year = 2024; year <= 2028; year++) for (let m = 1; m <= 12; m++) set.add(`${year}-${String(m).padStart(2, '0')}`);
+    for (const t of [...invoices.values(), ...payments.values()]) set.add(t.period);
+    return [...set].sort();
+  }
+
+  return {
+    customers,
+    invoices,
+    payments,
+    resolve,
+    create,
+    update,
+    remove,
+    derived: { subtotal, total, remaining, status, balance },
+    periods,
+    closedPeriods: () => [...closed].sort(),
+    setClosedPeriods(next: readonly string[]) {
+      closed.clear();
+      for (const p of next) closed.add(p);
+    },
+    isClosed: (period: string) => closed.has(period),
+  };
+}
+
+export type NetSuiteStore = ReturnType<typeof createNetSuiteStore>;
