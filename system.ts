@@ -44,6 +44,8 @@ export interface SystemOptions {
   seed?: Seed;
   /** Told of every vendor call any adapter makes. */
   onVendorCall?: VendorCallListener;
+  /** Batch entity reads onto vendor bulk reads. Default true; false is the benchmarks' baseline. */
+  batch?: boolean;
 }
 
 export interface RunningSystem {
@@ -55,7 +57,7 @@ export interface RunningSystem {
 }
 
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
-  const { config, logger, ports = 'fixed', onVendorCall } = options;
+  const { config, logger, ports = 'fixed', onVendorCall, batch = true } = options;
   const at = (offset: number) => (ports === 'fixed' ? config.port + offset : 0);
   const host = config.host;
   const closers: (() => Promise<void>)[] = [];
@@ -89,11 +91,12 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       vendors: { billing: billingPort.vendor, erp: erpPort.vendor },
       secret,
       logger,
+      batch,
     }).listen(at(1), host);
     closers.push(() => crm.close());
-    const billing = await createBillingSubgraph({ port: billingPort, secret, logger }).listen(at(2), host);
+    const billing = await createBillingSubgraph({ port: billingPort, secret, logger, batch }).listen(at(2), host);
     closers.push(() => billing.close());
-    const erp = await createErpSubgraph({ port: erpPort, secret, logger }).listen(at(3), host);
+    const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch }).listen(at(3), host);
     closers.push(() => erp.close());
 
     const gateway = await createGateway({

@@ -10,15 +10,17 @@ export interface BillingSubgraphOptions {
   /** Gateway's shared secret; null = accept unsigned requests (tests of the subgraph alone). */
   secret: string | null;
   logger: Logger;
+  /** Batch entity reads per request (default true); false gives the per-entity baseline. */
+  batch?: boolean;
 }
 
 export function createBillingSubgraph(options: BillingSubgraphOptions) {
-  const { port, secret, logger } = options;
+  const { batch = true, port, secret, logger } = options;
   return createSubgraphServer<BillingContext>({
     name: 'billing',
     typeDefs: subgraphTypeDefs('billing'),
     resolvers: billingResolvers,
-    context: ({ correlationId }) => ({ port, loaders: createBillingLoaders(port), correlationId }),
+    context: ({ correlationId }) => ({ port, loaders: createBillingLoaders(port, batch), correlationId }),
     secret,
     logger,
   });

@@ -11,11 +11,13 @@ export interface CrmLoaders {
   linesByOpportunity: DataLoader<string, CrmOpportunityLine[]>;
 }
 
-export function createCrmLoaders(port: CrmPort): CrmLoaders {
+/** `batch: false` makes one vendor read per key: the per-entity baseline the benchmarks compare with. */
+export function createCrmLoaders(port: CrmPort, batch = true): CrmLoaders {
+  const options = { batch };
   return {
-    account: mapLoader((ids) => port.getAccounts(ids), null),
-    opportunity: mapLoader((ids) => port.getOpportunities(ids), null),
-    opportunitiesByAccount: mapLoader((ids) => port.getOpportunitiesByAccount(ids), [] as CrmOpportunity[]),
-    linesByOpportunity: mapLoader((ids) => port.getOpportunityLines(ids), [] as CrmOpportunityLine[]),
+    account: mapLoader((ids) => port.getAccounts(ids), null, options),
+    opportunity: mapLoader((ids) => port.getOpportunities(ids), null, options),
+    opportunitiesByAccount: mapLoader((ids) => port.getOpportunitiesByAccount(ids), [] as CrmOpportunity[], options),
+    linesByOpportunity: mapLoader((ids) => port.getOpportunityLines(ids), [] as CrmOpportunityLine[], options),
   };
 }

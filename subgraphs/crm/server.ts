@@ -12,15 +12,17 @@ export interface CrmSubgraphOptions {
   /** Gateway's shared secret; null = accept unsigned requests (tests of the subgraph alone). */
   secret: string | null;
   logger: Logger;
+  /** Batch entity reads per request (default true); false gives the per-entity baseline. */
+  batch?: boolean;
 }
 
 export function createCrmSubgraph(options: CrmSubgraphOptions) {
-  const { port, vendors, secret, logger } = options;
+  const { batch = true, port, vendors, secret, logger } = options;
   return createSubgraphServer<CrmContext>({
     name: 'crm',
     typeDefs: subgraphTypeDefs('crm'),
     resolvers: crmResolvers,
-    context: ({ correlationId }) => ({ port, vendors, loaders: createCrmLoaders(port), correlationId }),
+    context: ({ correlationId }) => ({ port, vendors, loaders: createCrmLoaders(port, batch), correlationId }),
     secret,
     logger,
   });

@@ -10,9 +10,11 @@ export interface ErpLoaders {
   posting: DataLoader<string, ErpPosting | null>;
 }
 
-export function createErpLoaders(port: ErpPort): ErpLoaders {
+/** `batch: false` makes one vendor read per key: the per-entity baseline the benchmarks compare with. */
+export function createErpLoaders(port: ErpPort, batch = true): ErpLoaders {
+  const options = { batch };
   return {
-    profile: mapLoader((ids) => port.getCustomerProfiles(ids), null),
-    posting: mapLoader((ids) => port.getPostings(ids), null),
+    profile: mapLoader((ids) => port.getCustomerProfiles(ids), null, options),
+    posting: mapLoader((ids) => port.getPostings(ids), null, options),
   };
 }

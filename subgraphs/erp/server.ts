@@ -10,15 +10,17 @@ export interface ErpSubgraphOptions {
   /** Gateway's shared secret; null = accept unsigned requests (tests of the subgraph alone). */
   secret: string | null;
   logger: Logger;
+  /** Batch entity reads per request (default true); false gives the per-entity baseline. */
+  batch?: boolean;
 }
 
 export function createErpSubgraph(options: ErpSubgraphOptions) {
-  const { port, secret, logger } = options;
+  const { batch = true, port, secret, logger } = options;
   return createSubgraphServer<ErpContext>({
     name: 'erp',
     typeDefs: subgraphTypeDefs('erp'),
     resolvers: erpResolvers,
-    context: ({ correlationId }) => ({ port, loaders: createErpLoaders(port), correlationId }),
+    context: ({ correlationId }) => ({ port, loaders: createErpLoaders(port, batch), correlationId }),
     secret,
     logger,
   });

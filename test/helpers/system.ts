@@ -21,7 +21,7 @@ export interface GqlResult<T> {
   body: { data?: T; errors?: { message: string; path?: (string | number)[]; extensions: Record<string, any> }[] };
 }
 
-export async function startTestSystem(options: { seed?: Seed } = {}): Promise<TestSystem> {
+export async function startTestSystem(options: { seed?: Seed; batch?: boolean } = {}): Promise<TestSystem> {
   const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test' });
   const vendorCalls: VendorCall[] = [];
   const system = await startSystem({
@@ -29,6 +29,7 @@ export async function startTestSystem(options: { seed?: Seed } = {}): Promise<Te
     logger: createLogger({ level: 'silent' }),
     ports: 'ephemeral',
     seed: options.seed,
+    batch: options.batch,
     onVendorCall: (call) => vendorCalls.push(call),
   });
   const token = await mintToken({ secret: TEST_JWT_SECRET, subject: 'test-admin', scopes: SCOPES });
