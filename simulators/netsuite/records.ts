@@ -286,7 +286,7 @@ export type RecordCodec = ReturnType<typeof createRecordCodec>;
  * GREATER, LESS, EMPTY, EMPTY_NOT. Reference fields compare by id.
  */
 export function parseListFilter(q: string): (record: Json) => boolean {
-  const pattern = /\s*(\w+)\s+(IS_NOT|IS|START_WITH|CONTAIN|EQUAL|GREATER|LESS|EMPTY_NOT|EMPTY)(?:\s+("(?:[^"\\]|\\.)*"|[^\s"]+))?\s*(AND|OR|$)/iy;
+  const pattern = /\s*(\w+)\s+(IS_NOT|IS|START_WITH|CONTAIN|EQUAL|GREATER|LESS|EMPTY_NOT|EMPTY)(?:\s+(?!(?:AND|OR)\b)("(?:[^"\\]|\\.)*"|[^\s"]+))?\s*(AND|OR|$)/iy;
   const terms: { test: (r: Json) => boolean; join: string }[] = [];
   while (pattern.lastIndex < q.length) {
     const m = pattern.exec(q);

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
@@ -73,6 +74,8 @@ export function createSubgraphServer<C extends BaseContext>(options: SubgraphSer
   const apollo = new ApolloServer<C>({
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
     includeStacktraceInErrorResponses: false,
+    // Traces go to Apollo's cloud; Concord's own tracing is OpenTelemetry.
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
     formatError: (formatted, error) => formatSubgraphError(formatted, error, logger, name),
   });
 
