@@ -5,10 +5,8 @@
  */
 import type { Seed } from '../common/seed';
 import { RecordError, invalidContent, userError } from './errors';
+import { periodFromId, periodId, periodName } from './periods';
 import {
-  periodFromId,
-  periodId,
-  periodName,
   type CreditHold,
   type CustomerInput,
   type CustomerRec,

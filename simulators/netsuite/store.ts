@@ -7,7 +7,6 @@
  * Inputs arrive already parsed (records.ts resolves references and types); every refusal is a
  * RecordError thrown before anything changes, so a rejected request never half-writes.
  */
-import type { Seed } from '../common/seed';
 import { MESSAGES, RecordError, notFoundError, userError } from './errors';
 
 export type CreditHold = 'AUTO' | 'ON' | 'OFF';
@@ -80,113 +79,27 @@ export type PaymentInput = Partial<Omit<PaymentRec, 'id' | 'dateCreated' | 'last
 export const RECORD_TYPES = ['customer', 'invoice', 'customerPayment'] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** Accounting period internal id: a stable number per month, so ids never move between runs. */
-export function periodId(period: string): number {
-  const [year, month] = period.split('-').map(Number);
-  return (year - 2000) * 12 + month;
-}
-
-export function periodFromId(id: number): string {
-  const year = 2000 + Math.floor((id - 1) / 12);
-  const month = ((id - 1) % 12) + 1;
-  return `${year}-${String(month).padStart(2, '0')}`;
-}
-
-/** '2026-11' -> 'Nov 2026' (NetSuite's period name). */
-export function periodName(period: string): string {
-  const [year, month] = period.split('-').map(Number);
-  return `${MONTHS[month - 1]} ${year}`;
-}
-
-export function periodDates(period: string): { start: string; end: string } {
-  const [year, month] = period.split('-').map(Number);
-  const end = new Date(Date.UTC(year, month, 0)).toISOString().slice(0, 10);
-  return { start: `${period}-01`, end };
-}
-
 const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export function createNetSuiteStore(seed: Seed, initiallyClosed: readonly string[] = []) {
+/** Records to start with (see seed-records.ts). */
+export interface InitialRecords {
+  customers: CustomerRec[];
+  invoices: InvoiceRec[];
+  payments: PaymentRec[];
+}
+
+export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: readonly string[] = []) {
   const customers = new Map<number, CustomerRec>();
   const invoices = new Map<number, InvoiceRec>();
   const payments = new Map<number, PaymentRec>();
   const closed = new Set<string>(initiallyClosed);
-  let nextCustomerId = 1000;
-  let nextTransactionId = 5000;
-  let nextEntityNumber = 1;
-
-  loadSeed();
-
-  function loadSeed(): void {
-    const itemByCode = new Map(seed.products.map((p) => [p.code, p.erpItemId]));
-    for (const c of seed.customers) {
-      customers.set(Number(c.erpId), {
-        id: Number(c.erpId),
-        entityId: c.customerNumber,
-        companyName: c.name,
-        externalId: c.crmId,
-        email: c.email,
-        creditLimit: c.creditLimit * 100,
-        creditHoldOverride: c.creditHold ? 'ON' : 'AUTO',
-        vatRegNumber: c.taxRegistration,
-        correlationId: null,
-        dateCreated: c.createdAt.replace(/\.\d{3}Z$/, 'Z'),
-        lastModifiedDate: c.createdAt.replace(/\.\d{3}Z$/, 'Z'),
-      });
-    }
-    for (const inv of seed.invoices) {
-      const posting = inv.posting;
-      if (!posting) continue;
-      const customer = seed.customers[inv.customerIndex];
-      const postedAt = posting.postedAt.replace(/\.\d{3}Z$/, 'Z');
-      invoices.set(Number(posting.erpId), {
-        id: Number(posting.erpId),
-        tranId: posting.tranId,
-        externalId: inv.id,
-        entity: Number(customer.erpId),
-        tranDate: posting.postedAt.slice(0, 10),
-        period: posting.period,
-        memo: inv.number,
-        correlationId: null,
-        lines: inv.lines.map((l, i) => ({
-          line: i + 1,
-          itemId: itemByCode.get(l.productCode) ?? '500',
-          description: l.description,
-          quantity: l.quantity,
-          rate: l.unitAmount,
-          amount: l.amount,
-        })),
-        taxTotal: inv.tax,
-        voided: false,
-        dateCreated: postedAt,
-        lastModifiedDate: postedAt,
-      });
-      if (posting.paymentErpId && inv.paidAt) {
-        const paidAt = inv.paidAt.replace(/\.\d{3}Z$/, 'Z');
-        payments.set(Number(posting.paymentErpId), {
-          id: Number(posting.paymentErpId),
-          tranId: `PYMT${posting.paymentErpId.padStart(6, '0')}`,
-          externalId: null,
-          customer: Number(customer.erpId),
-          tranDate: paidAt.slice(0, 10),
-          period: paidAt.slice(0, 7),
-          payment: inv.total,
-          memo: null,
-          applies: [{ doc: Number(posting.erpId), amount: inv.total }],
-          dateCreated: paidAt,
-          lastModifiedDate: paidAt,
-        });
-      }
-    }
-    nextCustomerId = Math.max(nextCustomerId, ...[...customers.keys()].map((id) => id + 1));
-    nextTransactionId = Math.max(
-      nextTransactionId,
-      ...[...invoices.keys(), ...payments.keys()].map((id) => id + 1),
-    );
-    nextEntityNumber = 1 + Math.max(0, ...[...customers.values()].map((c) => Number(/(\d+)$/.exec(c.entityId)?.[1] ?? 0)));
-  }
+  for (const c of initial.customers) customers.set(c.id, c);
+  for (const inv of initial.invoices) invoices.set(inv.id, inv);
+  for (const p of initial.payments) payments.set(p.id, p);
+  // Internal ids continue after the highest held; transactions share one sequence, as in NetSuite.
+  let nextCustomerId = Math.max(1000, ...[...customers.keys()].map((id) => id + 1));
+  let nextTransactionId = Math.max(5000, ...[...invoices.keys(), ...payments.keys()].map((id) => id + 1));
+  let nextEntityNumber = 1 + Math.max(0, ...[...customers.values()].map((c) => Number(/(\d+)$/.exec(c.entityId)?.[1] ?? 0)));
 
   // ------------------------------------------------------------ derived values
 

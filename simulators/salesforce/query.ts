@@ -74,7 +74,7 @@ function compile(store: SalesforceStore, soql: string, def: SObjectDef, query: S
   const valueOf = (record: SfRecord, resolved: Resolved): FieldValue => {
     let current: SfRecord | undefined = record;
     for (const hop of resolved.hops) {
-      const parentId = current?.[hop.name];
+      const parentId: FieldValue | undefined = current?.[hop.name];
       current = typeof parentId === 'string' ? store.get(hop.referenceTo!, parentId) : undefined;
     }
     return current ? current[resolved.field.name] ?? null : null;
@@ -87,7 +87,14 @@ function compile(store: SalesforceStore, soql: string, def: SObjectDef, query: S
     if (order.length > 0) {
       kept.sort((a, b) => {
         for (const item of order) {
-          const diff = compareForSort(item.resolved.field, valueOf(a, item.resolved), valueOf(b, item.resolved), item.nullsLast);
+          const x = valueOf(a, item.resolved);
+          const y = valueOf(b, item.resolved);
+          // NULLS FIRST/LAST holds whatever the direction; only non-null values are reversed by DESC.
+          if (x === null || y === null) {
+            if (x === y) continue;
+            return (x === null) === item.nullsLast ? 1 : -1;
+          }
+          const diff = typeof x === 'boolean' ? Number(x) - Number(y) : compareValues(item.resolved.field, x, y);
           if (diff !== 0) return item.descending ? -diff : diff;
         }
         return 0;
@@ -123,7 +130,7 @@ function compile(store: SalesforceStore, soql: string, def: SObjectDef, query: S
       let target = row;
       let current: SfRecord | undefined = record;
       for (const hop of column.resolved.hops) {
-        const parentId = current[hop.name];
+        const parentId: FieldValue = current[hop.name];
         current = typeof parentId === 'string' ? store.get(hop.referenceTo!, parentId) : undefined;
         const key = hop.relationshipName!;
         if (!current) {
@@ -241,15 +248,6 @@ function compareValues(field: FieldDef, a: FieldValue, b: FieldValue): number {
   if (typeof a === 'boolean' || typeof b === 'boolean') return a === b ? 0 : 1;
   const [x, y] = TEXT_TYPES.has(field.type) ? [String(a).toLowerCase(), String(b).toLowerCase()] : [String(a), String(b)];
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function compareForSort(field: FieldDef, a: FieldValue, b: FieldValue, nullsLast: boolean): number {
-  if (a === null || b === null) {
-    if (a === b) return 0;
-    return (a === null) === nullsLast ? 1 : -1;
-  }
-  if (typeof a === 'boolean') return Number(a) - Number(b);
-  return compareValues(field, a, b);
 }
 
 function likePattern(value: string): RegExp {

@@ -250,7 +250,7 @@ export function parseSoql(soql: string): SoqlQuery {
         const ref = fieldRef();
         const descending = acceptKeyword('DESC') !== null;
         if (!descending) acceptKeyword('ASC');
-        let nullsLast = descending; // Salesforce's default: nulls first ascending, last descending
+        let nullsLast = false; // Salesforce sorts nulls first unless told otherwise, in either direction
         if (acceptKeyword('NULLS')) nullsLast = acceptKeyword('LAST') !== null || (expectKeyword('FIRST'), false);
         result.orderBy.push({ ref, descending, nullsLast });
       } while (peek().type === 'punct' && peek().value === ',');

@@ -215,8 +215,11 @@ export class SalesforceStore {
       case 'reference': {
         const id = normalizeId(String(raw));
         if (!id) throw new SalesforceApiError(400, 'MALFORMED_ID', `${field.label}: id value of incorrect type: ${String(raw)}`, [field.name]);
+        if (!id.startsWith(SCHEMA[field.referenceTo!].keyPrefix)) {
+          throw new SalesforceApiError(400, 'FIELD_INTEGRITY_EXCEPTION', `${field.referenceTo} ID: id value of incorrect type: ${id}`, [field.name]);
+        }
         if (!this.get(field.referenceTo!, id)) {
-          throw new SalesforceApiError(400, 'INVALID_CROSS_REFERENCE_KEY', `${field.label}: id value of incorrect type: ${id}`, [field.name]);
+          throw new SalesforceApiError(400, 'INVALID_CROSS_REFERENCE_KEY', 'invalid cross reference id', []);
         }
         return id;
       }

@@ -14,13 +14,15 @@ import type Stripe from 'stripe';
 /** The API version served and echoed in `Stripe-Version` (stripe-node 23.1.0's `Stripe.API_VERSION`). */
 export const API_VERSION = '2026-10-28.endive';
 
-export type Wire<T> = T extends Stripe.Decimal
-  ? string
-  : T extends (infer U)[]
-    ? Wire<U>[]
-    : T extends object
-      ? { [K in keyof T]: Wire<T[K]> }
-      : T;
+export type Wire<T> = T extends string | number | boolean | null | undefined
+  ? T
+  : T extends Stripe.Decimal
+    ? string
+    : T extends (infer U)[]
+      ? Wire<U>[]
+      : T extends object
+        ? { [K in keyof T]: Wire<T[K]> }
+        : T;
 
 export type CustomerObject = Wire<Stripe.Customer>;
 export type ProductObject = Wire<Stripe.Product>;
@@ -285,7 +287,7 @@ export function subscriptionObject(input: {
     test_clock: null,
     transfer_data: null,
     trial_end: null,
-    trial_settings: { end_behavior: { missing_payment_method: 'create_invoice' } },
+    trial_settings: { end_behavior: { billing_cycle_anchor: null, missing_payment_method: 'create_invoice' } },
     trial_start: null,
   };
 }

@@ -1,0 +1,134 @@
+/**
+ * A Stripe API simulator that the official stripe-node SDK (23.1.0, API version 2026-10-28.endive)
+ * talks to unchanged: form-encoded requests, Stripe's objects, lists, search, errors, idempotency
+ * keys and events, over the deterministic seed shared with the other simulators. The shared shell
+ * (simulators/common/sim-server.ts) adds the `/__sim/` control API, fault injection and stats.
+ *
+ * Endpoints: customers (CRUD, list, search), products, prices, tax rates, subscriptions (create,
+ * retrieve, update, cancel, list, search), invoices (create, retrieve, update, delete draft, finalize,
+ * pay, void, mark_uncollectible, send, list, search, lines), invoice items (create), events.
+ */
+import type { SimRequest, SimResponse, SimServer } from '../common/sim-server';
+import { createSimServer } from '../common/sim-server';
+import { buildSeed, type Seed } from '../common/seed';
+import { catalogEndpoints } from './catalog';
+import { customerEndpoints } from './customers';
+import { StripeApiError } from './errors';
+import { eventEndpoints } from './events';
+import { toRoutes } from './http';
+import { IdempotencyStore } from './idempotency';
+import { invoiceEndpoints } from './invoices';
+import { API_VERSION, newId } from './objects';
+import { createSeededStore } from './seeding';
+import { subscriptionEndpoints } from './subscriptions';
+
+export { API_VERSION } from './objects';
+
+export interface StripeSimulatorOptions {
+  /** Seed data shared with the other simulators. Default `buildSeed()` (50 customers). */
+  seed?: Seed;
+  /**
+   * The one secret key accepted; any other gets Stripe's 401. Default: unset, and any key of the
+   * right form (`sk_test_...`) is accepted, as stripe-mock does.
+   */
+  requiredApiKey?: string;
+  /** Most clauses in a search query. Default 10, Stripe's limit. */
+  searchMaxClauses?: number;
+}
+
+const NO_KEY_MESSAGE =
+  "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.";
+
+/** `sk_test_abc...wxyz` -> `sk_test_****...wxyz`, as Stripe shows a rejected key. */
+function maskKey(key: string): string {
+  const prefix = /^[a-z]{2}_(test|live)_/.exec(key)?.[0] ?? '';
+  const rest = key.slice(prefix.length);
+  return `${prefix}${'*'.repeat(Math.max(rest.length - 4, 4))}${rest.slice(-4)}`;
+}
+
+/** The key from `Authorization: Bearer sk_...` or Basic auth with the key as user name. */
+function apiKeyOf(req: SimRequest): string | null {
+  const raw = req.headers.authorization;
+  const auth = Array.isArray(raw) ? raw[0] : raw;
+  if (!auth) return null;
+  const bearer = /^Bearer\s+(.+)$/i.exec(auth);
+  if (bearer) return bearer[1].trim();
+  const basic = /^Basic\s+(.+)$/i.exec(auth);
+  if (basic) return Buffer.from(basic[1], 'base64').toString('utf8').split(':')[0];
+  return null;
+}
+
+function unauthorized(message: string): SimResponse {
+  return new StripeApiError(401, { type: 'invalid_request_error', message }).toResponse();
+}
+
+/** Stripe's answers for injected faults and for its own rate and concurrency limiters. */
+function faultResponse(kind: '429' | '500' | '503' | 'concurrency'): SimResponse {
+  switch (kind) {
+    case '429':
+      return new StripeApiError(
+        429,
+        { type: 'invalid_request_error', code: 'rate_limit', message: 'Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.' },
+        { 'Stripe-Should-Retry': 'true' },
+      ).toResponse();
+    case 'concurrency':
+      return new StripeApiError(
+        429,
+        { type: 'invalid_request_error', code: 'rate_limit', message: 'This request was rate limited because too many concurrent requests were in flight. Learn more about rate limits here https://stripe.com/docs/rate-limits.' },
+        { 'Stripe-Should-Retry': 'true' },
+      ).toResponse();
+    case '500':
+      return new StripeApiError(500, { type: 'api_error', message: 'An unknown error occurred' }, { 'Stripe-Should-Retry': 'true' }).toResponse();
+    case '503':
+      return new StripeApiError(503, { type: 'api_error', message: 'Stripe is temporarily unavailable. Please try again later.' }).toResponse();
+  }
+}
+
+/** Create (not yet listening) a Stripe simulator; `listen(port)` starts it. */
+export function createStripeSimulator(options: StripeSimulatorOptions = {}): { listen(port?: number, host?: string): Promise<SimServer> } {
+  const { seed = buildSeed(), requiredApiKey, searchMaxClauses = 10 } = options;
+  const store = createSeededStore(seed);
+  const idempotency = new IdempotencyStore();
+  const endpoints = [...customerEndpoints, ...catalogEndpoints, ...subscriptionEndpoints, ...invoiceEndpoints, ...eventEndpoints];
+
+  return createSimServer({
+    name: 'stripe',
+    routes: toRoutes(endpoints, { store, idempotency, searchMaxClauses }),
+    state: () => ({
+      customers: [...store.customers.values()],
+      subscriptions: [...store.subscriptions.values()],
+      invoices: [...store.invoices.values()],
+      events: [...store.events],
+      products: [...store.products.values()],
+      prices: [...store.prices.values()],
+      tax_rates: [...store.taxRates.values()],
+      invoiceitems: [...store.invoiceItems.values()],
+    }),
+    faultResponse,
+    authenticate: (req) => {
+      const key = apiKeyOf(req);
+      if (!key) return unauthorized(NO_KEY_MESSAGE);
+      const accepted = requiredApiKey !== undefined ? key === requiredApiKey : /^(sk|rk)_test_\S+$/.test(key);
+      return accepted ? null : unauthorized(`Invalid API Key provided: ${maskKey(key)}`);
+    },
+    decorate: (req, res) => {
+      const headers = (res.headers ??= {});
+      headers['Request-Id'] ??= `req_${newId('x', 14).slice(2)}`;
+      const version = req.headers['stripe-version'];
+      headers['Stripe-Version'] = (Array.isArray(version) ? version[0] : version) ?? API_VERSION;
+      const key = req.headers['idempotency-key'];
+      if (req.method === 'POST' && typeof key === 'string') headers['Idempotency-Key'] = key;
+    },
+    notFound: (req) =>
+      new StripeApiError(404, {
+        type: 'invalid_request_error',
+        message: `Unrecognized request URL (${req.method}: ${req.path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+      }).toResponse(),
+  });
+}
+
+/** Create and start a Stripe simulator (port 0 = any free port). */
+export function startStripeSimulator(options: StripeSimulatorOptions & { port?: number; host?: string } = {}): Promise<SimServer> {
+  const { port, host, ...rest } = options;
+  return createStripeSimulator(rest).listen(port, host);
+}
