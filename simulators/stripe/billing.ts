@@ -9,15 +9,8 @@
  * per line, summed per rate in `total_taxes`.
  */
 import { StripeApiError } from './errors';
-import {
-  addMonth,
-  invoiceObject,
-  lineItemObject,
-  newId,
-  type CustomerObject,
-  type InvoiceObject,
-  type SubscriptionObject,
-} from './objects';
+import { invoiceObject, lineItemObject } from './billing-objects';
+import { addMonth, newId, type CustomerObject, type InvoiceObject, type SubscriptionObject } from './objects';
 import { emit, snapshot, track, type Cause, type Store } from './store';
 
 /** The store, the clock and who asked: what every state change needs. */
@@ -80,8 +73,6 @@ function setSubscriptionStatus(change: Change, subscription: SubscriptionObject,
   if (subscription.status === status || subscription.status === 'canceled') return;
   const before = snapshot(subscription);
   subscription.status = status;
-  const customer = change.store.customers.get(subscription.customer as string);
-  if (customer) customer.delinquent = status === 'past_due' || status === 'unpaid';
   emit(change.store, 'customer.subscription.updated', subscription, change.cause, change.now, before);
 }
 
@@ -136,8 +127,18 @@ export function invoiceSubscription(change: Change, subscription: SubscriptionOb
   return invoice;
 }
 
+/**
+ * Stripe's `customer.delinquent` follows the latest invoice event: a failed automatic payment sets it,
+ * paying an invoice or marking it uncollectible clears it.
+ */
+function setDelinquent(change: Change, invoice: InvoiceObject, delinquent: boolean): void {
+  const customer = change.store.customers.get(invoice.customer as string);
+  if (customer) customer.delinquent = delinquent;
+}
+
 function markPaid(change: Change, invoice: InvoiceObject, outOfBand: boolean): void {
   const remaining = invoice.amount_remaining;
+  setDelinquent(change, invoice, false);
   invoice.status = 'paid';
   invoice.amount_paid += remaining;
   if (outOfBand) invoice.amount_paid_off_stripe = (invoice.amount_paid_off_stripe ?? 0) + remaining;
@@ -208,6 +209,7 @@ export function payInvoice(change: Change, invoice: InvoiceObject, options: { ou
 export function recordFailedPayment(change: Change, invoice: InvoiceObject): void {
   invoice.attempted = true;
   invoice.attempt_count += 1;
+  setDelinquent(change, invoice, true);
   emit(change.store, 'invoice.payment_failed', invoice, change.cause, change.now);
   const subscription = subscriptionOf(change.store, invoice);
   if (subscription && subscription.status === 'active') setSubscriptionStatus(change, subscription, 'past_due');
@@ -239,8 +241,7 @@ export function markUncollectible(change: Change, invoice: InvoiceObject): void 
   }
   invoice.status = 'uncollectible';
   invoice.status_transitions.marked_uncollectible_at = change.now;
-  const customer = change.store.customers.get(invoice.customer as string);
-  if (customer) customer.delinquent = true;
+  setDelinquent(change, invoice, false);
   emit(change.store, 'invoice.marked_uncollectible', invoice, change.cause, change.now);
 }
 
@@ -255,7 +256,5 @@ export function cancelSubscription(change: Change, subscription: SubscriptionObj
     feedback_option: null,
     reason: 'cancellation_requested',
   };
-  const customer = change.store.customers.get(subscription.customer as string);
-  if (customer) customer.delinquent = false;
   emit(change.store, 'customer.subscription.deleted', subscription, change.cause, change.now);
 }

@@ -14,6 +14,11 @@ import type { SimResponse } from '../common/sim-server';
 import { StripeApiError, VALIDATION_CODES } from './errors';
 
 const KEY_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * Most keys held at once. stripe-node puts a key on every POST, so a long benchmark would otherwise
+ * keep every response for a day; past this bound the oldest keys go first (Stripe has no such bound).
+ */
+const MAX_KEYS = 20_000;
 
 interface Entry {
   endpoint: string;
@@ -73,7 +78,9 @@ export class IdempotencyStore {
     }
 
     const entry: Entry = { endpoint, params, createdAt: now, result: null };
+    this.entries.delete(key); // an expired entry: re-insert so that Map order stays oldest first
     this.entries.set(key, entry);
+    this.evict(now);
     let response: SimResponse;
     try {
       response = await execute();
@@ -92,11 +99,15 @@ export class IdempotencyStore {
     return response;
   }
 
-  clear(): void {
-    this.entries.clear();
+  /** Drop expired keys, and the oldest ones beyond MAX_KEYS (Map order is insertion order). */
+  private evict(now: number): void {
+    for (const [key, entry] of this.entries) {
+      if (this.entries.size <= MAX_KEYS && now - entry.createdAt < KEY_TTL_MS) break;
+      if (entry.result !== null) this.entries.delete(key);
+    }
   }
 
-  get size(): number {
-    return this.entries.size;
+  clear(): void {
+    this.entries.clear();
   }
 }

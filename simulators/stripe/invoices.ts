@@ -15,7 +15,8 @@ import {
 import { findCustomer, mergeMetadata } from './customers';
 import { StripeApiError } from './errors';
 import { endpoint, inRange, list, listFields, metadataField, search, type HandlerContext } from './http';
-import { invoiceObject, lineItemObject, newId, type InvoiceItemObject, type InvoiceObject } from './objects';
+import { invoiceObject, lineItemObject } from './billing-objects';
+import { newId, type InvoiceItemObject, type InvoiceObject } from './objects';
 import { p } from './params';
 import type { SearchField } from './search';
 import { emit, snapshot, track } from './store';

@@ -6,15 +6,12 @@
 import type Stripe from 'stripe';
 import { STRIPE_TAX_RATE_ID, type Seed, type SeedContractStatus, type SeedInvoice } from '../common/seed';
 import { recompute } from './billing';
+import { invoiceObject, lineItemObject, subscriptionItemObject, subscriptionObject } from './billing-objects';
 import {
   addMonth,
   customerObject,
-  invoiceObject,
-  lineItemObject,
   priceObject,
   productObject,
-  subscriptionItemObject,
-  subscriptionObject,
   taxRateObject,
   toUnix,
   type InvoiceObject,
@@ -154,7 +151,6 @@ export function createSeededStore(seed: Seed): Store {
       applySeededStatus(invoice, seeded);
       store.daysUntilDue.set(invoice.id, 30);
       put(store.invoices, invoice);
-      if (seeded.status === 'uncollectible') store.customers.get(customer.billingId)!.delinquent = true;
     });
   }
 

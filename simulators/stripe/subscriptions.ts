@@ -17,7 +17,8 @@ import { cancelSubscription, finalizeInvoice, invoiceSubscription, paymentSuccee
 import { findCustomer, mergeMetadata } from './customers';
 import { StripeApiError } from './errors';
 import { endpoint, list, listFields, metadataField, search, type HandlerContext } from './http';
-import { addMonth, newId, subscriptionItemObject, subscriptionObject, type SubscriptionObject, type TaxRateObject } from './objects';
+import { subscriptionItemObject, subscriptionObject } from './billing-objects';
+import { addMonth, newId, type SubscriptionObject, type TaxRateObject } from './objects';
 import { p } from './params';
 import type { SearchField } from './search';
 import { emit, snapshot, track } from './store';

@@ -13,7 +13,7 @@ import type { BillingContract, BillingCustomer, BillingInvoice } from '../../cor
 import { ConcordError } from '../../core/errors';
 import type { VendorCallListener } from '../../core/vendor-call';
 import { STRIPE_TAX_RATE_ID } from '../../simulators/common/seed';
-import type { BillingPort, NewContractItem, WriteOptions } from './port';
+import type { BillingPort, NewContractItem } from './port';
 import { reportingHttpClient } from './stripe/calls';
 import { errorFromStripe } from './stripe/errors';
 import { META, idOf, toBillingCustomer, toContract, toInvoice } from './stripe/mapping';
@@ -272,7 +272,7 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
       } catch (error) {
         // Already finalized (by an earlier attempt under another key, or by Stripe's own
         // auto-advance an hour after creation): the outcome asked for is there.
-        if (!(error instanceof ConcordError && error.vendorCode === 'invoice_not_editable')) throw error;
+        if (!(error instanceof ConcordError && error.code === 'VENDOR_REJECTED')) throw error;
         const invoice = await retrieveInvoice(invoiceId);
         if (invoice.status === 'open' || invoice.status === 'paid' || invoice.status === 'uncollectible') return toInvoice(invoice);
         throw error;
@@ -306,7 +306,8 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
         );
         return toContract(subscription);
       } catch (error) {
-        if (!(error instanceof ConcordError && error.code === 'NOT_FOUND')) throw error;
+        // Stripe answers 404 for cancelling a canceled subscription (it is gone as far as cancel goes).
+        if (!(error instanceof ConcordError && (error.code === 'NOT_FOUND' || error.code === 'VENDOR_REJECTED'))) throw error;
         const subscription = await call('subscriptions.retrieve', false, () =>
           stripe.subscriptions.retrieve(contractId, { expand: ['customer'] }),
         );
