@@ -33,8 +33,8 @@ async function main(): Promise<void> {
   for (const [name, server] of Object.entries(system.subgraphs)) say(`  ${name.padEnd(14)} ${server.url}`);
   for (const [name, sim] of Object.entries(system.simulators)) say(`  ${`${name} sim`.padEnd(14)} ${sim.url}   (control: ${sim.url}/__sim/stats)`);
   say();
-  say('Admin dev token (12h, all scopes):');
-  say(`  ${token}`);
+  say('Admin dev token (12h, all scopes); paste this line into your shell:');
+  say(`  export TOKEN=${token}`);
   say();
   say('Example: the unified view of 50 customers across CRM, billing and ERP');
   say(`  curl -s ${system.gateway.url}/graphql \\`);
