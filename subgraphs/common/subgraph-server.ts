@@ -138,6 +138,7 @@ export function createSubgraphServer<C extends BaseContext>(options: SubgraphSer
         url: `http://${host}:${address.port}/graphql`,
         port: address.port,
         close: async () => {
+          if (!server.listening) return; // closing twice is harmless
           server.closeAllConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));
           await apollo.stop();
