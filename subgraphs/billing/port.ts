@@ -52,6 +52,12 @@ export interface BillingPort {
     input: { customerId: string; billingCustomerId: string; items: NewContractItem[]; opportunityId?: string },
     options: WriteOptions,
   ): Promise<BillingContract>;
+  /**
+   * The contract created for a CRM opportunity (subscription metadata `concord_opportunity_id`),
+   * found with a read-after-write safe list of the customer's subscriptions. Order-to-cash reads
+   * this before retrying a create whose outcome was uncertain.
+   */
+  findContractForOpportunity(billingCustomerId: string, opportunityId: string): Promise<BillingContract | null>;
   finalizeInvoice(invoiceId: string, options: WriteOptions): Promise<BillingInvoice>;
   voidInvoice(invoiceId: string, options: WriteOptions): Promise<BillingInvoice>;
   cancelContract(contractId: string, options: WriteOptions): Promise<BillingContract>;

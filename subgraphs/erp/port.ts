@@ -40,6 +40,11 @@ export interface ErpPort {
     },
     options: ErpWriteOptions,
   ): Promise<ErpPosting>;
+  /**
+   * Undo a posting: remove the ERP invoice whose externalId is the billing invoice id. Already
+   * absent counts as done; PERIOD_CLOSED when its period is closed (a human must credit it).
+   */
+  reverseInvoice(invoiceId: string, options: ErpWriteOptions): Promise<void>;
   /** Set or release credit hold. */
   setCreditHold(customerId: string, hold: boolean, options: ErpWriteOptions): Promise<ErpCustomerProfile>;
 
