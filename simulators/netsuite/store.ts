@@ -149,8 +149,13 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
     }
   }
 
-  function assertOpen(period: string): void {
-    if (closed.has(period)) throw new RecordError(400, 'USER_ERROR', MESSAGES.closedPeriod, { errorPath: 'tranDate' });
+  /**
+   * Refuse a change to a transaction in a closed period: creating, updating or deleting it. A
+   * delete is refused with the same USER_ERROR and text as a write (we know of no distinct wording
+   * NetSuite uses for deletion), but without the `tranDate` pointer: a DELETE has no body to point into.
+   */
+  function assertOpen(period: string, errorPath: 'tranDate' | null = 'tranDate'): void {
+    if (closed.has(period)) throw new RecordError(400, 'USER_ERROR', MESSAGES.closedPeriod, errorPath ? { errorPath } : {});
   }
 
   const today = () => new Date().toISOString().slice(0, 10);
@@ -329,15 +334,17 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
       if (used) throw new RecordError(400, 'USER_ERROR', MESSAGES.dependents);
       customers.delete(id);
     } else if (type === 'invoice') {
+      // A posted transaction in a closed period stays: NetSuite allows no change with GL impact
+      // there, and removing the transaction is one (the ledger is corrected with a credit memo).
       const inv = invoices.get(id);
       if (!inv) throw notFoundError();
-      assertOpen(inv.period);
+      assertOpen(inv.period, null);
       if (applied(id) > 0) throw new RecordError(400, 'USER_ERROR', MESSAGES.dependents);
       invoices.delete(id);
     } else {
       const p = payments.get(id);
       if (!p) throw notFoundError();
-      assertOpen(p.period);
+      assertOpen(p.period, null);
       payments.delete(id);
     }
   }

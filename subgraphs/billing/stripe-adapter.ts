@@ -100,6 +100,25 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     return found;
   }
 
+  /**
+   * Every page of one list, following `starting_after` from the last object of each page. Each page
+   * is its own read (the SDK retries it as usual) rather than the SDK's auto-pager, so that a failure
+   * on any page leaves as a ConcordError like every other call here.
+   */
+  async function listAll<T extends { id: string }>(
+    operation: string,
+    page: (params: { limit: number; starting_after?: string }) => Promise<Stripe.ApiList<T>>,
+  ): Promise<T[]> {
+    const found: T[] = [];
+    let startingAfter: string | undefined;
+    do {
+      const result = await call(operation, false, () => page({ limit: PAGE, ...(startingAfter ? { starting_after: startingAfter } : {}) }));
+      found.push(...result.data);
+      startingAfter = result.has_more ? result.data[result.data.length - 1]?.id : undefined;
+    } while (startingAfter);
+    return found;
+  }
+
   /** Search by the metadata link, ten ids a query, the queries in parallel. */
   async function searchByLink<T>(
     operation: string,
@@ -195,21 +214,26 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
 
     async listInvoicesForContract(contractId) {
       // List, not search: list reads are consistent right after a write (search lags on Stripe).
-      const invoices: Stripe.Invoice[] = [];
-      let startingAfter: string | undefined;
-      do {
-        const page = await call('invoices.list', false, () =>
-          stripe.invoices.list({
-            subscription: contractId,
-            limit: PAGE,
-            expand: ['data.customer'],
-            ...(startingAfter ? { starting_after: startingAfter } : {}),
-          }),
-        );
-        invoices.push(...page.data);
-        startingAfter = page.has_more ? page.data[page.data.length - 1]?.id : undefined;
-      } while (startingAfter);
+      const invoices = await listAll('invoices.list', (p) =>
+        stripe.invoices.list({ ...p, subscription: contractId, expand: ['data.customer'] }),
+      );
       return invoices.map((invoice) => toInvoice(invoice));
+    },
+
+    async findContractForOpportunity(billingCustomerId, opportunityId) {
+      // List, not search: this read decides whether a create whose outcome was uncertain must be
+      // sent again, and search may not show a subscription made moments ago. List has no metadata
+      // filter, so the customer's subscriptions are read and matched here (a customer has few).
+      // `status: 'all'`: the default list leaves out canceled subscriptions, and a contract that was
+      // created and then canceled still answers "this opportunity already has its contract".
+      const subscriptions = await listAll('subscriptions.list', (p) =>
+        stripe.subscriptions.list({ ...p, customer: billingCustomerId, status: 'all', expand: ['data.customer'] }),
+      );
+      // Newest first; the sort is stable, so Stripe's own order settles subscriptions of one second.
+      const match = subscriptions
+        .filter((subscription) => subscription.metadata?.[META.opportunityId] === opportunityId)
+        .sort(newestFirst)[0];
+      return match ? toContract(match) : null;
     },
 
     async upsertCustomer(input, { idempotencyKey, correlationId }) {

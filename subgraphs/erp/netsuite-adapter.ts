@@ -1,7 +1,8 @@
 /**
  * ErpPort over NetSuite REST web services. Reads are SuiteQL `IN` queries, one per chunk of ids;
  * writes are external-id upserts (`PUT /record/v1/{type}/eid:{id}`) keyed by the canonical id, so a
- * replay updates the record it created instead of adding another. Every failure goes through
+ * replay updates the record it created instead of adding another. The one delete (reverseInvoice)
+ * is keyed the same way and treats "already gone" as done. Every failure goes through
  * errorFromNetSuite.
  */
 import type { ErpCustomerProfile, ErpPosting, Money } from '../../core/canonical';
@@ -37,7 +38,10 @@ export interface NetSuiteAdapterOptions {
   timeoutMs?: number;
   /** Retries of a failed read (SuiteQL, GET) when the failure is retryable. Default 2. */
   readRetries?: number;
-  /** Retries of a failed upsert; safe because every write is an external-id upsert. Default 2. */
+  /**
+   * Retries of a failed write; safe because every write is an external-id upsert or a delete by
+   * external id, both of which end in the same state when sent twice. Default 2.
+   */
   writeRetries?: number;
   /** Most requests in flight; keep at or below what the account grants this integration. Default 5. */
   concurrency?: number;
@@ -235,6 +239,26 @@ export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort 
         throw error;
       }
       return readInvoice(input.invoiceId);
+    },
+
+    async reverseInvoice(invoiceId) {
+      // The correlation id has nowhere to go: a DELETE carries no body, and the record it would be
+      // written on is the one being removed. NetSuite's deleted-records list keeps who deleted it.
+      requireExternalId(invoiceId, 'invoiceId');
+      try {
+        // Under the write-retry policy although a DELETE is no upsert: deleting is idempotent in
+        // effect. After an uncertain outcome (timeout, reset, 5xx) the record is either still there,
+        // and the retry deletes it, or already gone, and the retry's 404 below counts as done; either
+        // way the end state is the one a single delete would leave.
+        await write({ method: 'DELETE', path: recordPath('invoice', invoiceId), operation: 'invoice.delete' });
+      } catch (error) {
+        // No such invoice: reversed before (by us or an earlier attempt whose answer was lost), or
+        // never posted. The port's promise, "not in the ledger", holds either way.
+        if (error instanceof ConcordError && error.code === 'NOT_FOUND') return;
+        // PERIOD_CLOSED (NetSuite refuses to delete a posted transaction in a closed period) and
+        // everything else leave as errorFromNetSuite made them.
+        throw error;
+      }
     },
 
     async setCreditHold(customerId, hold, { correlationId }: ErpWriteOptions) {

@@ -213,6 +213,43 @@ export function billingPortContract(name: string, makeHarness: () => Promise<Bil
       expect(voided.number).not.toBeNull();
     });
 
+    test('findContractForOpportunity finds the contract created for an opportunity right after the create, newest if several', async () => {
+      const owner = seed.customers[15];
+      const opportunityId = `opp-find-${key('o')}`;
+      expect(await port.findContractForOpportunity(owner.billingId, opportunityId)).toBeNull();
+      const items = [{ productCode: 'CONCORD-PRO', quantity: 3 }];
+      const first = await port.createContract({ customerId: owner.crmId, billingCustomerId: owner.billingId, items, opportunityId }, write('find-1'));
+      // Read-after-write: found at once, no waiting for search to catch up.
+      const found = await port.findContractForOpportunity(owner.billingId, opportunityId);
+      expect(found).toEqual(first);
+      expect(found).toMatchObject({ customerId: owner.crmId, billingCustomerId: owner.billingId, opportunityId, status: 'ACTIVE' });
+
+      const second = await port.createContract({ customerId: owner.crmId, billingCustomerId: owner.billingId, items, opportunityId }, write('find-2'));
+      expect((await port.findContractForOpportunity(owner.billingId, opportunityId))?.id).toBe(second.id);
+    });
+
+    test('findContractForOpportunity answers null for an opportunity without a contract', async () => {
+      const owner = seed.customers[15];
+      await port.createContract(
+        { customerId: owner.crmId, billingCustomerId: owner.billingId, items: [{ productCode: 'SEAT', quantity: 1 }], opportunityId: 'opp-some-other' },
+        write('find-other'),
+      );
+      expect(await port.findContractForOpportunity(owner.billingId, 'opp-never-contracted')).toBeNull();
+      // Another customer's contract for the opportunity is not this customer's.
+      expect(await port.findContractForOpportunity(seed.customers[14].billingId, 'opp-some-other')).toBeNull();
+    });
+
+    test('findContractForOpportunity still finds a canceled contract', async () => {
+      const owner = seed.customers[12];
+      const opportunityId = `opp-canceled-${key('o')}`;
+      const contract = await port.createContract(
+        { customerId: owner.crmId, billingCustomerId: owner.billingId, items: [{ productCode: 'CONCORD-BASIC', quantity: 1 }], opportunityId },
+        write('find-canceled'),
+      );
+      await port.cancelContract(contract.id, write('find-cancel'));
+      expect(await port.findContractForOpportunity(owner.billingId, opportunityId)).toMatchObject({ id: contract.id, status: 'CANCELED', opportunityId });
+    });
+
     test('unknown product codes and unknown ids are refused with stable codes', async () => {
       const owner = seed.customers[14];
       const invalid = await failure(

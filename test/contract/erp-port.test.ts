@@ -161,6 +161,49 @@ export function erpPortContract(name: string, makeHarness: () => Promise<ErpPort
       }
     });
 
+    test('reverseInvoice removes a posting: NOT_POSTED afterwards and no ERP invoice left', async () => {
+      await h.port.postInvoice(invoice('in_ContractReverse1', '2026-12-09'), correlation);
+      expect(await h.countInvoices('in_ContractReverse1')).toBe(1);
+      await expect(h.port.reverseInvoice('in_ContractReverse1', correlation)).resolves.toBeUndefined();
+      expect((await h.port.getPostings(['in_ContractReverse1'])).get('in_ContractReverse1')).toMatchObject({ status: 'NOT_POSTED', internalId: null });
+      expect(await h.countInvoices('in_ContractReverse1')).toBe(0);
+    });
+
+    test('reverseInvoice twice, or of an invoice never posted, is done without error', async () => {
+      await h.port.postInvoice(invoice('in_ContractReverse2', '2026-12-10'), correlation);
+      await h.port.reverseInvoice('in_ContractReverse2', correlation);
+      await expect(h.port.reverseInvoice('in_ContractReverse2', correlation)).resolves.toBeUndefined();
+      await expect(h.port.reverseInvoice('in_NeverPostedAnywhere', correlation)).resolves.toBeUndefined();
+      expect(await h.countInvoices('in_ContractReverse2')).toBe(0);
+    });
+
+    test('reverseInvoice in a closed period -> PERIOD_CLOSED, not retryable, the invoice stays', async () => {
+      await h.port.postInvoice(invoice('in_ContractReverseClosed', '2027-03-04'), correlation);
+      await h.setClosedPeriods(['2027-03']);
+      try {
+        const error = await rejection(h.port.reverseInvoice('in_ContractReverseClosed', correlation));
+        expect(error).toMatchObject({ code: 'PERIOD_CLOSED', system: 'ERP', retryable: false });
+        expect(await h.countInvoices('in_ContractReverseClosed')).toBe(1);
+        expect((await h.port.getPostings(['in_ContractReverseClosed'])).get('in_ContractReverseClosed')).toMatchObject({ status: 'POSTED', period: '2027-03' });
+      } finally {
+        await h.setClosedPeriods([]);
+      }
+    });
+
+    test('a reversal whose answer is lost is an uncertain outcome; reversing again ends with no invoice', async () => {
+      await h.port.postInvoice(invoice('in_ContractReverseReset', '2026-12-11'), correlation);
+      await h.failAll('reset');
+      try {
+        const error = await rejection(h.port.reverseInvoice('in_ContractReverseReset', correlation));
+        expect(error).toBeInstanceOf(UncertainOutcomeError);
+        expect(error).toMatchObject({ code: 'VENDOR_UNAVAILABLE', system: 'ERP', retryable: true });
+      } finally {
+        await h.failAll(null);
+      }
+      await expect(h.port.reverseInvoice('in_ContractReverseReset', correlation)).resolves.toBeUndefined();
+      expect(await h.countInvoices('in_ContractReverseReset')).toBe(0);
+    });
+
     test('setCreditHold round trip', async () => {
       const customer = h.seed.customers.find((c) => !c.creditHold)!;
       expect(await h.port.setCreditHold(customer.crmId, true, correlation)).toMatchObject({ customerId: customer.crmId, creditHold: true });
