@@ -21,6 +21,9 @@ import { createSalesforceAdapter } from './subgraphs/crm/salesforce-adapter';
 import { createCrmSubgraph } from './subgraphs/crm/server';
 import { createNetSuiteAdapter } from './subgraphs/erp/netsuite-adapter';
 import { createErpSubgraph } from './subgraphs/erp/server';
+import { createOrchestrationRuntime, type OrchestrationRuntime } from './subgraphs/orchestration/runtime';
+import { createOrchestrationSubgraph } from './subgraphs/orchestration/server';
+import type { Ports } from './subgraphs/orchestration/steps';
 
 /** Credentials the bundled simulators accept (they accept any of the right form). */
 export const SIMULATOR_CREDENTIALS = {
@@ -50,10 +53,38 @@ export interface SystemOptions {
 
 export interface RunningSystem {
   gateway: RunningGateway;
-  subgraphs: { crm: RunningServer; billing: RunningServer; erp: RunningServer };
+  subgraphs: { crm: RunningServer; billing: RunningServer; erp: RunningServer; orchestration: RunningServer };
+  orchestration: OrchestrationRuntime;
   /** The bundled simulators that were started (absent for a vendor configured for real). */
   simulators: { salesforce?: SimServer; stripe?: SimServer; netsuite?: SimServer };
   close(): Promise<void>;
+}
+
+/** One adapter per vendor: the configured vendor, or the bundled simulator at its URL. */
+export function createVendorPorts(
+  config: ConcordConfig,
+  simulators: { salesforce?: { url: string }; stripe?: { url: string }; netsuite?: { url: string } },
+  onCall?: VendorCallListener,
+): Ports {
+  const missing = (name: string) => {
+    throw new Error(`${name} is neither configured nor simulated`);
+  };
+  return {
+    crm: createSalesforceAdapter({
+      instanceUrl: config.salesforce?.instanceUrl ?? simulators.salesforce?.url ?? missing('Salesforce'),
+      accessToken: config.salesforce?.accessToken ?? SIMULATOR_CREDENTIALS.salesforceToken,
+      onCall,
+    }),
+    billing: createStripeAdapter({
+      apiKey: config.stripe?.apiKey ?? SIMULATOR_CREDENTIALS.stripeKey,
+      baseUrl: config.stripe?.baseUrl ?? simulators.stripe?.url ?? missing('Stripe'),
+      onCall,
+    }),
+    erp: createNetSuiteAdapter({
+      ...(config.netsuite ?? { ...SIMULATOR_CREDENTIALS.netsuite, baseUrl: simulators.netsuite?.url ?? missing('NetSuite') }),
+      onCall,
+    }),
+  };
 }
 
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
@@ -70,20 +101,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     if (!config.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);
     for (const sim of Object.values(simulators)) closers.push(() => sim.close());
 
-    const crmPort = createSalesforceAdapter({
-      instanceUrl: config.salesforce?.instanceUrl ?? simulators.salesforce!.url,
-      accessToken: config.salesforce?.accessToken ?? SIMULATOR_CREDENTIALS.salesforceToken,
-      onCall: onVendorCall,
-    });
-    const billingPort = createStripeAdapter({
-      apiKey: config.stripe?.apiKey ?? SIMULATOR_CREDENTIALS.stripeKey,
-      baseUrl: config.stripe?.baseUrl ?? simulators.stripe!.url,
-      onCall: onVendorCall,
-    });
-    const erpPort = createNetSuiteAdapter({
-      ...(config.netsuite ?? { ...SIMULATOR_CREDENTIALS.netsuite, baseUrl: simulators.netsuite!.url }),
-      onCall: onVendorCall,
-    });
+    const vendorPorts = createVendorPorts(config, simulators, onVendorCall);
+    const { crm: crmPort, billing: billingPort, erp: erpPort } = vendorPorts;
 
     const secret = config.subgraphSecret;
     const crm = await createCrmSubgraph({
@@ -98,10 +117,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     closers.push(() => billing.close());
     const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch }).listen(at(3), host);
     closers.push(() => erp.close());
+    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, logger });
+    closers.push(() => orchestration.close());
+    const orchestrationServer = await createOrchestrationSubgraph({ engine: orchestration.engine, secret, logger }).listen(at(4), host);
+    closers.push(() => orchestrationServer.close());
 
     const gateway = await createGateway({
       supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
-      subgraphUrls: { crm: crm.url, billing: billing.url, erp: erp.url },
+      subgraphUrls: { crm: crm.url, billing: billing.url, erp: erp.url, orchestration: orchestrationServer.url },
       subgraphSecret: secret,
       jwtSecret: config.jwtSecret,
       logger,
@@ -111,8 +134,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
 
     return {
       gateway,
-      subgraphs: { crm, billing, erp },
+      subgraphs: { crm, billing, erp, orchestration: orchestrationServer },
       simulators,
+      orchestration,
       close: async () => {
         // Gateway first, simulators last: nothing is left calling a closed server.
         for (const close of closers.reverse()) await close();

@@ -25,6 +25,19 @@ export interface NetSuiteConfig {
   tokenSecret: string;
 }
 
+export interface OrchestrationConfig {
+  /** Run order-to-cash workers in this process (CONCORD_WORKERS=0 for API-only replicas). */
+  workers: boolean;
+  /** Attempts of a step before its run is dead-lettered. */
+  maxAttempts: number;
+  /** How long a worker holds a run before another may take over, in ms. */
+  leaseMs: number;
+  /** BullMQ job lock: how soon a dead worker's job is picked up again, in ms. */
+  queueLockMs: number;
+  /** Steps running at once against each system, across all workers. */
+  concurrency: { CRM: number; BILLING: number; ERP: number };
+}
+
 export interface ConcordConfig {
   production: boolean;
   /** Gateway port; subgraphs at port+1..+4, simulators at port+101..+103. */
@@ -39,6 +52,9 @@ export interface ConcordConfig {
   logLevel: string;
   /** Customers the bundled simulators seed. */
   seedCustomers: number;
+  /** Key prefix of everything Concord keeps in Redis (one per tenant or environment). */
+  redisPrefix: string;
+  orchestration: OrchestrationConfig;
   /** Null = start and use the bundled simulator. */
   salesforce: SalesforceConfig | null;
   stripe: StripeConfig | null;
@@ -98,6 +114,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
     subgraphSecret: env.CONCORD_SUBGRAPH_SECRET || randomBytes(32).toString('hex'),
     logLevel: env.LOG_LEVEL || (production ? 'info' : env.NODE_ENV === 'test' ? 'silent' : 'info'),
     seedCustomers: integer(env, 'CONCORD_SEED_CUSTOMERS', 50),
+    redisPrefix: env.CONCORD_REDIS_PREFIX || 'concord',
+    orchestration: {
+      workers: !['0', 'false', 'no'].includes((env.CONCORD_WORKERS ?? '').toLowerCase()),
+      maxAttempts: integer(env, 'CONCORD_O2C_MAX_ATTEMPTS', 10),
+      leaseMs: integer(env, 'CONCORD_O2C_LEASE_MS', 15_000),
+      queueLockMs: integer(env, 'CONCORD_QUEUE_LOCK_MS', 30_000),
+      concurrency: {
+        CRM: integer(env, 'CONCORD_CRM_CONCURRENCY', 10),
+        BILLING: integer(env, 'CONCORD_BILLING_CONCURRENCY', 10),
+        // NetSuite's default account concurrency limit.
+        ERP: integer(env, 'CONCORD_ERP_CONCURRENCY', 5),
+      },
+    },
     salesforce: group<SalesforceConfig>(env, 'Salesforce', {
       instanceUrl: 'SALESFORCE_INSTANCE_URL',
       accessToken: 'SALESFORCE_ACCESS_TOKEN',

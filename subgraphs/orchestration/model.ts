@@ -91,6 +91,8 @@ export interface RunStep {
   nextAttemptAt: string | null;
   /** Compensation attempts made, when the run is being undone. */
   compensationAttempts: number;
+  /** `attempts` when an operator last redrove the step: the retry budget counts from here. */
+  redriveBase: number;
 }
 
 /** What the steps learn and pass on, kept with the run so a restart resumes with it. */
@@ -145,6 +147,7 @@ export function newStep(name: StepName): RunStep {
     externalId: null,
     nextAttemptAt: null,
     compensationAttempts: 0,
+    redriveBase: 0,
   };
 }
 

@@ -31,6 +31,10 @@ export function createMemoryRunStore(): RunStore {
       const run = runs.get(id);
       return run ? clone(run) : null;
     },
+    async findByKey(idempotencyKey) {
+      const id = byKey.get(idempotencyKey);
+      return id ? clone(runs.get(id)!) : null;
+    },
     async save(run) {
       const stored = runs.get(run.id);
       if (!stored || stored.version !== run.version) return null;

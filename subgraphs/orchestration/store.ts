@@ -19,6 +19,8 @@ export interface RunStore {
    */
   create(run: Run): Promise<CreateResult>;
   get(id: string): Promise<Run | null>;
+  /** The run started with this idempotency key. */
+  findByKey(idempotencyKey: string): Promise<Run | null>;
   /**
    * Save `run` if the stored copy still has `run.version`; returns the saved run (version + 1),
    * or null when someone saved in between (reload and apply the change again).

@@ -21,8 +21,15 @@ export interface GqlResult<T> {
   body: { data?: T; errors?: { message: string; path?: (string | number)[]; extensions: Record<string, any> }[] };
 }
 
-export async function startTestSystem(options: { seed?: Seed; batch?: boolean } = {}): Promise<TestSystem> {
-  const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test' });
+export interface TestSystemOptions {
+  seed?: Seed;
+  batch?: boolean;
+  /** Extra environment for loadConfig (REDIS_URL, CONCORD_REDIS_PREFIX, CONCORD_O2C_*, ...). */
+  env?: Record<string, string>;
+}
+
+export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
+  const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', ...options.env });
   const vendorCalls: VendorCall[] = [];
   const system = await startSystem({
     config,

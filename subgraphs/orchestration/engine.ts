@@ -1,0 +1,412 @@
+/**
+ * The order-to-cash engine: starts runs, and advances them one step at a time from work-queue jobs.
+ * A job only says "look at run X"; the stored run says what to do next, so a job repeated after a
+ * crash, or a stale one, does no harm. One worker holds a run at a time (a lease in the store);
+ * every state change is a versioned save, so an operator's retry or cancel is never lost.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Page } from '../../core/canonical';
+import { ConcordError } from '../../core/errors';
+import type { Logger } from '../../core/log';
+import { retryDelay } from '../../core/retry';
+import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunStep, type StepError } from './model';
+import type { JobHandler, WorkQueues } from './queue';
+import { STEPS, type Ports, type StepInput } from './steps';
+import type { RunStore } from './store';
+
+export interface EngineOptions {
+  store: RunStore;
+  queues: WorkQueues;
+  ports: Ports;
+  logger: Logger;
+  /** Attempts of a step (forward or compensation) before it is dead-lettered. Default 10. */
+  maxAttempts?: number;
+  /** First retry backoff in ms (exponential, with jitter). Default 250. */
+  baseDelayMs?: number;
+  /** Longest retry wait in ms, including a vendor's Retry-After. Default 15000. */
+  maxDelayMs?: number;
+  /** How long a worker holds a run before another may take it over (renewed while working). Default 15000. */
+  leaseMs?: number;
+  /** This worker's identity in leases. Default host:pid:random. */
+  workerId?: string;
+  /** Told of every saved change of a run (for events and subscriptions). */
+  onRunChanged?: (run: Run) => void;
+  /** Clock, for tests. Default: the system clock. */
+  now?: () => Date;
+}
+
+export interface StartInput {
+  opportunityId: string;
+  idempotencyKey: string;
+}
+
+export interface OrderToCashEngine {
+  start(input: StartInput, correlationId: string): Promise<Run>;
+  /** Redrive a dead-lettered run from its failed step (or a waiting one now). */
+  retry(runId: string): Promise<Run>;
+  /** Undo what the run did, newest first. */
+  cancel(runId: string): Promise<Run>;
+  get(runId: string): Promise<Run | null>;
+  list(filter: { status?: RunStatus | null }, page: { first: number; after?: string | null }): Promise<Page<Run>>;
+  forOpportunity(opportunityId: string): Promise<Run | null>;
+  /** The job handler to give WorkQueues.startWorkers. */
+  handle: JobHandler;
+}
+
+const KEY_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
+
+type Action =
+  | { kind: 'none' }
+  | { kind: 'forward'; step: RunStep }
+  | { kind: 'compensate'; step: RunStep }
+  | { kind: 'later'; step: RunStep; delayMs: number }
+  | { kind: 'turn' }
+  | { kind: 'finish'; status: 'COMPLETED' | 'COMPENSATED' };
+
+/** Steps whose effect may exist and can be undone, newest first. */
+function compensable(run: Run): RunStep[] {
+  return run.steps
+    .filter((s) => STEPS[s.name].compensate && (s.status === 'SUCCEEDED' || s.status === 'COMPENSATION_FAILED' || (s.attempts > 0 && s.status !== 'COMPENSATED' && s.status !== 'PENDING')))
+    .reverse();
+}
+
+function stepError(error: unknown): StepError {
+  if (error instanceof ConcordError) {
+    return { code: error.code, message: error.message, retryable: error.retryable, system: error.system ?? null };
+  }
+  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), retryable: true, system: null };
+}
+
+export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngine {
+  const {
+    store,
+    queues,
+    ports,
+    logger,
+    maxAttempts = 10,
+    baseDelayMs = 250,
+    maxDelayMs = 15_000,
+    leaseMs = 15_000,
+    workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    onRunChanged,
+    now = () => new Date(),
+  } = options;
+
+  const iso = () => now().toISOString();
+
+  /** Apply `change` to the latest stored copy until the versioned save goes through. */
+  async function mutate(runId: string, change: (run: Run) => void | false): Promise<Run> {
+    for (let tries = 0; tries < 50; tries++) {
+      const run = await store.get(runId);
+      if (!run) throw new ConcordError('NOT_FOUND', `no run ${runId}`);
+      if (change(run) === false) return run;
+      run.updatedAt = iso();
+      const saved = await store.save(run);
+      if (saved) {
+        onRunChanged?.(saved);
+        return saved;
+      }
+    }
+    throw new ConcordError('INTERNAL', `run ${runId} kept changing under us`);
+  }
+
+  function nextAction(run: Run): Action {
+    const settled = run.status === 'COMPLETED' || run.status === 'COMPENSATED' || run.status === 'DEAD_LETTERED';
+    if (run.cancelRequested && run.status !== 'COMPENSATING' && run.status !== 'COMPENSATED') return { kind: 'turn' };
+    if (settled) return { kind: 'none' };
+    if (run.status === 'COMPENSATING') {
+      const step = compensable(run)[0];
+      if (!step) return { kind: 'finish', status: 'COMPENSATED' };
+      const due = step.nextAttemptAt ? Date.parse(step.nextAttemptAt) - now().getTime() : 0;
+      return due > 0 ? { kind: 'later', step, delayMs: due } : { kind: 'compensate', step };
+    }
+    const step = run.steps.find((s) => s.status !== 'SUCCEEDED');
+    if (!step) return { kind: 'finish', status: 'COMPLETED' };
+    const due = step.nextAttemptAt ? Date.parse(step.nextAttemptAt) - now().getTime() : 0;
+    return due > 0 ? { kind: 'later', step, delayMs: due } : { kind: 'forward', step };
+  }
+
+  function stepInput(run: Run, step: RunStep): StepInput {
+    return {
+      run,
+      ports,
+      key: `${run.id}:${step.name}`,
+      correlationId: run.correlationId,
+      uncertain: step.attempts > 0,
+      logger: logger.child({ runId: run.id, correlationId: run.correlationId, step: step.name }),
+      today: iso().slice(0, 10),
+    };
+  }
+
+  async function forward(run: Run, step: RunStep): Promise<void> {
+    const input = stepInput(run, step);
+    const started = await mutate(run.id, (r) => {
+      const s = r.steps.find((x) => x.name === step.name)!;
+      if (s.status === 'SUCCEEDED' || r.status === 'COMPENSATING' || r.status === 'DEAD_LETTERED') return false;
+      s.status = 'RUNNING';
+      s.attempts += 1;
+      s.startedAt ??= iso();
+      s.nextAttemptAt = null;
+      r.status = 'RUNNING';
+    });
+    const current = started.steps.find((x) => x.name === step.name)!;
+    if (current.status !== 'RUNNING') return;
+    input.run = started;
+    input.logger.info({ attempt: current.attempts }, 'step started');
+    try {
+      const result = await STEPS[step.name].run(input);
+      await mutate(run.id, (r) => {
+        const s = r.steps.find((x) => x.name === step.name)!;
+        s.status = 'SUCCEEDED';
+        s.finishedAt = iso();
+        s.externalId = result.externalId;
+        Object.assign(r.context, result.context ?? {});
+      });
+      input.logger.info({ externalId: result.externalId }, 'step succeeded');
+    } catch (error) {
+      const failure = stepError(error);
+      const budgetLeft = current.attempts - current.redriveBase < maxAttempts;
+      if (failure.retryable && budgetLeft) {
+        const delayMs = error instanceof ConcordError
+          ? retryDelay(error, current.attempts - current.redriveBase, baseDelayMs, maxDelayMs)
+          : Math.min(maxDelayMs, baseDelayMs * 2 ** current.attempts);
+        await mutate(run.id, (r) => {
+          const s = r.steps.find((x) => x.name === step.name)!;
+          s.status = 'WAITING_RETRY';
+          s.lastError = failure;
+          s.nextAttemptAt = new Date(now().getTime() + delayMs).toISOString();
+          if (r.status === 'RUNNING') r.status = 'WAITING_RETRY';
+        });
+        input.logger.warn({ code: failure.code, delayMs }, 'step failed; retrying later');
+        await queues.enqueue(step.system, { runId: run.id, reason: `${step.name}-${current.attempts}` }, delayMs);
+      } else {
+        await mutate(run.id, (r) => {
+          const s = r.steps.find((x) => x.name === step.name)!;
+          s.status = 'FAILED';
+          s.lastError = failure;
+          s.finishedAt = iso();
+          r.status = 'DEAD_LETTERED';
+          r.deadLetter = { step: step.name, error: failure, at: iso(), duringCompensation: false };
+        });
+        input.logger.error({ code: failure.code, message: failure.message }, 'step failed; run dead-lettered');
+      }
+    }
+  }
+
+  async function compensate(run: Run, step: RunStep): Promise<void> {
+    const input = stepInput(run, step);
+    const marked = await mutate(run.id, (r) => {
+      const s = r.steps.find((x) => x.name === step.name)!;
+      s.compensationAttempts += 1;
+      s.nextAttemptAt = null;
+    });
+    const attempts = marked.steps.find((x) => x.name === step.name)!.compensationAttempts;
+    input.run = marked;
+    try {
+      await STEPS[step.name].compensate!(input);
+      await mutate(run.id, (r) => {
+        const s = r.steps.find((x) => x.name === step.name)!;
+        s.status = 'COMPENSATED';
+        s.finishedAt = iso();
+      });
+      input.logger.info('step compensated');
+    } catch (error) {
+      const failure = stepError(error);
+      if (failure.retryable && attempts < maxAttempts) {
+        const delayMs = error instanceof ConcordError ? retryDelay(error, attempts, baseDelayMs, maxDelayMs) : baseDelayMs;
+        await mutate(run.id, (r) => {
+          const s = r.steps.find((x) => x.name === step.name)!;
+          s.lastError = failure;
+          s.nextAttemptAt = new Date(now().getTime() + delayMs).toISOString();
+        });
+        await queues.enqueue(step.system, { runId: run.id, reason: `undo-${step.name}-${attempts}` }, delayMs);
+      } else {
+        // A failed compensation is dead-lettered with the state kept, never swallowed.
+        await mutate(run.id, (r) => {
+          const s = r.steps.find((x) => x.name === step.name)!;
+          s.status = 'COMPENSATION_FAILED';
+          s.lastError = failure;
+          r.status = 'DEAD_LETTERED';
+          r.deadLetter = { step: step.name, error: failure, at: iso(), duringCompensation: true };
+        });
+        input.logger.error({ code: failure.code }, 'compensation failed; run dead-lettered');
+      }
+    }
+  }
+
+  /** Work on the run until it waits, settles, or needs another lane. */
+  async function advance(lane: string, runId: string): Promise<void> {
+    for (let guard = 0; guard < 100; guard++) {
+      const run = await store.get(runId);
+      if (!run) return;
+      const action = nextAction(run);
+      switch (action.kind) {
+        case 'none':
+          return;
+        case 'later':
+          await queues.enqueue(action.step.system, { runId, reason: `due-${action.step.nextAttemptAt}` }, action.delayMs);
+          return;
+        case 'turn':
+          await mutate(runId, (r) => {
+            if (!r.cancelRequested) return false;
+            r.cancelRequested = false;
+            r.status = 'COMPENSATING';
+            r.deadLetter = null;
+            for (const s of r.steps) if (s.status === 'WAITING_RETRY') s.nextAttemptAt = null;
+          });
+          continue;
+        case 'finish':
+          await mutate(runId, (r) => {
+            if (nextAction(r).kind !== 'finish') return false;
+            r.status = action.status;
+          });
+          logger.info({ runId, correlationId: run.correlationId, status: action.status }, 'run settled');
+          continue;
+        case 'forward':
+        case 'compensate':
+          if (action.step.system !== lane) {
+            await queues.enqueue(action.step.system, { runId, reason: `${action.kind}-${action.step.name}-${randomUUID().slice(0, 8)}` });
+            return;
+          }
+          if (action.kind === 'forward') await forward(run, action.step);
+          else await compensate(run, action.step);
+          continue;
+      }
+    }
+  }
+
+  const handle: JobHandler = async (lane, job) => {
+    // One holder per job, not per process: two jobs of one run in this process must not overlap either.
+    const holder = `${workerId}:${randomUUID().slice(0, 8)}`;
+    if (!(await store.lease(job.runId, holder, leaseMs))) {
+      // Another worker has it. If that worker died, its lease runs out: look again then.
+      await queues.enqueue(lane, { runId: job.runId, reason: `lease-${Math.floor(Date.now() / leaseMs)}` }, Math.ceil(leaseMs / 2));
+      return;
+    }
+    const renew = setInterval(() => void store.lease(job.runId, holder, leaseMs).catch(() => undefined), Math.ceil(leaseMs / 3));
+    try {
+      await advance(lane, job.runId);
+    } catch (error) {
+      logger.error({ err: error, runId: job.runId }, 'run could not be advanced; will look again');
+      await queues.enqueue(lane, { runId: job.runId, reason: `recover-${randomUUID().slice(0, 8)}` }, baseDelayMs * 4);
+    } finally {
+      clearInterval(renew);
+      await store.release(job.runId, holder);
+    }
+    // A retry or cancel that arrived while we held the lease found us busy: pick it up now.
+    const after = await store.get(job.runId);
+    if (after) {
+      const action = nextAction(after);
+      if (action.kind === 'forward' || action.kind === 'compensate' || action.kind === 'turn' || action.kind === 'finish') {
+        const target = action.kind === 'forward' || action.kind === 'compensate' ? action.step.system : lane;
+        await queues.enqueue(target, { runId: job.runId, reason: `poke-${randomUUID().slice(0, 8)}` });
+      }
+    }
+  };
+
+  async function start(input: StartInput, correlationId: string): Promise<Run> {
+    const { opportunityId, idempotencyKey } = input;
+    if (!KEY_PATTERN.test(idempotencyKey)) {
+      throw new ConcordError('BAD_USER_INPUT', 'idempotencyKey must be 1-200 characters of letters, digits and . _ : -');
+    }
+    if (!/^[A-Za-z0-9]{15,18}$/.test(opportunityId)) throw new ConcordError('BAD_USER_INPUT', `opportunityId ${opportunityId} is not a CRM id`);
+    const inputHash = createHash('sha256').update(JSON.stringify({ opportunityId })).digest('hex');
+    const replay = (existing: Run): Run => {
+      if (existing.inputHash !== inputHash) {
+        throw new ConcordError('CONFLICT', `idempotencyKey ${idempotencyKey} was used for another input (run ${existing.id})`);
+      }
+      return existing;
+    };
+    const known = await store.findByKey(idempotencyKey);
+    if (known) return replay(known);
+
+    const id = `run_${Date.now().toString(36)}${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+    const createdAt = iso();
+    const run: Run = {
+      id,
+      correlationId,
+      idempotencyKey,
+      inputHash,
+      opportunityId,
+      status: 'PENDING',
+      version: 0,
+      steps: STEP_NAMES.map(newStep),
+      context: emptyContext(),
+      cancelRequested: false,
+      deadLetter: null,
+      createdAt,
+      updatedAt: createdAt,
+    };
+    // The deal is read before a run exists: a lost or open deal never gets one.
+    const first = run.steps[0];
+    first.status = 'RUNNING';
+    first.attempts = 1;
+    first.startedAt = createdAt;
+    const result = await STEPS.readOpportunity.run(stepInput(run, first)).catch((error: unknown) => {
+      throw error instanceof ConcordError ? error : new ConcordError('INTERNAL', 'reading the opportunity failed');
+    });
+    Object.assign(run.context, result.context);
+    Object.assign(first, { status: 'SUCCEEDED', finishedAt: iso(), externalId: result.externalId });
+
+    const created = await store.create(run);
+    switch (created.outcome) {
+      case 'existing-key':
+        return replay(created.run);
+      case 'existing-opportunity':
+        throw new ConcordError('CONFLICT', `opportunity ${opportunityId} already has run ${created.run.id} (${created.run.status})`);
+      case 'created':
+        onRunChanged?.(created.run);
+        logger.info({ runId: id, correlationId, opportunityId }, 'run started');
+        await queues.enqueue(run.steps[1].system, { runId: id, reason: 'start' });
+        return created.run;
+    }
+  }
+
+  async function retry(runId: string): Promise<Run> {
+    let lane: RunStep['system'] = 'CRM';
+    const run = await mutate(runId, (r) => {
+      if (r.status === 'DEAD_LETTERED' && r.deadLetter?.duringCompensation) {
+        r.status = 'COMPENSATING';
+      } else if (r.status === 'DEAD_LETTERED') {
+        const failed = r.steps.find((s) => s.status === 'FAILED');
+        if (failed) {
+          failed.status = 'PENDING';
+          failed.nextAttemptAt = null;
+          failed.redriveBase = failed.attempts;
+          lane = failed.system;
+        }
+        r.status = 'PENDING';
+      } else if (r.status === 'WAITING_RETRY') {
+        for (const s of r.steps) if (s.status === 'WAITING_RETRY') {
+          s.nextAttemptAt = null;
+          lane = s.system;
+        }
+      } else {
+        throw new ConcordError('CONFLICT', `run ${runId} is ${r.status}; only a dead-lettered or waiting run can be retried`);
+      }
+      r.deadLetter = null;
+    });
+    await queues.enqueue(lane, { runId, reason: `retry-${randomUUID().slice(0, 8)}` });
+    return run;
+  }
+
+  async function cancel(runId: string): Promise<Run> {
+    const run = await mutate(runId, (r) => {
+      if (r.status === 'COMPENSATING' || r.status === 'COMPENSATED' || r.cancelRequested) return false;
+      r.cancelRequested = true;
+    });
+    await queues.enqueue('CRM', { runId, reason: `cancel-${randomUUID().slice(0, 8)}` });
+    return run;
+  }
+
+  return {
+    start,
+    retry,
+    cancel,
+    get: (id) => store.get(id),
+    list: (filter, page) => store.list(filter, page),
+    forOpportunity: (id) => store.forOpportunity(id),
+    handle,
+  };
+}

@@ -1,0 +1,64 @@
+/** Client-side helpers for order-to-cash tests: start runs through the gateway and wait for them. */
+import { simCall, type TestSystem } from './system';
+
+export const RUN_FIELDS = `id status correlationId idempotencyKey opportunityId
+  steps { name system status attempts externalId lastError { code message retryable } }
+  deadLetter { step error { code message } duringCompensation }`;
+
+export const SETTLED = ['COMPLETED', 'COMPENSATED', 'DEAD_LETTERED'];
+
+export async function startRun(system: TestSystem, opportunityId: string, idempotencyKey: string) {
+  return system.gql(
+    `mutation($input: StartOrderToCashInput!) { startOrderToCash(input: $input) { ${RUN_FIELDS} } }`,
+    { input: { opportunityId, idempotencyKey } },
+  );
+}
+
+export async function getRun(system: TestSystem, id: string): Promise<any> {
+  const { body } = await system.gql(`query($id: ID!) { orderToCashRun(id: $id) { ${RUN_FIELDS} } }`, { id });
+  return body.data?.orderToCashRun;
+}
+
+/** Poll until the run is in one of `statuses` (default: settled). */
+export async function waitForRun(system: TestSystem, id: string, statuses = SETTLED, timeoutMs = 60_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  let run: any;
+  while (Date.now() < deadline) {
+    run = await getRun(system, id).catch(() => undefined);
+    if (run && statuses.includes(run.status)) return run;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`run ${id} is ${run?.status ?? 'unknown'} after ${timeoutMs} ms, not ${statuses.join('|')}: ${JSON.stringify(run)}`);
+}
+
+/** Closed Won opportunities not yet billed, of customers not on credit hold, from the CRM simulator. */
+export async function readyOpportunities(salesforceUrl: string): Promise<{ id: string; accountId: string }[]> {
+  const state = await simCall(salesforceUrl, 'state');
+  const held = new Set(state.Account.filter((a: any) => a.Concord_Status__c === 'Credit Hold').map((a: any) => a.Id));
+  return state.Opportunity.filter((o: any) => o.IsWon && !o.Billing_Subscription_Id__c && !held.has(o.AccountId)).map((o: any) => ({
+    id: o.Id,
+    accountId: o.AccountId,
+  }));
+}
+
+/** Counts of effects per opportunity across the three simulators, to find duplicates. */
+export async function effectsOf(system: TestSystem, opportunityId: string, customerId: string) {
+  const [sf, stripe, ns] = await Promise.all([
+    simCall(system.simulators.salesforce!.url, 'state'),
+    simCall(system.simulators.stripe!.url, 'state'),
+    simCall(system.simulators.netsuite!.url, 'state'),
+  ]);
+  const subscriptions = stripe.subscriptions.filter((s: any) => s.metadata?.concord_opportunity_id === opportunityId);
+  const subscriptionIds = new Set(subscriptions.map((s: any) => s.id));
+  const invoices = stripe.invoices.filter((i: any) => subscriptionIds.has(i.parent?.subscription_details?.subscription));
+  const invoiceIds = new Set(invoices.map((i: any) => i.id));
+  return {
+    opportunity: sf.Opportunity.find((o: any) => o.Id === opportunityId),
+    erpCustomers: ns.customer.filter((c: any) => c.externalId === customerId),
+    billingCustomers: stripe.customers.filter((c: any) => c.metadata?.concord_customer_id === customerId),
+    subscriptions,
+    invoices,
+    erpInvoices: ns.invoice.filter((i: any) => invoiceIds.has(i.externalId)),
+    events: stripe.events,
+  };
+}
