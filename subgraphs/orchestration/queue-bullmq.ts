@@ -1,0 +1,168 @@
+/**
+ * WorkQueues on BullMQ: one Queue and one Worker per lane (o2c-crm, o2c-billing, o2c-erp), shared
+ * by every process that uses the same Redis and prefix.
+ *
+ * A job is only "look at run X": its data is the run id and a reason, never state, so a duplicate,
+ * late or replayed job is harmless (the run's stored state says what to do). For the same reason
+ * BullMQ's own retries are off (attempts: 1): the engine owns retries and backoff on the run, and a
+ * handler that throws is logged, not retried here.
+ *
+ * A lane's concurrency holds across processes through BullMQ's global concurrency (a queue setting
+ * kept in Redis, checked when a worker takes a job); the per-process worker concurrency only bounds
+ * what one process takes on. A process that dies mid-job leaves the job locked; when the lock
+ * (lockDurationMs) expires, the stalled-job check of any live worker moves it back to waiting.
+ */
+import { Queue, Worker, type ConnectionOptions, type Job, type RedisOptions } from 'bullmq';
+import type { SystemName } from '../../core/canonical';
+import { createLogger, type Logger } from '../../core/log';
+import { LANES, type JobHandler, type LaneBacklog, type LaneSettings, type RunJob, type WorkQueues } from './queue';
+
+export interface BullMqQueueOptions {
+  /**
+   * Redis to use: a URL or ioredis-style options (BullMQ's `RedisOptions`; no `keyPrefix`, BullMQ
+   * refuses it, use `prefix`). BullMQ opens its own connections from these (Queue and Worker each)
+   * and closes them on close(); it sets `maxRetriesPerRequest: null` on the worker connections
+   * itself. Default: redis://127.0.0.1:6379.
+   */
+  connection?: string | RedisOptions;
+  /**
+   * Namespace of the queues. Passed to BullMQ as the hash tag `{<prefix>}`, so that all keys of every
+   * lane share one Redis Cluster slot per prefix (BullMQ's scripts need a queue's keys in one slot;
+   * this also keeps them beside the run store's keys). Default: 'concord'.
+   */
+  prefix?: string;
+  /**
+   * Jobs of a lane that run at once across every process. Stored in Redis by each process on start
+   * (last writer wins, so give every process the same figures). Default: CRM 10, BILLING 10, ERP 5
+   * (NetSuite's default account concurrency limit).
+   */
+  lanes?: Partial<Record<SystemName, LaneSettings>>;
+  /**
+   * How long a worker's lock on an active job lasts before the job counts as stalled; renewed by the
+   * worker every half of it while the job runs. A crashed process's jobs come back after about this
+   * long. Default: 30000.
+   */
+  lockDurationMs?: number;
+  /** How often each worker looks for stalled jobs. Default: lockDurationMs. */
+  stalledIntervalMs?: number;
+  /** Jobs one process runs at once per lane. Default: the lane's concurrency. */
+  workerConcurrency?: number;
+  /** Where failed handlers and worker errors are logged. Default: a pino logger named 'work-queues'. */
+  logger?: Logger;
+}
+
+export interface BullMqWorkQueues extends WorkQueues {
+  /**
+   * Stop consuming and close the connections. By default waits for running jobs to finish. With
+   * `force`, returns at once and leaves running jobs locked: they come back through stalled-job
+   * recovery after lockDurationMs, exactly as after a crash (shutdown deadline, tests).
+   */
+  close(options?: { force?: boolean }): Promise<void>;
+}
+
+const QUEUE_NAMES: Record<SystemName, string> = { CRM: 'o2c-crm', BILLING: 'o2c-billing', ERP: 'o2c-erp' };
+
+/** Failed jobs kept for inspection (per lane); completed ones are deleted at once. */
+const KEEP_FAILED = 1000;
+
+export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMqWorkQueues {
+  const {
+    connection: given = 'redis://127.0.0.1:6379',
+    prefix = 'concord',
+    lanes = {},
+    lockDurationMs = 30_000,
+    stalledIntervalMs = lockDurationMs,
+    workerConcurrency,
+    logger = createLogger({ name: 'work-queues' }),
+  } = options;
+  const connection: ConnectionOptions = typeof given === 'string' ? { url: given } : given;
+  const bullPrefix = `{${prefix}}`;
+  const settings: Record<SystemName, LaneSettings> = {
+    CRM: { concurrency: 10 },
+    BILLING: { concurrency: 10 },
+    ERP: { concurrency: 5 },
+    ...lanes,
+  };
+
+  const queues = {} as Record<SystemName, Queue<RunJob>>;
+  for (const lane of LANES) {
+    queues[lane] = new Queue<RunJob>(QUEUE_NAMES[lane], { connection, prefix: bullPrefix });
+    queues[lane].on('error', (error) => logger.error({ err: error, lane }, 'work queue error'));
+  }
+  const workers: Worker<RunJob>[] = [];
+  let started = false;
+  let closed = false;
+
+  // Every call waits for the lane limits to be in Redis, so no worker can start before them.
+  const ready = Promise.all(LANES.map((lane) => queues[lane].setGlobalConcurrency(settings[lane].concurrency)));
+  ready.catch(() => undefined); // surfaced by the first call that awaits it
+
+  return {
+    async enqueue(lane, job, delayMs = 0) {
+      if (closed) return;
+      await ready;
+      await queues[lane].add(job.reason, { runId: job.runId, reason: job.reason }, {
+        // Deduplication rather than a custom jobId: a jobId would also block re-adding while a failed
+        // job with that id is kept for inspection (and BullMQ refuses ':' in custom ids). `keepLastIfActive`: an add while the same job runs
+        // is kept and runs after it, so a wake-up that arrives mid-run is never lost.
+        deduplication: { id: `${job.runId}:${job.reason}`, keepLastIfActive: true },
+        ...(delayMs > 0 ? { delay: Math.ceil(delayMs) } : {}),
+        attempts: 1,
+        removeOnComplete: true,
+        removeOnFail: KEEP_FAILED,
+      });
+    },
+
+    async startWorkers(handler: JobHandler) {
+      if (started) throw new Error('startWorkers: workers are already started');
+      if (closed) return;
+      started = true;
+      await ready;
+      for (const lane of LANES) {
+        const worker = new Worker<RunJob>(
+          QUEUE_NAMES[lane],
+          (job: Job<RunJob>) => handler(lane, { runId: job.data.runId, reason: job.data.reason }),
+          {
+            connection,
+            prefix: bullPrefix,
+            concurrency: workerConcurrency ?? settings[lane].concurrency,
+            lockDuration: lockDurationMs,
+            stalledInterval: stalledIntervalMs,
+            autorun: true,
+          },
+        );
+        worker.on('failed', (job, error) =>
+          logger.warn({ err: error, lane, runId: job?.data.runId, reason: job?.data.reason }, 'run job failed'),
+        );
+        worker.on('error', (error) => logger.error({ err: error, lane }, 'work queue worker error'));
+        workers.push(worker);
+      }
+      await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+    },
+
+    async backlog() {
+      const result = {} as Record<SystemName, LaneBacklog>;
+      await Promise.all(
+        LANES.map(async (lane) => {
+          const counts = await queues[lane].getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+          result[lane] = {
+            waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+            active: counts.active ?? 0,
+            delayed: counts.delayed ?? 0,
+          };
+        }),
+      );
+      return result;
+    },
+
+    async close({ force = false } = {}) {
+      if (closed) return;
+      closed = true;
+      // Workers first (they finish their current jobs unless forced), then the queues; each closes
+      // the connections BullMQ opened for it.
+      await Promise.all(workers.map((worker) => worker.close(force)));
+      await ready.catch(() => undefined);
+      await Promise.all(LANES.map((lane) => queues[lane].close()));
+    },
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * One RunStore contract, every implementation: the in-memory store (embedded mode) and the Redis
+ * store, against the real Redis at 127.0.0.1:6379 under a unique key prefix per suite.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Page } from '../../core/canonical';
+import { fromMinorUnits } from '../../core/money';
+import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus } from '../../subgraphs/orchestration/model';
+import type { RunStore } from '../../subgraphs/orchestration/store';
+import { createMemoryRunStore } from '../../subgraphs/orchestration/store-memory';
+import { createRedisRunStore } from '../../subgraphs/orchestration/store-redis';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+interface Implementation {
+  name: string;
+  open(): Promise<RunStore>;
+  cleanup(): Promise<void>;
+}
+
+/** Each Redis suite has its own prefix and its own client, and deletes its keys afterwards. */
+function redisImplementation(): Implementation {
+  const prefix = `concord-test:${randomUUID()}`;
+  let redis: Redis | null = null;
+  return {
+    name: 'redis',
+    async open() {
+      redis = new Redis(REDIS_URL);
+      return createRedisRunStore({ redis, prefix });
+    },
+    async cleanup() {
+      if (!redis) return;
+      const found = await redis.keys(`{${prefix}}*`);
+      if (found.length) await redis.del(...found);
+      await redis.quit();
+    },
+  };
+}
+
+const implementations: Implementation[] = [
+  { name: 'memory', open: async () => createMemoryRunStore(), cleanup: async () => {} },
+  redisImplementation(),
+];
+
+let clock = Date.parse('2025-01-01T00:00:00.000Z');
+
+/** A run as the engine creates it; createdAt increases strictly so "newest first" is unambiguous. */
+function makeRun(overrides: Partial<Run> = {}): Run {
+  clock += 1000;
+  const at = new Date(clock).toISOString();
+  return {
+    id: randomUUID(),
+    correlationId: randomUUID(),
+    idempotencyKey: `key-${randomUUID()}`,
+    inputHash: 'hash-1',
+    opportunityId: `opp-${randomUUID()}`,
+    status: 'PENDING',
+    version: 1,
+    steps: STEP_NAMES.map(newStep),
+    context: { ...emptyContext(), lines: [{ productCode: 'PRO', quantity: 3 }], amount: fromMinorUnits(12000, 'USD') },
+    cancelRequested: false,
+    deadLetter: null,
+    createdAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+}
+
+/** Save a status change, failing the test if the save is refused. */
+async function moveTo(store: RunStore, run: Run, status: RunStatus): Promise<Run> {
+  const saved = await store.save({ ...run, status, updatedAt: new Date(clock).toISOString() });
+  expect(saved).not.toBeNull();
+  return saved!;
+}
+
+describe.each(implementations)('RunStore contract: $name', (implementation) => {
+  let store: RunStore;
+
+  beforeAll(async () => {
+    store = await implementation.open();
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await implementation.cleanup();
+  });
+
+  test('create then get and findByKey return the same run', async () => {
+    const run = makeRun();
+    const result = await store.create(run);
+    expect(result).toEqual({ outcome: 'created', run });
+    expect(await store.get(run.id)).toEqual(run);
+    expect(await store.findByKey(run.idempotencyKey)).toEqual(run);
+    expect(await store.get(randomUUID())).toBeNull();
+    expect(await store.findByKey('no-such-key')).toBeNull();
+  });
+
+  test('a taken idempotency key returns the first run', async () => {
+    const first = makeRun();
+    await store.create(first);
+    const second = makeRun({ idempotencyKey: first.idempotencyKey, inputHash: 'hash-2' });
+    const result = await store.create(second);
+    expect(result).toEqual({ outcome: 'existing-key', run: first });
+    expect(await store.get(second.id)).toBeNull();
+  });
+
+  test('an opportunity with a live run refuses a second run until the first is compensated', async () => {
+    const first = makeRun();
+    await store.create(first);
+    const second = makeRun({ opportunityId: first.opportunityId });
+    expect(await store.create(second)).toEqual({ outcome: 'existing-opportunity', run: first });
+    expect(await store.get(second.id)).toBeNull();
+
+    // COMPLETED and DEAD_LETTERED runs still hold the opportunity; only COMPENSATED frees it
+    const completed = await moveTo(store, first, 'COMPLETED');
+    expect((await store.create(second)).outcome).toBe('existing-opportunity');
+    await moveTo(store, completed, 'COMPENSATED');
+
+    const created = await store.create(second);
+    expect(created).toEqual({ outcome: 'created', run: second });
+    expect(await store.forOpportunity(first.opportunityId)).toEqual(second);
+  });
+
+  test('save bumps the version and refuses a stale copy', async () => {
+    const run = makeRun();
+    await store.create(run);
+    const changed = { ...run, status: 'RUNNING' as const, updatedAt: '2025-02-01T00:00:00.000Z' };
+    const saved = await store.save(changed);
+    expect(saved).toEqual({ ...changed, version: run.version + 1 });
+    expect(await store.get(run.id)).toEqual(saved);
+
+    // `run` still has the old version: refused, stored copy unchanged
+    expect(await store.save({ ...run, status: 'DEAD_LETTERED' })).toBeNull();
+    expect(await store.get(run.id)).toEqual(saved);
+    expect(await store.save(makeRun())).toBeNull(); // never created
+  });
+
+  test('two concurrent saves from the same version: exactly one wins', async () => {
+    const run = makeRun();
+    await store.create(run);
+    const results = await Promise.all([
+      store.save({ ...run, status: 'RUNNING', correlationId: 'a' }),
+      store.save({ ...run, status: 'WAITING_RETRY', correlationId: 'b' }),
+    ]);
+    const winners = results.filter((r): r is Run => r !== null);
+    expect(winners).toHaveLength(1);
+    expect(await store.get(run.id)).toEqual(winners[0]);
+  });
+
+  test('list pages newest first without duplicates or gaps', async () => {
+    const created: Run[] = [];
+    for (let i = 0; i < 25; i++) {
+      const run = makeRun({ status: 'WAITING_RETRY' });
+      await store.create(run);
+      created.push(run);
+    }
+    const expected = created.map((r) => r.id).reverse();
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let pageNo = 0; pageNo < 3; pageNo++) {
+      const page = await store.list({ status: 'WAITING_RETRY' }, { first: 10, after });
+      seen.push(...page.items.map((r) => r.id));
+      expect(page.hasNextPage).toBe(pageNo < 2);
+      expect(page.endCursor).toBe(page.items[page.items.length - 1].id);
+      after = page.endCursor;
+    }
+    expect(seen).toEqual(expected);
+
+    // unfiltered: the newest of everything comes first
+    const all = await store.list({}, { first: 3 });
+    expect(all.items.map((r) => r.id)).toEqual(expected.slice(0, 3));
+    expect(all.hasNextPage).toBe(true);
+  });
+
+  test('a run created during paging does not disturb the remaining pages', async () => {
+    const created: Run[] = [];
+    for (let i = 0; i < 6; i++) {
+      const run = makeRun({ status: 'COMPENSATING' });
+      await store.create(run);
+      created.push(run);
+    }
+    const firstPage = await store.list({ status: 'COMPENSATING' }, { first: 3 });
+    await store.create(makeRun({ status: 'COMPENSATING' })); // newer than everything listed
+    const secondPage = await store.list({ status: 'COMPENSATING' }, { first: 3, after: firstPage.endCursor });
+    expect([...firstPage.items, ...secondPage.items].map((r) => r.id)).toEqual(created.map((r) => r.id).reverse());
+    expect(secondPage.hasNextPage).toBe(false);
+  });
+
+  test('runs created in the same millisecond page without duplicates or gaps', async () => {
+    // the order among ties is the implementation's own (insertion, or id); only completeness is contract
+    const at = new Date((clock += 1000)).toISOString();
+    const ids = new Set<string>();
+    for (let i = 0; i < 5; i++) ids.add((await created(store, makeRun({ status: 'PENDING', createdAt: at }))).id);
+    clock += 1000;
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const page: Page<Run> = await store.list({}, { first: 2, after });
+      seen.push(...page.items.map((r) => r.id));
+      after = page.items.some((r) => r.createdAt < at) ? null : page.endCursor;
+    } while (after);
+    const ties = seen.filter((id) => ids.has(id));
+    expect(ties).toHaveLength(5);
+    expect(new Set(ties).size).toBe(5);
+  });
+
+  test('a status filter follows saves', async () => {
+    const run = await moveTo(store, await created(store, makeRun()), 'RUNNING');
+    const ids = async (status: RunStatus) => (await store.list({ status }, { first: 200 })).items.map((r) => r.id);
+    expect(await ids('RUNNING')).toContain(run.id);
+    const done = await moveTo(store, run, 'COMPLETED');
+    expect(await ids('RUNNING')).not.toContain(run.id);
+    expect(await ids('COMPLETED')).toContain(run.id);
+    const listed = (await store.list({ status: 'COMPLETED' }, { first: 200 })).items;
+    expect(listed.find((r) => r.id === run.id)).toEqual(done);
+  });
+
+  test('countByStatus has every status and follows creates and saves', async () => {
+    const before = await store.countByStatus();
+    expect(Object.keys(before).sort()).toEqual(
+      ['COMPENSATED', 'COMPENSATING', 'COMPLETED', 'DEAD_LETTERED', 'PENDING', 'RUNNING', 'WAITING_RETRY'].sort(),
+    );
+    const run = await created(store, makeRun());
+    await created(store, makeRun());
+    await moveTo(store, run, 'DEAD_LETTERED');
+    const after = await store.countByStatus();
+    expect(after.PENDING).toBe(before.PENDING + 1);
+    expect(after.DEAD_LETTERED).toBe(before.DEAD_LETTERED + 1);
+    expect(after.RUNNING).toBe(before.RUNNING);
+  });
+
+  test('forOpportunity returns the latest run or null', async () => {
+    const run = await created(store, makeRun());
+    expect(await store.forOpportunity(run.opportunityId)).toEqual(run);
+    expect(await store.forOpportunity(`opp-${randomUUID()}`)).toBeNull();
+  });
+
+  test('a lease is exclusive, renewable by its holder, and free after release or expiry', async () => {
+    const runId = randomUUID();
+    expect(await store.lease(runId, 'worker-a', 5000)).toBe(true);
+    expect(await store.lease(runId, 'worker-b', 5000)).toBe(false);
+    expect(await store.lease(runId, 'worker-a', 5000)).toBe(true); // renew
+    await store.release(runId, 'worker-b'); // not the holder: no effect
+    expect(await store.lease(runId, 'worker-b', 5000)).toBe(false);
+    await store.release(runId, 'worker-a');
+    expect(await store.lease(runId, 'worker-b', 80)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await store.lease(runId, 'worker-a', 5000)).toBe(true); // b's lease expired
+  });
+});
+
+async function created(store: RunStore, run: Run): Promise<Run> {
+  expect((await store.create(run)).outcome).toBe('created');
+  return run;
+}

@@ -1,0 +1,266 @@
+/**
+ * One WorkQueues contract, every implementation: memory (embedded mode) and BullMQ on the real Redis
+ * at 127.0.0.1:6379, each instance under its own key prefix. The BullMQ block at the end adds what
+ * only a shared Redis can show: lane limits across processes and recovery of a crashed worker's job.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { SystemName } from '../../core/canonical';
+import { createLogger } from '../../core/log';
+import type { LaneSettings, RunJob, WorkQueues } from '../../subgraphs/orchestration/queue';
+import { createBullMqWorkQueues, type BullMqWorkQueues } from '../../subgraphs/orchestration/queue-bullmq';
+import { createMemoryWorkQueues } from '../../subgraphs/orchestration/queue-memory';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const silent = createLogger({ level: 'silent' });
+
+type Lanes = Partial<Record<SystemName, LaneSettings>>;
+
+interface Implementation {
+  name: string;
+  /** A fresh instance (its own queues); closed and cleaned up in afterEach. */
+  open(lanes?: Lanes): WorkQueues;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Poll until `check` holds; fails the test after `timeoutMs`. */
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+const opened: WorkQueues[] = [];
+const prefixes: string[] = [];
+
+function bullMq(options: Parameters<typeof createBullMqWorkQueues>[0] = {}): BullMqWorkQueues {
+  const prefix = options.prefix ?? `concord-test:${randomUUID()}`;
+  prefixes.push(prefix);
+  const queues = createBullMqWorkQueues({ connection: REDIS_URL, logger: silent, ...options, prefix });
+  opened.push(queues);
+  return queues;
+}
+
+const implementations: Implementation[] = [
+  {
+    name: 'memory',
+    open: (lanes) => {
+      const queues = createMemoryWorkQueues({ lanes });
+      opened.push(queues);
+      return queues;
+    },
+  },
+  { name: 'bullmq', open: (lanes) => bullMq({ lanes }) },
+];
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((queues) => queues.close()));
+});
+
+afterAll(async () => {
+  const redis = new Redis(REDIS_URL);
+  for (const prefix of prefixes) {
+    const keys = await redis.keys(`{${prefix}}*`);
+    if (keys.length) await redis.del(...keys);
+  }
+  await redis.quit();
+});
+
+/** A handler that records what it saw, per "runId/reason". */
+function recorder(work: (lane: SystemName, job: RunJob) => Promise<void> = async () => {}) {
+  const handled = new Map<string, number>();
+  let total = 0;
+  return {
+    handled,
+    get total() {
+      return total;
+    },
+    handler: async (lane: SystemName, job: RunJob) => {
+      const key = `${job.runId}/${job.reason}`;
+      handled.set(key, (handled.get(key) ?? 0) + 1);
+      total += 1;
+      await work(lane, job);
+    },
+  };
+}
+
+describe.each(implementations)('WorkQueues contract: $name', (implementation) => {
+  test('every distinct (runId, reason) is handled exactly once, on its lane', async () => {
+    const queues = implementation.open();
+    const lanesSeen = new Map<string, SystemName>();
+    const seen = recorder(async (lane, job) => void lanesSeen.set(job.runId, lane));
+    await queues.startWorkers(seen.handler);
+    const lanes: SystemName[] = ['CRM', 'BILLING', 'ERP'];
+    const jobs = Array.from({ length: 30 }, (_, i) => ({
+      lane: lanes[i % 3],
+      job: { runId: `run-${i}`, reason: 'start' },
+    }));
+    await Promise.all(jobs.map(({ lane, job }) => queues.enqueue(lane, job)));
+    await until(() => seen.total >= 30);
+    await sleep(100); // a duplicate would show up now
+    expect(seen.total).toBe(30);
+    for (const { lane, job } of jobs) {
+      expect(seen.handled.get(`${job.runId}/start`)).toBe(1);
+      expect(lanesSeen.get(job.runId)).toBe(lane);
+    }
+  });
+
+  test('duplicate enqueues while queued are handled once; another reason is another job', async () => {
+    const queues = implementation.open();
+    const seen = recorder();
+    const job = { runId: randomUUID(), reason: 'erpCustomer#1' };
+    await queues.enqueue('ERP', job);
+    await queues.enqueue('ERP', job);
+    await queues.enqueue('ERP', { ...job });
+    await queues.enqueue('ERP', { ...job, reason: 'erpCustomer#2' });
+    await queues.startWorkers(seen.handler);
+    await until(() => seen.total >= 2);
+    await sleep(100);
+    expect(Object.fromEntries(seen.handled)).toEqual({
+      [`${job.runId}/erpCustomer#1`]: 1,
+      [`${job.runId}/erpCustomer#2`]: 1,
+    });
+  });
+
+  test('a job enqueued again while it runs is handled again (no lost wake-up)', async () => {
+    const queues = implementation.open();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const seen = recorder(async () => {
+      if (seen.total === 1) await gate; // the first run is still going when the job comes again
+    });
+    await queues.startWorkers(seen.handler);
+    const job = { runId: randomUUID(), reason: 'wake' };
+    await queues.enqueue('CRM', job);
+    await until(() => seen.total >= 1);
+    await queues.enqueue('CRM', job);
+    release();
+    await until(() => seen.total >= 2);
+    await sleep(100);
+    expect(seen.handled.get(`${job.runId}/wake`)).toBe(2);
+  });
+
+  test('a delayed job waits at least its delay', async () => {
+    const queues = implementation.open();
+    const handledAt = new Map<string, number>();
+    await queues.startWorkers(async (_lane, job) => void handledAt.set(job.reason, Date.now()));
+    const start = Date.now();
+    await queues.enqueue('BILLING', { runId: 'r', reason: 'later' }, 300);
+    await queues.enqueue('BILLING', { runId: 'r', reason: 'now' });
+    await until(() => handledAt.size === 2);
+    expect(handledAt.get('now')! - start).toBeLessThan(300);
+    // Redis and the local clock may disagree by a millisecond or two
+    expect(handledAt.get('later')! - start).toBeGreaterThanOrEqual(295);
+  });
+
+  test('a lane never runs more jobs at once than its concurrency', async () => {
+    const queues = implementation.open({ ERP: { concurrency: 3 } });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const seen = recorder(async () => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await sleep(50);
+      inFlight -= 1;
+    });
+    for (let i = 0; i < 20; i++) await queues.enqueue('ERP', { runId: `run-${i}`, reason: 'erpPosting#1' });
+    await queues.startWorkers(seen.handler);
+    await until(() => seen.total >= 20 && inFlight === 0);
+    expect(maxInFlight).toBe(3);
+  });
+
+  test('a handler that throws does not stop the lane', async () => {
+    const queues = implementation.open({ CRM: { concurrency: 1 } });
+    const seen = recorder(async (_lane, job) => {
+      if (job.reason === 'boom') throw new Error('handler failed');
+    });
+    await queues.startWorkers(seen.handler);
+    await queues.enqueue('CRM', { runId: 'r1', reason: 'boom' });
+    await queues.enqueue('CRM', { runId: 'r2', reason: 'fine' });
+    await queues.enqueue('CRM', { runId: 'r3', reason: 'fine' });
+    await until(() => seen.total >= 3);
+    // and the failed job can be enqueued again (failed jobs kept for inspection do not block it)
+    await queues.enqueue('CRM', { runId: 'r1', reason: 'boom' });
+    await until(() => seen.handled.get('r1/boom') === 2);
+  });
+
+  test('backlog counts queued jobs before workers start', async () => {
+    const queues = implementation.open();
+    await queues.enqueue('CRM', { runId: 'a', reason: 'start' });
+    await queues.enqueue('CRM', { runId: 'b', reason: 'start' });
+    await queues.enqueue('ERP', { runId: 'c', reason: 'start' });
+    await queues.enqueue('BILLING', { runId: 'd', reason: 'retry' }, 60_000);
+    const backlog = await queues.backlog();
+    expect(backlog.CRM.waiting).toBe(2);
+    expect(backlog.ERP.waiting).toBe(1);
+    expect(backlog.BILLING.waiting).toBe(0);
+    for (const lane of ['CRM', 'BILLING', 'ERP'] as const) expect(backlog[lane].active).toBe(0);
+    // the memory implementation does not keep delayed jobs per lane, so only the total is contract
+    expect(backlog.CRM.delayed + backlog.BILLING.delayed + backlog.ERP.delayed).toBe(1);
+  });
+
+  test('close stops processing', async () => {
+    const queues = implementation.open();
+    const seen = recorder();
+    await queues.startWorkers(seen.handler);
+    await queues.enqueue('CRM', { runId: 'r', reason: 'due-after-close' }, 150);
+    await queues.enqueue('ERP', { runId: 'r', reason: 'now' });
+    await until(() => seen.total >= 1);
+    await queues.close();
+    await queues.enqueue('ERP', { runId: 'r', reason: 'after-close' });
+    await sleep(300);
+    expect([...seen.handled.keys()]).toEqual(['r/now']);
+  });
+});
+
+describe('WorkQueues on BullMQ, across processes', () => {
+  test('lane concurrency holds across two processes with larger local concurrency', async () => {
+    const prefix = `concord-test:${randomUUID()}`;
+    const lanes = { ERP: { concurrency: 3 } };
+    const one = bullMq({ prefix, lanes, workerConcurrency: 5 });
+    const two = bullMq({ prefix, lanes, workerConcurrency: 5 });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let total = 0;
+    const byProcess = [0, 0];
+    const handler = (processNo: number) => async () => {
+      inFlight += 1;
+      byProcess[processNo] += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await sleep(50);
+      inFlight -= 1;
+      total += 1;
+    };
+    for (let i = 0; i < 20; i++) await one.enqueue('ERP', { runId: `run-${i}`, reason: 'erpPosting#1' });
+    await Promise.all([one.startWorkers(handler(0)), two.startWorkers(handler(1))]);
+    await until(() => total >= 20);
+    expect(maxInFlight).toBe(3);
+    expect(byProcess[0] + byProcess[1]).toBe(20);
+  });
+
+  test("a crashed worker's job is picked up by another process after the lock expires", async () => {
+    const prefix = `concord-test:${randomUUID()}`;
+    const timing = { lockDurationMs: 1000, stalledIntervalMs: 500 };
+    const crashing = bullMq({ prefix, ...timing });
+    const job = { runId: randomUUID(), reason: 'invoice#1' };
+    let taken = false;
+    await crashing.startWorkers(() => {
+      taken = true;
+      return new Promise<void>(() => {}); // the process dies mid-job: never settles
+    });
+    await crashing.enqueue('BILLING', job);
+    await until(() => taken);
+    await crashing.close({ force: true }); // no release of the job's lock, as in a crash
+
+    const survivor = bullMq({ prefix, ...timing });
+    const seen = recorder();
+    const start = Date.now();
+    await survivor.startWorkers(seen.handler);
+    await until(() => seen.total >= 1, 8000);
+    expect(seen.handled.get(`${job.runId}/${job.reason}`)).toBe(1);
+    expect(Date.now() - start).toBeLessThan(5000);
+  });
+});
