@@ -52,9 +52,12 @@ describe('order-to-cash under injected vendor faults (redis)', () => {
     const runs = await Promise.all(runIds.map((id) => waitForRun(system, id, ['COMPLETED', 'COMPENSATED', 'DEAD_LETTERED'], 200_000)));
     const notCompleted = runs.filter((r) => r.status !== 'COMPLETED').map((r) => ({ id: r.id, status: r.status, deadLetter: r.deadLetter }));
     expect(notCompleted).toEqual([]);
-    // The faults were real: steps had to retry.
+    // The faults were real: hundreds were injected, and some outlived the adapters' own retries.
+    const injected = await Promise.all([sims.salesforce!, sims.stripe!, sims.netsuite!].map((sim) => simCall(sim.url, 'stats')));
+    const faultCount = injected.reduce((sum, st) => sum + Object.values(st.faults as Record<string, number>).reduce((a, b) => a + b, 0), 0);
+    expect(faultCount).toBeGreaterThan(200);
     const retried = runs.flatMap((r) => r.steps).filter((s: any) => s.attempts > 1).length;
-    expect(retried).toBeGreaterThan(10);
+    expect(retried).toBeGreaterThan(0);
 
     for (const sim of [sims.salesforce!, sims.stripe!, sims.netsuite!]) await simCall(sim.url, 'faults', { rate: 0 });
     const [sf, stripe, ns] = await Promise.all([
