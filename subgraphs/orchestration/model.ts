@@ -105,6 +105,8 @@ export interface RunContext {
   billingCustomerId: string | null;
   contractId: string | null;
   invoiceId: string | null;
+  /** The finalized invoice's figures, so the ERP step posts them without reading billing again. */
+  invoice: { lines: { description: string; quantity: number; amount: Money }[]; tax: Money; total: Money } | null;
   erpInvoiceId: string | null;
 }
 
@@ -161,6 +163,7 @@ export function emptyContext(): RunContext {
     billingCustomerId: null,
     contractId: null,
     invoiceId: null,
+    invoice: null,
     erpInvoiceId: null,
   };
 }

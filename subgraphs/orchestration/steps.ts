@@ -151,7 +151,12 @@ export const STEPS: Record<StepName, StepDefinition> = {
       if (!invoice) throw new ConcordError('VENDOR_UNAVAILABLE', 'the first invoice of the contract is not there yet', { system: 'BILLING', retryable: true });
       // Finalizing fixes tax and number; the adapter treats an already-final invoice as done.
       const final = invoice.status === 'DRAFT' ? await ports.billing.finalizeInvoice(invoice.id, { idempotencyKey: key, correlationId }) : invoice;
-      return { externalId: final.id, context: { invoiceId: final.id } };
+      const figures = {
+        lines: final.lines.map((l) => ({ description: l.description ?? 'Subscription', quantity: l.quantity ?? 1, amount: l.amount })),
+        tax: final.tax,
+        total: final.total,
+      };
+      return { externalId: final.id, context: { invoiceId: final.id, invoice: figures } };
     },
     async compensate({ run, ports, key, correlationId }) {
       let id = run.context.invoiceId;
@@ -168,17 +173,11 @@ export const STEPS: Record<StepName, StepDefinition> = {
     name: 'erpPosting',
     async run({ run, ports, correlationId, today }) {
       const invoiceId = need(run.context.invoiceId, 'invoiceId');
-      const invoice = (await ports.billing.getInvoices([invoiceId])).get(invoiceId);
-      if (!invoice) throw new ConcordError('VENDOR_UNAVAILABLE', `invoice ${invoiceId} is not readable yet`, { system: 'BILLING', retryable: true });
+      // The figures were taken from the finalized invoice: this step holds an ERP slot, so it
+      // spends it on the ERP alone.
+      const invoice = need(run.context.invoice, 'invoice figures');
       await ports.erp.postInvoice(
-        {
-          invoiceId,
-          customerId: need(run.context.customerId, 'customerId'),
-          documentDate: today,
-          lines: invoice.lines.map((l) => ({ description: l.description ?? 'Subscription', quantity: l.quantity ?? 1, amount: l.amount })),
-          tax: invoice.tax,
-          total: invoice.total,
-        },
+        { invoiceId, customerId: need(run.context.customerId, 'customerId'), documentDate: today, ...invoice },
         { correlationId },
       );
       // Business success is the posting read back as posted, not the write being accepted.
