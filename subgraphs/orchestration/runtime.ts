@@ -37,9 +37,13 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     BILLING: { concurrency: o2c.concurrency.BILLING },
     ERP: { concurrency: o2c.concurrency.ERP },
   };
-  const store = config.redisUrl ? createRedisRunStore({ url: config.redisUrl, prefix: config.redisPrefix }) : createMemoryRunStore();
+  const store = config.redisUrl ? createRedisRunStore({
+        url: config.redisUrl,
+        prefix: config.redisPrefix,
+        onError: (error) => logger.warn({ err: error }, 'run store connection error; reconnecting'),
+      }) : createMemoryRunStore();
   const queues = config.redisUrl
-    ? createBullMqWorkQueues({ connection: config.redisUrl, prefix: config.redisPrefix, lanes, lockDurationMs: o2c.queueLockMs })
+    ? createBullMqWorkQueues({ connection: config.redisUrl, prefix: config.redisPrefix, lanes, lockDurationMs: o2c.queueLockMs, logger })
     : createMemoryWorkQueues({ lanes });
   const engine = createOrderToCashEngine({
     store,

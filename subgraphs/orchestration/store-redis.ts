@@ -32,6 +32,8 @@ export interface RedisRunStoreOptions {
   url?: string;
   /** Namespace of every key (one per tenant or test). Default: 'concord'. */
   prefix?: string;
+  /** Told of connection errors of a client the store made (it reconnects by itself). Default: ignored. */
+  onError?: (error: Error) => void;
 }
 
 /** Page sizes above this are cut, to bound the work of one list call. */
@@ -192,8 +194,10 @@ const SCRIPTS = {
 // ------------------------------------------------------------------------------------ the store
 
 export function createRedisRunStore(options: RedisRunStoreOptions = {}): RunStore {
-  const { redis: given, url = 'redis://127.0.0.1:6379', prefix = 'concord' } = options;
+  const { redis: given, url = 'redis://127.0.0.1:6379', prefix = 'concord', onError } = options;
   const redis: Redis | Cluster = given ?? new Redis(url);
+  // ioredis reconnects by itself; without a listener a dropped connection would be an unhandled event.
+  if (!given) redis.on('error', (error: Error) => onError?.(error));
   const base = `{${prefix}}:o2c`;
   const keys = {
     run: (id: string) => `${base}:run:${id}`,
