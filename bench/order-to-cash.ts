@@ -122,6 +122,48 @@ function levels(intervals: [number, number][], from: number, to: number): Map<nu
   return out;
 }
 
+/**
+ * Counts and times the engine's store and queue calls, by wrapping the methods of the objects the
+ * engine was given (a measurement aid only: nothing the engine does changes).
+ */
+function instrument(system: RunningSystem) {
+  const ops = new Map<string, { n: number; ms: number }>();
+  const note = (name: string, t: number) => {
+    const o = ops.get(name) ?? { n: 0, ms: 0 };
+    o.n += 1;
+    o.ms += performance.now() - t;
+    ops.set(name, o);
+  };
+  const store = system.orchestration.store as any;
+  for (const name of ['get', 'save', 'lease', 'release', 'list', 'create']) {
+    const original = store[name].bind(store);
+    store[name] = async (...args: unknown[]) => {
+      const t = performance.now();
+      const result = await original(...args);
+      note(`store.${name}`, t);
+      if (name === 'lease' && result === false) note('store.lease refused', t);
+      if (name === 'save' && result === null) note('store.save conflict', t);
+      return result;
+    };
+  }
+  const queues = system.orchestration.queues as any;
+  const enqueue = queues.enqueue.bind(queues);
+  queues.enqueue = async (lane: string, job: { reason: string }, delayMs = 0) => {
+    const t = performance.now();
+    await enqueue(lane, job, delayMs);
+    note(`enqueue ${lane} ${job.reason.replace(/-.*$/, '')}${delayMs > 0 ? ' (delayed)' : ''}`, t);
+  };
+  return {
+    reset: () => ops.clear(),
+    report(runs: number): string {
+      return [...ops]
+        .sort((a, b) => a[0].localeCompare(b[0]))
+        .map(([name, o]) => `${name} ${f1(o.n / runs)}/run avg ${f1(o.ms / o.n)} ms`)
+        .join(', ');
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -158,6 +200,7 @@ async function main(): Promise<void> {
       if (call.vendor === 'netsuite') netsuiteCalls.push({ end: performance.now(), durationMs: call.durationMs, operation: call.operation, status: call.status });
     },
   });
+  const probe = instrument(system);
   const redis = embedded ? null : new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
   try {
     const token = await mintToken({ secret: SECRET, subject: 'bench', scopes: SCOPES });
@@ -237,6 +280,7 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     const perf0 = performance.now();
 
+    probe.reset();
     const t2 = Date.now();
     const results = await Promise.all(deals.map((deal, i) => start(deal, `bench-${bench}-${i}`)));
     const mutationsDone = Date.now() - t2;
@@ -359,6 +403,7 @@ async function main(): Promise<void> {
     );
     const retried = completed.flatMap((r) => r.steps.filter((s) => s.attempts > 1).map((s) => `${s.name}:${s.lastError?.code}`));
     if (retried.length) console.log(`  steps retried: ${retried.length} (${[...new Set(retried)].join(', ')})`);
+    console.log(`  engine store/queue calls: ${probe.report(runs)}`);
     const wallMs = perf1 - perf0;
     console.log(
       `  this process: event loop ${f1(100 * elu.utilization)}% busy, loop delay p50 ${f1(loopDelay.percentile(50) / 1e6)} ms ` +

@@ -393,8 +393,26 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
 
   async function cancel(runId: string): Promise<Run> {
     const run = await mutate(runId, (r) => {
-      if (r.status === 'COMPENSATING' || r.status === 'COMPENSATED' || r.cancelRequested) return false;
-      r.cancelRequested = true;
+      switch (r.status) {
+        case 'COMPENSATING':
+        case 'COMPENSATED':
+          return false;
+        case 'RUNNING':
+          // A worker is mid-step: it turns the run round when the step ends.
+          if (r.cancelRequested) return false;
+          r.cancelRequested = true;
+          return;
+        case 'PENDING':
+        case 'WAITING_RETRY':
+        case 'COMPLETED':
+        case 'DEAD_LETTERED':
+          // No step is in flight (a worker starting one now would lose the versioned save).
+          r.status = 'COMPENSATING';
+          r.cancelRequested = false;
+          r.deadLetter = null;
+          for (const s of r.steps) if (s.status === 'WAITING_RETRY') s.nextAttemptAt = null;
+          return;
+      }
     });
     await queues.enqueue('CRM', { runId, reason: `cancel-${randomUUID().slice(0, 8)}` });
     return run;
