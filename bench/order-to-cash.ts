@@ -393,6 +393,21 @@ async function main(): Promise<void> {
         `last erpCustomer done ${f2((Math.max(...completed.map((r) => ms(r.steps[1].finishedAt))) - t2) / 1000)}, ` +
         `last erpPosting done ${f2((lastErp - t2) / 1000)}, last COMPLETED ${f2(wall2)}`,
     );
+    // The wall time, taken apart: before the first ERP step, the ERP window, after the last posting.
+    // Inside the window, the NetSuite slots (5 x window) are either in a call (150 ms of simulated
+    // latency, or the rest of the call's client-side time) or idle (the lane's work between calls).
+    const window = lastErp - firstErp;
+    const nominal = calls2 * LATENCY.netsuite;
+    const overCalls = nsCallMs - nominal;
+    const suiteqlOver = (byOp.get('suiteql') ?? []).reduce((a, d) => a + d - LATENCY.netsuite, 0);
+    const idle = NETSUITE_LIMIT * window - nsCallMs;
+    const w = (slotMs: number) => f2(slotMs / NETSUITE_LIMIT / 1000);
+    console.log(
+      `  wall ${f2(wall2)} s = ideal ${w(nominal)} s (${runs} x ${busyMs} ms / ${NETSUITE_LIMIT}) + before first ERP step ${f2((firstErp - t2) / 1000)} s ` +
+        `+ after last posting ${f2((lastDone - lastErp) / 1000)} s + NetSuite calls over ${LATENCY.netsuite} ms ${w(overCalls)} s ` +
+        `(suiteql ${w(suiteqlOver)} s) + NetSuite slots idle in the ERP window ${w(idle)} s` +
+        (lanes.ERP === NETSUITE_LIMIT ? ` (inside ERP steps ${w(erpStepSum - nsCallMs)} s, between ERP steps ${w(idle - (erpStepSum - nsCallMs))} s)` : ''),
+    );
     const starved = backlog.filter((b) => b.erp.waiting + b.erp.active < lanes.ERP).length;
     const erpAvg = avg(backlog.map((b) => b.erp.active));
     console.log(
