@@ -12,6 +12,10 @@
  * are deleted at the end); --embedded uses the in-memory engine. CONCORD_*_CONCURRENCY,
  * CONCORD_O2C_* and CONCORD_QUEUE_LOCK_MS from the environment are passed on, to try lane settings.
  *
+ * The analysis lines take the wall time apart (before the first ERP step, NetSuite calls at their
+ * nominal 150 ms, the calls' time beyond that, NetSuite slots left idle while the ERP lane works
+ * between calls, after the last posting) and count the engine's store and queue calls per run.
+ *
  * Options: --runs N (default 80), --customers N (seeded, default 400), --embedded
  */
 import { randomUUID } from 'node:crypto';
@@ -336,6 +340,8 @@ async function main(): Promise<void> {
     }
     const completed = detail.filter((r) => r.status === 'COMPLETED');
     const notCompleted = detail.filter((r) => r.status !== 'COMPLETED');
+    const unsettled = detail.filter((r) => !SETTLED.includes(r.status)).length;
+    if (completed.length === 0) throw new Error(`no run COMPLETED: ${JSON.stringify(notCompleted.slice(0, 3))}`);
     const lastDone = Math.max(...completed.map((r) => ms(r.updatedAt)));
     const wall2 = (lastDone - t2) / 1000;
     const rate = runs / wall2;
@@ -343,7 +349,7 @@ async function main(): Promise<void> {
 
     console.log(`phase 2: ${runs} runs started at once`);
     console.log(`  startOrderToCash: ${ids.size} accepted in ${mutationsDone} ms${startErrors.length ? `, ${startErrors.length} refused: ${startErrors.slice(0, 3).join('; ')}` : ''}`);
-    console.log(`  settled: ${completed.length} COMPLETED${notCompleted.length ? `, NOT COMPLETED: ${notCompleted.map((r) => `${r.id} ${r.status} ${JSON.stringify(r.steps.find((s) => s.lastError)?.lastError ?? null)}`).join('; ')}` : ''}`);
+    console.log(`  settled: ${completed.length} COMPLETED${unsettled ? `, ${unsettled} STILL RUNNING after 120 s` : ''}${notCompleted.length ? `, NOT COMPLETED: ${notCompleted.map((r) => `${r.id} ${r.status} ${JSON.stringify(r.steps.find((s) => s.lastError)?.lastError ?? null)}`).join('; ')}` : ''}`);
     console.log(`  wall time ${f2(wall2)} s (first start -> last COMPLETED), ${f2(rate)} runs/s`);
     console.log(
       `  NetSuite: ${calls2} calls (${f2(calls2 / runs)} per run), concurrencyRejections ${after2.concurrencyRejections - before2.concurrencyRejections}` +

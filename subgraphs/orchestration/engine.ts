@@ -265,10 +265,9 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
           continue;
         case 'forward':
         case 'compensate':
-          if (action.step.system !== lane) {
-            await queues.enqueue(action.step.system, { runId, reason: `${action.kind}-${action.step.name}-${randomUUID().slice(0, 8)}` });
-            return;
-          }
+          // Another lane's step is handed over after the lease is released (below, in handle), so
+          // its job does not find the run still held.
+          if (action.step.system !== lane) return;
           if (action.kind === 'forward') await forward(run, action.step);
           else await compensate(run, action.step);
           continue;
@@ -294,7 +293,9 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       clearInterval(renew);
       await store.release(job.runId, holder);
     }
-    // A retry or cancel that arrived while we held the lease found us busy: pick it up now.
+    // Hand the run to the lane of its next step; this also picks up a retry or cancel that arrived
+    // while we held the lease. A crash before this line leaves our job unacknowledged, and the
+    // queue runs it again.
     const after = await store.get(job.runId);
     if (after) {
       const action = nextAction(after);

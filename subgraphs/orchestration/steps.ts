@@ -176,13 +176,13 @@ export const STEPS: Record<StepName, StepDefinition> = {
       // The figures were taken from the finalized invoice: this step holds an ERP slot, so it
       // spends it on the ERP alone.
       const invoice = need(run.context.invoice, 'invoice figures');
-      await ports.erp.postInvoice(
+      // Business success is the posting read back as posted, not the write being accepted:
+      // postInvoice returns the ERP record as read back after the write.
+      const posting = await ports.erp.postInvoice(
         { invoiceId, customerId: need(run.context.customerId, 'customerId'), documentDate: today, ...invoice },
         { correlationId },
       );
-      // Business success is the posting read back as posted, not the write being accepted.
-      const posting = (await ports.erp.getPostings([invoiceId])).get(invoiceId);
-      if (posting?.status !== 'POSTED') {
+      if (posting.status !== 'POSTED') {
         throw new ConcordError('VENDOR_UNAVAILABLE', `ERP posting of ${invoiceId} is not visible yet`, { system: 'ERP', retryable: true });
       }
       return { externalId: posting.internalId, context: { erpInvoiceId: posting.internalId } };
