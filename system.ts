@@ -5,8 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConcordConfig } from './core/config';
+import { createEventInfrastructure, type EventInfrastructure } from './core/events';
 import type { Logger } from './core/log';
 import type { VendorCallListener } from './core/vendor-call';
+import { securityOptionsFromConfig } from './gateway/auth-options';
 import { createGateway, type RunningGateway } from './gateway/server';
 import { SUPERGRAPH_PATH } from './schema/subgraphs';
 import type { SimServer } from './simulators/common/sim-server';
@@ -21,6 +23,7 @@ import { createSalesforceAdapter } from './subgraphs/crm/salesforce-adapter';
 import { createCrmSubgraph } from './subgraphs/crm/server';
 import { createNetSuiteAdapter } from './subgraphs/erp/netsuite-adapter';
 import { createErpSubgraph } from './subgraphs/erp/server';
+import { createEventsRuntime, type VendorEndpoints } from './subgraphs/events/runtime';
 import { createOrchestrationRuntime, type OrchestrationRuntime } from './subgraphs/orchestration/runtime';
 import { createOrchestrationSubgraph } from './subgraphs/orchestration/server';
 import type { Ports } from './subgraphs/orchestration/steps';
@@ -55,9 +58,30 @@ export interface RunningSystem {
   gateway: RunningGateway;
   subgraphs: { crm: RunningServer; billing: RunningServer; erp: RunningServer; orchestration: RunningServer };
   orchestration: OrchestrationRuntime;
+  /** The event log and coordination (Redis with REDIS_URL, memory otherwise). */
+  events: EventInfrastructure;
+  /** The Stripe webhook signing secret in use (null: Stripe webhooks refused). */
+  stripeWebhookSecret: string | null;
   /** The bundled simulators that were started (absent for a vendor configured for real). */
   simulators: { salesforce?: SimServer; stripe?: SimServer; netsuite?: SimServer };
   close(): Promise<void>;
+}
+
+/** Where each vendor is: the configured one, or the bundled simulator with its credentials. */
+export function vendorEndpoints(
+  config: ConcordConfig,
+  simulators: { salesforce?: { url: string }; stripe?: { url: string }; netsuite?: { url: string } },
+): VendorEndpoints {
+  const missing = (name: string): never => {
+    throw new Error(`${name} is neither configured nor simulated`);
+  };
+  return {
+    salesforce: config.salesforce ?? { instanceUrl: simulators.salesforce?.url ?? missing('Salesforce'), accessToken: SIMULATOR_CREDENTIALS.salesforceToken },
+    stripe: config.stripe
+      ? { ...config.stripe, simulated: false }
+      : { apiKey: SIMULATOR_CREDENTIALS.stripeKey, baseUrl: simulators.stripe?.url ?? missing('Stripe'), simulated: true },
+    netsuite: config.netsuite ?? { ...SIMULATOR_CREDENTIALS.netsuite, baseUrl: simulators.netsuite?.url ?? missing('NetSuite') },
+  };
 }
 
 /** One adapter per vendor: the configured vendor, or the bundled simulator at its URL. */
@@ -101,6 +125,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     if (!config.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);
     for (const sim of Object.values(simulators)) closers.push(() => sim.close());
 
+    // Before everything that appends (runs, webhooks, pollers), closed after all of them.
+    const events = createEventInfrastructure(config, logger);
+    closers.push(() => events.close());
     const vendorPorts = createVendorPorts(config, simulators, onVendorCall);
     const { crm: crmPort, billing: billingPort, erp: erpPort } = vendorPorts;
 
@@ -117,26 +144,41 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     closers.push(() => billing.close());
     const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch }).listen(at(3), host);
     closers.push(() => erp.close());
-    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, logger });
+    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, logger, events: events.log });
     closers.push(() => orchestration.close());
-    const orchestrationServer = await createOrchestrationSubgraph({ engine: orchestration.engine, secret, logger }).listen(at(4), host);
+    // Portal isolation of startOrderToCash: the deal's customer, read from the CRM before a run exists.
+    const opportunityOwner = async (id: string) => (await crmPort.getOpportunities([id])).get(id)?.accountId ?? null;
+    const orchestrationServer = await createOrchestrationSubgraph({
+      engine: orchestration.engine,
+      secret,
+      logger,
+      opportunityOwner,
+      consistency: orchestration.consistency,
+    }).listen(at(4), host);
     closers.push(() => orchestrationServer.close());
+
+    const live = createEventsRuntime({ config, events, ports: vendorPorts, vendors: vendorEndpoints(config, simulators), logger });
+    closers.push(() => live.close());
 
     const gateway = await createGateway({
       supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
       subgraphUrls: { crm: crm.url, billing: billing.url, erp: erp.url, orchestration: orchestrationServer.url },
       subgraphSecret: secret,
-      jwtSecret: config.jwtSecret,
+      ...securityOptionsFromConfig(config),
       logger,
       production: config.production,
+      events: { log: events.log, webhooks: live.webhooks },
     }).listen(ports === 'fixed' ? config.port : 0, host);
     closers.push(() => gateway.close());
+    await live.start(gateway.url);
 
     return {
       gateway,
       subgraphs: { crm, billing, erp, orchestration: orchestrationServer },
       simulators,
       orchestration,
+      events,
+      stripeWebhookSecret: live.stripeWebhookSecret,
       close: async () => {
         // Gateway first, simulators last: nothing is left calling a closed server.
         for (const close of closers.reverse()) await close();

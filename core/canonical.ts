@@ -81,6 +81,23 @@ export interface AccountWriteBack {
   erpCustomerId?: string;
   status?: string;
   correlationId?: string;
+  /** Customer master fields (upsertCustomer): the company name, web domain and parent account. */
+  name?: string;
+  domain?: string;
+  parentId?: string;
+}
+
+/** A contract as the CRM records it (Salesforce Contract), linked to its billing subscription. */
+export interface CrmContract {
+  id: string;
+  accountId: string;
+  /** The CRM's own status, for example 'Draft' or 'Activated'. */
+  status: string;
+  startDate: DateTime | null;
+  /** Set once the contract ended or was canceled (or is scheduled to end). */
+  endDate: DateTime | null;
+  /** The billing system's subscription id. */
+  billingSubscriptionId: string | null;
 }
 
 // ---------------------------------------------------------------- Billing
@@ -159,6 +176,32 @@ export interface ErpCustomerProfile {
   creditHold: boolean;
   taxRegistration: string | null;
   arBalance: Money;
+}
+
+/** A customer record as a bulk read of the ERP returns it. */
+export interface ErpCustomerRecord extends ErpCustomerProfile {
+  email: string | null;
+}
+
+/**
+ * An AR transaction of the ERP, as reconciliation reads them in bulk: an invoice, or a credit memo
+ * (a downgrade's proration). Amounts are positive for both; `type` says which way they go.
+ */
+export interface ErpTransaction {
+  internalId: string;
+  /** The billing invoice id it posts (its externalId), null for a document keyed by hand. */
+  invoiceId: string | null;
+  type: 'INVOICE' | 'CREDIT_MEMO';
+  /** The ERP customer's internal id. */
+  customerInternalId: string;
+  documentNumber: string | null;
+  /** Document date, YYYY-MM-DD. */
+  date: string | null;
+  /** Accounting period, YYYY-MM. */
+  period: string | null;
+  total: Money;
+  amountRemaining: Money;
+  status: 'OPEN' | 'PAID' | 'VOIDED';
 }
 
 export type PostingStatus = 'NOT_POSTED' | 'POSTED' | 'FAILED';

@@ -38,6 +38,58 @@ export interface OrchestrationConfig {
   concurrency: { CRM: number; BILLING: number; ERP: number };
 }
 
+/** Customer master, amendments, reconciliation and repair (README "Keeping the systems in step"). */
+export interface ConsistencyConfig {
+  /** Minutes between scheduled reconciliations; 0 = no schedule (CONCORD_RECONCILIATION_INTERVAL_MINUTES). */
+  reconciliationIntervalMinutes: number;
+  /** Vendor requests per second a reconciliation may make (CONCORD_RECONCILIATION_{CRM,BILLING,ERP}_RPS). */
+  reconciliationPace: { CRM: number; BILLING: number; ERP: number };
+  /** Longest a mutation waits for its run to settle before answering, in ms (CONCORD_MUTATION_WAIT_MS). */
+  mutationWaitMs: number;
+}
+
+/** Live events: the event log, webhooks and change polling (README "Live events"). */
+export interface EventsConfig {
+  /** Events the log keeps (CONCORD_EVENTS_RETENTION; Redis MAXLEN ~, so at least this many). */
+  retention: number;
+  /** How long a vendor event id is remembered to drop redeliveries, in seconds (CONCORD_EVENTS_DEDUPE_TTL_S). */
+  dedupeTtlSeconds: number;
+  /** Stripe webhook signing secret (STRIPE_WEBHOOK_SECRET). Null: generated for the bundled simulator; with real Stripe, webhooks are refused. */
+  stripeWebhookSecret: string | null;
+  /** How often Salesforce and NetSuite are polled for changes, in ms; 0 = no polling (CONCORD_POLL_INTERVAL_MS). */
+  pollIntervalMs: number;
+}
+
+/** Authentication details and request limits of the gateway (docs/governance.md, README "Security"). */
+export interface SecurityConfig {
+  /** Required token issuer (`iss`), when set (CONCORD_JWT_ISSUER). */
+  jwtIssuer: string | null;
+  /** Required token audience (`aud`), when set (CONCORD_JWT_AUDIENCE). */
+  jwtAudience: string | null;
+  /** Deepest field nesting of an operation (CONCORD_MAX_DEPTH). */
+  maxDepth: number;
+  /** Most aliased fields in an operation (CONCORD_MAX_ALIASES). */
+  maxAliases: number;
+  /** Highest estimated cost of an operation, from list sizes (CONCORD_MAX_COST). */
+  maxCost: number;
+  /** Items assumed for a list field without `first` (CONCORD_DEFAULT_LIST_SIZE). */
+  defaultListSize: number;
+  /** Most lexical tokens in a query document; the parser stops beyond (CONCORD_MAX_TOKENS). */
+  maxTokens: number;
+  /** Largest request body in bytes (CONCORD_MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  /** Longest a GraphQL request may take before the gateway answers 504, in ms (CONCORD_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+  /** Sustained requests per second per token subject; 0 turns rate limiting off (CONCORD_RATE_LIMIT_RPS). */
+  rateLimitPerSecond: number;
+  /** Requests a subject may make at once above the sustained rate (CONCORD_RATE_LIMIT_BURST). */
+  rateLimitBurst: number;
+  /** Directory of .graphql operations: when set, only these operations run (CONCORD_SAFELIST_DIR). */
+  safelistDir: string | null;
+  /** Automatic persisted queries (CONCORD_APQ=0 turns them off). */
+  apq: boolean;
+}
+
 export interface ConcordConfig {
   production: boolean;
   /** Gateway port; subgraphs at port+1..+4, simulators at port+101..+103. */
@@ -49,12 +101,15 @@ export interface ConcordConfig {
   jwtSecretIsDev: boolean;
   jwksUrl: string | null;
   subgraphSecret: string;
+  security: SecurityConfig;
   logLevel: string;
   /** Customers the bundled simulators seed. */
   seedCustomers: number;
   /** Key prefix of everything Concord keeps in Redis (one per tenant or environment). */
   redisPrefix: string;
   orchestration: OrchestrationConfig;
+  consistency: ConsistencyConfig;
+  events: EventsConfig;
   /** Null = start and use the bundled simulator. */
   salesforce: SalesforceConfig | null;
   stripe: StripeConfig | null;
@@ -92,6 +147,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
   if (env.CONCORD_JWT_SECRET && env.CONCORD_JWT_SECRET.length < 32) {
     throw new ConfigError('CONCORD_JWT_SECRET must be at least 32 characters');
   }
+  if (production && env.CONCORD_JWT_SECRET === DEV_JWT_SECRET) {
+    throw new ConfigError('CONCORD_JWT_SECRET is the public dev secret; refusing to start in production');
+  }
+  if (jwksUrl && !/^https?:\/\//.test(jwksUrl)) throw new ConfigError('CONCORD_JWKS_URL must be an http(s) URL');
+  if (production && jwksUrl && !jwksUrl.startsWith('https://')) {
+    throw new ConfigError('CONCORD_JWKS_URL must be https in production (keys fetched in clear text can be swapped)');
+  }
+  if (env.CONCORD_SUBGRAPH_SECRET && env.CONCORD_SUBGRAPH_SECRET.length < 32) {
+    throw new ConfigError('CONCORD_SUBGRAPH_SECRET must be at least 32 characters');
+  }
   const netsuite = group<NetSuiteConfig>(env, 'NetSuite', {
     accountId: 'NETSUITE_ACCOUNT_ID',
     baseUrl: 'NETSUITE_BASE_URL',
@@ -112,9 +177,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
     jwtSecretIsDev: !env.CONCORD_JWT_SECRET,
     jwksUrl,
     subgraphSecret: env.CONCORD_SUBGRAPH_SECRET || randomBytes(32).toString('hex'),
+    security: {
+      jwtIssuer: env.CONCORD_JWT_ISSUER || null,
+      jwtAudience: env.CONCORD_JWT_AUDIENCE || null,
+      maxDepth: integer(env, 'CONCORD_MAX_DEPTH', 12),
+      maxAliases: integer(env, 'CONCORD_MAX_ALIASES', 30),
+      maxCost: integer(env, 'CONCORD_MAX_COST', 300_000),
+      defaultListSize: integer(env, 'CONCORD_DEFAULT_LIST_SIZE', 10),
+      maxTokens: integer(env, 'CONCORD_MAX_TOKENS', 5000),
+      maxBodyBytes: integer(env, 'CONCORD_MAX_BODY_BYTES', 1024 * 1024),
+      requestTimeoutMs: integer(env, 'CONCORD_REQUEST_TIMEOUT_MS', 30_000),
+      rateLimitPerSecond: integer(env, 'CONCORD_RATE_LIMIT_RPS', 50),
+      rateLimitBurst: integer(env, 'CONCORD_RATE_LIMIT_BURST', 100),
+      safelistDir: env.CONCORD_SAFELIST_DIR || null,
+      apq: !['0', 'false', 'no'].includes((env.CONCORD_APQ ?? '').toLowerCase()),
+    },
     logLevel: env.LOG_LEVEL || (production ? 'info' : env.NODE_ENV === 'test' ? 'silent' : 'info'),
     seedCustomers: integer(env, 'CONCORD_SEED_CUSTOMERS', 50),
     redisPrefix: env.CONCORD_REDIS_PREFIX || 'concord',
+    events: {
+      retention: Math.max(1, integer(env, 'CONCORD_EVENTS_RETENTION', 100_000)),
+      // Stripe retries a webhook for up to 3 days: remember ids for longer than that.
+      dedupeTtlSeconds: Math.max(1, integer(env, 'CONCORD_EVENTS_DEDUPE_TTL_S', 7 * 86_400)),
+      stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || null,
+      pollIntervalMs: integer(env, 'CONCORD_POLL_INTERVAL_MS', 5_000),
+    },
     orchestration: {
       workers: !['0', 'false', 'no'].includes((env.CONCORD_WORKERS ?? '').toLowerCase()),
       maxAttempts: integer(env, 'CONCORD_O2C_MAX_ATTEMPTS', 10),
@@ -126,6 +213,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
         // NetSuite's default account concurrency limit.
         ERP: integer(env, 'CONCORD_ERP_CONCURRENCY', 5),
       },
+    },
+    consistency: {
+      reconciliationIntervalMinutes: integer(env, 'CONCORD_RECONCILIATION_INTERVAL_MINUTES', 360),
+      reconciliationPace: {
+        CRM: integer(env, 'CONCORD_RECONCILIATION_CRM_RPS', 10),
+        // Stripe's test-mode read limit; live mode allows 100/s, shared with everything else.
+        BILLING: integer(env, 'CONCORD_RECONCILIATION_BILLING_RPS', 25),
+        ERP: integer(env, 'CONCORD_RECONCILIATION_ERP_RPS', 10),
+      },
+      mutationWaitMs: integer(env, 'CONCORD_MUTATION_WAIT_MS', 8000),
     },
     salesforce: group<SalesforceConfig>(env, 'Salesforce', {
       instanceUrl: 'SALESFORCE_INSTANCE_URL',

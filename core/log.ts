@@ -1,8 +1,10 @@
 /**
  * Structured JSON logs (pino). Secrets are redacted by path so that a token or key that reaches a
- * log call by mistake is still never written.
+ * log call by mistake is still never written, and every string logged (messages, fields, error
+ * messages and stacks) is scrubbed of what looks like a credential or payment data: JWTs, bearer
+ * tokens, Stripe keys and webhook secrets, card numbers (Luhn-checked) and IBANs.
  */
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -24,9 +26,95 @@ const REDACT = [
   '*.tokenSecret',
   'password',
   '*.password',
+  'cookie',
+  '*.cookie',
+  'headers.cookie',
+  'req.headers.cookie',
+  'headers["stripe-signature"]',
+  '*.headers["stripe-signature"]',
+  'jwtSecret',
+  '*.jwtSecret',
+  'subgraphSecret',
+  '*.subgraphSecret',
+  'webhookSecret',
+  '*.webhookSecret',
+  // Card and bank data as Stripe and NetSuite name it.
+  'card',
+  '*.card',
+  'cvc',
+  '*.cvc',
+  'bank_account',
+  '*.bank_account',
+  'account_number',
+  '*.account_number',
+  'routing_number',
+  '*.routing_number',
+  'iban',
+  '*.iban',
+  'payment_method_details',
+  '*.payment_method_details',
 ];
 
-export function createLogger(options: { level?: string; name?: string } = {}): Logger {
-  const { level = 'info', name = 'concord' } = options;
-  return pino({ name, level, redact: { paths: REDACT, censor: '[redacted]' } });
+function luhn(digits: string): boolean {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let d = Number(digits[digits.length - 1 - i]);
+    if (i % 2 === 1) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+
+const PATTERNS: [RegExp, string | ((match: string) => string)][] = [
+  [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]'],
+  [/\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi, 'Bearer [redacted]'],
+  [/\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{6,}/g, '[redacted-key]'],
+  [/\bwhsec_[A-Za-z0-9]{6,}/g, '[redacted-key]'],
+  [/\b(?:\d[ -]?){12,18}\d\b/g, (match) => (luhn(match.replace(/[ -]/g, '')) ? '[redacted-pan]' : match)],
+  [/\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/g, '[redacted-iban]'],
+];
+
+/** A string with every credential- or payment-looking part replaced. */
+export function scrub(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of PATTERNS) out = out.replace(pattern, replacement as string);
+  return out;
+}
+
+/** Deep copy of a log object with every string scrubbed (errors become plain objects). */
+function scrubValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    const plain: Record<string, unknown> = { type: value.name, message: scrub(value.message) };
+    if (value.stack) plain.stack = scrub(value.stack);
+    for (const [k, v] of Object.entries(value)) if (!(k in plain)) plain[k] = scrubValue(v, depth + 1);
+    return plain;
+  }
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = scrubValue(v, depth + 1);
+  return out;
+}
+
+export function createLogger(options: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
+  const { level = 'info', name = 'concord', destination } = options;
+  return pino(
+    {
+      name,
+      level,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      formatters: { log: (object) => scrubValue(object) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          return method.apply(this, args.map((a) => (typeof a === 'string' ? scrub(a) : a)) as Parameters<typeof method>);
+        },
+      },
+    },
+    destination,
+  );
 }

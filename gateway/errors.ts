@@ -7,8 +7,11 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import { ERROR_CODES, type ErrorCode } from '../core/errors';
 
-/** Extension keys a client may see; everything else (stacks, raw responses) is dropped. */
-const VISIBLE_EXTENSIONS = ['code', 'system', 'retryable', 'retryAfterSeconds', 'vendorCode', 'subgraph', 'correlationId'];
+/**
+ * Extension keys a client may see; everything else (stacks, raw responses) is dropped. `duplicates`:
+ * the likely duplicate customers an upsertCustomer CONFLICT lists (names and record ids only).
+ */
+const VISIBLE_EXTENSIONS = ['code', 'system', 'retryable', 'retryAfterSeconds', 'vendorCode', 'subgraph', 'correlationId', 'duplicates'];
 
 /** Apollo's and graphql-js's own codes, mapped onto API.md's. */
 const CODE_MAP: Record<string, ErrorCode> = {

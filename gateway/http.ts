@@ -23,7 +23,10 @@ export function readBody(req: http.IncomingMessage, limit: number): Promise<stri
       size += chunk.length;
       if (size > limit) {
         reject(new ConcordError('BAD_USER_INPUT', `request body is larger than ${limit} bytes`));
-        req.destroy();
+        // Discard the rest rather than destroy the socket, so the client gets the 413 (sent with
+        // `connection: close`) instead of a connection reset.
+        req.removeAllListeners('data');
+        req.resume();
         return;
       }
       chunks.push(chunk);

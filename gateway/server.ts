@@ -1,27 +1,42 @@
 /**
  * The gateway: @apollo/gateway over the composed supergraph, served by @apollo/server on a plain
  * Node HTTP server that also answers /health and /ready. Requests to subgraphs are signed with
- * CONCORD_SUBGRAPH_SECRET and carry the caller's correlation id.
+ * CONCORD_SUBGRAPH_SECRET and carry the caller's correlation id and verified principal.
+ *
+ * A /graphql request is authenticated (gateway/auth.ts), rate limited per subject
+ * (gateway/rate-limit.ts), read up to the body limit, then admitted (gateway/admission.ts:
+ * persisted queries, parse, validation, limits, authorization) before Apollo plans or executes it.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSource } from '@apollo/gateway';
 import type { Fetcher } from '@apollo/utils.fetcher';
+import type { GraphQLSchema } from 'graphql';
 import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { SIGNATURE_HEADER, signBody } from '../core/signing';
+import { PRINCIPAL_HEADER, encodePrincipal } from '../core/principal';
+import { SIGNATURE_HEADER, signRequest } from '../core/signing';
+import { Rejection, createAdmission, denialsPlugin, type GraphQLParams } from './admission';
+import type { GatewaySecurityOptions } from './auth-options';
+import { createAuthenticator, type Principal } from './auth';
+import { policyFromSupergraph, supergraphForGateway, type AuthorizationPolicy, type Denial } from './authorization';
 import { correlationPlugin, formatGatewayError } from './errors';
 import { readBody, sendGraphQLError, sendJson } from './http';
-import { bearerToken, verifyToken, type Principal } from './token';
+import { createLiveEvents, type GatewayEventsOptions } from './live-events';
+import { DEFAULT_LIMITS } from './limits';
+import { createPersistedQueries, loadSafelist } from './persisted';
+import { createMemoryRateLimiter, createRedisRateLimiter, createUnlimitedRateLimiter, type RateLimiter } from './rate-limit';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
 export interface GatewayContext {
   correlationId: string;
   principal: Principal;
+  /** FORBIDDEN errors for the fields authorization removed before execution. */
+  denials?: Denial[];
 }
 
 export interface GatewayOptions {
@@ -31,8 +46,10 @@ export interface GatewayOptions {
   subgraphUrls?: Record<string, string>;
   /** Secret to sign subgraph requests with; null = send unsigned. */
   subgraphSecret: string | null;
-  /** HS256 secret that bearer tokens are verified with. */
-  jwtSecret: string;
+  /** HS256 secret that bearer tokens are verified with; null = HS256 tokens refused (JWKS only). */
+  jwtSecret: string | null;
+  /** JWKS, limits, rate limits, persisted queries (gateway/auth-options.ts). Default: see each field. */
+  security?: GatewaySecurityOptions;
   logger: Logger;
   /** Production turns introspection off. Default false. */
   production?: boolean;
@@ -40,6 +57,8 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** Longest wait for one subgraph fetch, in ms. Default 15000. */
   subgraphTimeoutMs?: number;
+  /** Live events: subscriptions over graphql-ws on /graphql, webhooks (gateway/live-events.ts). Default: off. */
+  events?: GatewayEventsOptions;
 }
 
 export interface RunningGateway {
@@ -64,11 +83,11 @@ function correlationIdOf(req: http.IncomingMessage): string {
   return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
 }
 
-/** Global fetch with a timeout and, when a secret is set, the gateway's signature over the body. */
+/** Global fetch with a timeout and, when a secret is set, the gateway's signature over principal and body. */
 function subgraphFetcher(secret: string | null, timeoutMs: number): Fetcher {
   return (async (url: string, init: { body?: string; headers?: Record<string, string>; method?: string } = {}) => {
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
-    if (secret !== null) headers[SIGNATURE_HEADER] = signBody(secret, init.body ?? '');
+    if (secret !== null) headers[SIGNATURE_HEADER] = signRequest(secret, init.body ?? '', headers[PRINCIPAL_HEADER]);
     return fetch(url, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
   }) as unknown as Fetcher;
 }
@@ -79,37 +98,97 @@ export function createGateway(options: GatewayOptions) {
     subgraphUrls = {},
     subgraphSecret,
     jwtSecret,
+    security = {},
     logger,
     production = false,
     maxBodyBytes = 1024 * 1024,
     subgraphTimeoutMs = 15_000,
+    events,
   } = options;
   const subgraphs = { ...supergraphSubgraphUrls(supergraphSdl), ...subgraphUrls };
   const fetcher = subgraphFetcher(subgraphSecret, subgraphTimeoutMs);
+  const { requestTimeoutMs = 30_000 } = security;
+
+  const authenticator = createAuthenticator({
+    hs256Secret: jwtSecret,
+    jwksUrl: security.jwksUrl,
+    jwks: security.jwks,
+    issuer: security.jwtIssuer,
+    audience: security.jwtAudience,
+  });
+  const rateLimiter: RateLimiter = !security.rateLimit
+    ? createUnlimitedRateLimiter()
+    : security.redisUrl
+      ? createRedisRateLimiter({
+          ...security.rateLimit,
+          url: security.redisUrl,
+          prefix: security.redisPrefix,
+          onError: (error) => logger.warn({ err: error }, 'rate limiter connection error; reconnecting'),
+        })
+      : createMemoryRateLimiter(security.rateLimit);
+  const safelist = security.safelistDir ? loadSafelist(security.safelistDir) : null;
+  if (safelist) logger.info({ operations: safelist.size, dir: security.safelistDir }, 'safelist mode: only listed operations run');
+  let apiSchema: GraphQLSchema | null = null;
+  let policy: AuthorizationPolicy | null = null;
+  const admission = createAdmission({
+    schema: () => apiSchema,
+    policy: () => policy,
+    limits: { ...DEFAULT_LIMITS, ...security.limits },
+    maxTokens: security.maxTokens ?? 5000,
+    persisted: createPersistedQueries({ apq: security.apq ?? true, safelist }),
+    production,
+  });
+
+  // Subscriptions execute query plans with the same data sources as HTTP (signing, principal header).
+  const dataSources: Record<string, GraphQLDataSource> = {};
+  const live = events
+    ? createLiveEvents(events, {
+        supergraphSdl: supergraphForGateway(supergraphSdl),
+        logger,
+        production,
+        authenticate: (authorization) => authenticator.authenticate(authorization),
+        admit: (params, principal) => admission.admit(params, principal),
+        dataSources: () => dataSources,
+      })
+    : null;
+  const localSubgraphs = live?.localDataSources ?? {};
 
   const gateway = new ApolloGateway({
-    supergraphSdl,
+    // Authorization is enforced by the admission step (gateway/authorization.ts), before planning.
+    supergraphSdl: supergraphForGateway(supergraphSdl),
     buildService: ({ name, url }) =>
-      new RemoteGraphQLDataSource<GatewayContext>({
+      (dataSources[name] = localSubgraphs[name] ?? new RemoteGraphQLDataSource<GatewayContext>({
         url: subgraphs[name] ?? url,
         fetcher,
         willSendRequest({ request, context }) {
           if (context.correlationId) request.http?.headers.set(CORRELATION_HEADER, context.correlationId);
+          // Signed with the body by the fetcher. No principal, no header: the subgraph answers 401.
+          if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, encodePrincipal(context.principal));
         },
-      }),
+      })),
+  });
+
+  // The API schema and the authorization policy, from the supergraph the gateway loaded.
+  gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
+    apiSchema = schema;
+    policy = policyFromSupergraph(coreSupergraphSdl);
   });
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
     introspection: !production,
+    hideSchemaDetailsFromClientErrors: production,
     includeStacktraceInErrorResponses: false,
+    // Persisted queries are resolved by the admission step, which must see the query text.
+    persistedQueries: false,
+    parseOptions: { maxTokens: security.maxTokens ?? 5000 },
     formatError: (formatted) => formatGatewayError(formatted),
-    plugins: [ApolloServerPluginLandingPageDisabled(), correlationPlugin<GatewayContext>()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>()],
   });
 
   async function ready(): Promise<{ ready: boolean; subgraphs: Record<string, string> }> {
     const results = await Promise.all(
-      Object.entries(subgraphs).map(async ([name, url]) => {
+      Object.entries(subgraphs).filter(([name]) => !(name in localSubgraphs)).map(async ([name, url]) => {
         try {
           const response = await fetch(url.replace(/\/graphql$/, '/health'), { signal: AbortSignal.timeout(2000) });
           return [name, response.ok ? 'up' : `down (${response.status})`] as const;
@@ -121,34 +200,129 @@ export function createGateway(options: GatewayOptions) {
     return { ready: results.every(([, state]) => state === 'up'), subgraphs: Object.fromEntries(results) };
   }
 
+  function sendRejection(res: http.ServerResponse, rejection: Rejection, correlationId: string, headers: Record<string, string> = {}): void {
+    const errors = rejection.errors.map(({ message, code, path, locations }) => ({
+      message,
+      ...(locations ? { locations } : {}),
+      ...(path ? { path } : {}),
+      extensions: { code, correlationId },
+    }));
+    // A fully forbidden operation answers data: null, as execution would have.
+    const body = rejection.status === 403 && rejection.errors.some((e) => e.path) ? { data: null, errors } : { errors };
+    sendJson(res, rejection.status, body, { [CORRELATION_HEADER]: correlationId, ...headers });
+  }
+
+  /** The GraphQL parameters of a GET (URL) or POST (JSON body) request. */
+  async function paramsOf(req: http.IncomingMessage, url: URL): Promise<GraphQLParams> {
+    if (req.method === 'GET') {
+      const json = (name: string) => {
+        const raw = url.searchParams.get(name);
+        if (raw === null || raw === '') return undefined;
+        try {
+          return JSON.parse(raw) as unknown;
+        } catch {
+          throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', `${name} is not valid JSON`));
+        }
+      };
+      return {
+        query: url.searchParams.get('query') ?? undefined,
+        operationName: url.searchParams.get('operationName') ?? undefined,
+        variables: json('variables'),
+        extensions: json('extensions'),
+      };
+    }
+    let text: string;
+    try {
+      text = await readBody(req, maxBodyBytes);
+    } catch (error) {
+      if (error instanceof ConcordError) throw Rejection.of(413, error);
+      throw error;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', 'request body is not valid JSON'));
+    }
+    if (Array.isArray(body)) throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', 'batched requests are not supported'));
+    if (typeof body !== 'object' || body === null) throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', 'request body must be a JSON object'));
+    return body as GraphQLParams;
+  }
+
   async function graphql(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     const correlationId = correlationIdOf(req);
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      return sendRejection(res, Rejection.of(405, new ConcordError('BAD_USER_INPUT', 'use GET or POST')), correlationId, { allow: 'GET, POST' });
+    }
     let principal: Principal;
     try {
-      const token = bearerToken(req.headers.authorization);
-      if (!token) throw new ConcordError('UNAUTHENTICATED', 'a bearer token is required');
-      principal = await verifyToken(token, jwtSecret);
+      principal = await authenticator.authenticate(req.headers.authorization);
     } catch (error) {
-      return sendGraphQLError(res, 401, error as ConcordError, correlationId);
+      const failure = error instanceof ConcordError ? error : new ConcordError('UNAUTHENTICATED', 'invalid token');
+      const status = failure.code === 'UNAUTHENTICATED' ? 401 : 503;
+      if (status === 503) logger.error({ err: error, correlationId }, 'token verification failed: identity provider keys unavailable');
+      res.setHeader('www-authenticate', 'Bearer realm="concord"');
+      return sendGraphQLError(res, status, failure, correlationId);
     }
-    let body: unknown = undefined;
-    if (req.method === 'POST') {
-      try {
-        const text = await readBody(req, maxBodyBytes);
-        body = text ? JSON.parse(text) : {};
-      } catch (error) {
-        const failure = error instanceof ConcordError ? error : new ConcordError('BAD_USER_INPUT', 'request body is not valid JSON');
-        return sendGraphQLError(res, error instanceof ConcordError ? 413 : 400, failure, correlationId);
+    // Rate limits come before the body is read: a flood costs one bucket check per request.
+    const decision = await rateLimiter.take(principal.subject).catch((error: unknown) => {
+      // Fail open: a Redis outage must not take the API down with it (logged, and /ready says so).
+      logger.warn({ err: error, correlationId }, 'rate limiter unavailable; request let through');
+      return null;
+    });
+    if (decision && !decision.allowed) {
+      const limited = new ConcordError('RATE_LIMITED', 'too many requests for this token; retry later', { retryAfterSeconds: decision.retryAfterSeconds });
+      res.setHeader('retry-after', String(decision.retryAfterSeconds));
+      return sendGraphQLError(res, 429, limited, correlationId);
+    }
+
+    let admitted;
+    try {
+      admitted = admission.admit(await paramsOf(req, url), principal);
+    } catch (error) {
+      if (error instanceof Rejection) {
+        if (error.status === 413) res.setHeader('connection', 'close');
+        return sendRejection(res, error, correlationId);
       }
+      throw error;
     }
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+      if (value !== undefined && key !== 'content-length') headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: req.method ?? 'POST', headers, search: url.search, body },
-      context: async () => ({ correlationId, principal }),
+    if (admitted.operationType === 'subscription') {
+      const overHttp = new ConcordError('BAD_USER_INPUT', 'subscriptions are served over WebSocket (graphql-ws) on this path');
+      return sendRejection(res, Rejection.of(400, overHttp), correlationId);
+    }
+    const { query, variables, operationName, extensions, denials } = admitted;
+    let search = url.search;
+    let body: unknown;
+    if (req.method === 'GET') {
+      const params = new URLSearchParams({ query });
+      if (operationName) params.set('operationName', operationName);
+      if (variables) params.set('variables', JSON.stringify(variables));
+      if (extensions) params.set('extensions', JSON.stringify(extensions));
+      search = `?${params.toString()}`;
+    } else {
+      // Only present keys: Apollo checks `'extensions' in body`, and undefined is not an object.
+      body = { query, ...(variables ? { variables } : {}), ...(operationName ? { operationName } : {}), ...(extensions ? { extensions } : {}) };
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), requestTimeoutMs);
     });
+    const response = await Promise.race([
+      apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: req.method ?? 'POST', headers, search, body },
+        context: async () => ({ correlationId, principal, denials }),
+      }),
+      timedOut,
+    ]).finally(() => clearTimeout(timer));
+    if (response === 'timeout') {
+      logger.warn({ correlationId, subject: principal.subject, timeoutMs: requestTimeoutMs }, 'graphql request timed out');
+      const late = new ConcordError('INTERNAL', `the request took longer than ${requestTimeoutMs} ms`, { retryable: true });
+      return sendGraphQLError(res, 504, late, correlationId);
+    }
     const out: Record<string, string> = { [CORRELATION_HEADER]: correlationId };
     for (const [key, value] of response.headers) out[key] = value;
     res.writeHead(response.status ?? 200, out);
@@ -172,6 +346,7 @@ export function createGateway(options: GatewayOptions) {
       case '/graphql':
         return graphql(req, res, url);
       default:
+        if (live && (await live.handleWebhook(req, res, url.pathname))) return;
         return sendJson(res, 404, { error: `no route ${url.pathname}` });
     }
   }
@@ -187,19 +362,25 @@ export function createGateway(options: GatewayOptions) {
         });
       });
       server.keepAliveTimeout = 65_000;
+      // Slow clients (slowloris): headers within 20 s, the whole request within the request timeout.
+      server.headersTimeout = 20_000;
+      server.requestTimeout = requestTimeoutMs + 5_000;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => resolve());
       });
+      live?.attach(server);
       const address = server.address() as AddressInfo;
       return {
         url: `http://${host}:${address.port}`,
         port: address.port,
         subgraphs,
         close: async () => {
+          await live?.close();
           server.closeAllConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));
           await apollo.stop();
+          await rateLimiter.close();
         },
       };
     },

@@ -1,19 +1,18 @@
 /**
- * Bearer tokens (shared/API.md "Tokens"): HS256 with CONCORD_JWT_SECRET, verified with jose.
+ * Bearer tokens (shared/API.md "Tokens"): minting HS256 dev tokens with CONCORD_JWT_SECRET.
  * Claims: sub, exp, scope (space-separated), optional customer_id (a portal token).
+ * Verification (HS256 and RS256/ES256 through a JWKS) lives in gateway/auth.ts.
  */
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { SignJWT } from 'jose';
 import { ConcordError } from '../core/errors';
+import type { Principal } from '../core/principal';
+import { bearerToken, createAuthenticator } from './auth';
+
+export type { Principal } from '../core/principal';
+export { bearerToken };
 
 export const SCOPES = ['customers:read', 'billing:read', 'erp:read', 'orders:write', 'ops:read', 'ops:write'] as const;
 export type Scope = (typeof SCOPES)[number];
-
-export interface Principal {
-  subject: string;
-  scopes: Set<string>;
-  /** Set for a portal token: the one customer it may read and act on. */
-  customerId: string | null;
-}
 
 export interface MintOptions {
   secret: string;
@@ -40,25 +39,7 @@ export async function mintToken(options: MintOptions): Promise<string> {
     .sign(encoder.encode(secret));
 }
 
-/** Verify a bearer token; any failure is UNAUTHENTICATED with a reason that reveals nothing secret. */
+/** Verify an HS256 bearer token; any failure is UNAUTHENTICATED with a reason that reveals nothing secret. */
 export async function verifyToken(token: string, secret: string): Promise<Principal> {
-  try {
-    const { payload } = await jwtVerify(token, encoder.encode(secret), { algorithms: ['HS256'] });
-    if (typeof payload.sub !== 'string' || payload.exp === undefined) {
-      throw new ConcordError('UNAUTHENTICATED', 'token must carry sub and exp');
-    }
-    const scope = typeof payload.scope === 'string' ? payload.scope : '';
-    const customerId = typeof payload.customer_id === 'string' ? payload.customer_id : null;
-    return { subject: payload.sub, scopes: new Set(scope.split(' ').filter(Boolean)), customerId };
-  } catch (error) {
-    if (error instanceof ConcordError) throw error;
-    const reason = error instanceof joseErrors.JWTExpired ? 'token expired' : 'invalid token';
-    throw new ConcordError('UNAUTHENTICATED', reason);
-  }
-}
-
-export function bearerToken(header: string | undefined): string | null {
-  if (!header) return null;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match ? match[1] : null;
+  return createAuthenticator({ hs256Secret: secret }).verify(token);
 }

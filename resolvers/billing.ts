@@ -2,6 +2,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { BillingContract, BillingInvoice, InvoiceStatus, Money } from '../core/canonical';
 import { fromMinorUnits, toMinorUnits } from '../core/money';
+import { assertCanSeeCustomer, type Principal } from '../core/principal';
 import type { BillingLoaders } from '../subgraphs/billing/loaders';
 import type { BillingPort } from '../subgraphs/billing/port';
 import { checkFirst } from './pagination';
@@ -10,10 +11,34 @@ export interface BillingContext {
   port: BillingPort;
   loaders: BillingLoaders;
   correlationId: string;
+  /** The caller (set by the subgraph server from the gateway's signed header). */
+  principal: Principal;
 }
 
 interface CustomerRef {
   id: string;
+}
+
+/**
+ * Portal isolation where billing data is resolved: a customer reference is checked by its id, a
+ * contract or invoice by the customer it belongs to once it is read (by id, as a root field or as
+ * an entity reference from another subgraph). A denied record is null with a FORBIDDEN error.
+ */
+function customerRef(ctx: BillingContext, ref: CustomerRef): CustomerRef {
+  assertCanSeeCustomer(ctx.principal, ref.id, `customer ${ref.id}`);
+  return { id: ref.id };
+}
+
+async function visibleContract(ctx: BillingContext, id: string): Promise<BillingContract | null> {
+  const contract = await ctx.loaders.contract.load(id);
+  if (contract) assertCanSeeCustomer(ctx.principal, contract.customerId, `contract ${id}`);
+  return contract;
+}
+
+async function visibleInvoice(ctx: BillingContext, id: string): Promise<BillingInvoice | null> {
+  const invoice = await ctx.loaders.invoice.load(id);
+  if (invoice) assertCanSeeCustomer(ctx.principal, invoice.customerId, `invoice ${id}`);
+  return invoice;
 }
 
 /** Sum of what is still owed on open invoices, in the invoices' currency. */
@@ -26,12 +51,12 @@ function openBalance(invoices: BillingInvoice[], currency: string): Money {
 
 export const billingResolvers: GraphQLResolverMap<BillingContext> = {
   Query: {
-    contract: (_: unknown, { id }: { id: string }, ctx: BillingContext) => ctx.loaders.contract.load(id),
-    invoice: (_: unknown, { id }: { id: string }, ctx: BillingContext) => ctx.loaders.invoice.load(id),
+    contract: (_: unknown, { id }: { id: string }, ctx: BillingContext) => visibleContract(ctx, id),
+    invoice: (_: unknown, { id }: { id: string }, ctx: BillingContext) => visibleInvoice(ctx, id),
   },
   Customer: {
     // Billing fields load lazily, so a reference costs nothing until a field asks for data.
-    __resolveReference: (ref: CustomerRef) => ({ id: ref.id }),
+    __resolveReference: (ref: CustomerRef, ctx: BillingContext) => customerRef(ctx, ref),
     contracts: (customer: CustomerRef, _: unknown, ctx: BillingContext) => ctx.loaders.contractsByCustomer.load(customer.id),
     invoices: async (
       customer: CustomerRef,
@@ -53,19 +78,19 @@ export const billingResolvers: GraphQLResolverMap<BillingContext> = {
     },
   },
   Contract: {
-    __resolveReference: (ref: { id: string }, ctx: BillingContext) => ctx.loaders.contract.load(ref.id),
+    __resolveReference: (ref: { id: string }, ctx: BillingContext) => visibleContract(ctx, ref.id),
     customer: (contract: BillingContract) => ({ id: contract.customerId }),
     invoices: async (contract: BillingContract, _: unknown, ctx: BillingContext) =>
       (await ctx.loaders.invoicesByCustomer.load(contract.customerId)).filter((i) => i.contractId === contract.id),
   },
   Invoice: {
-    __resolveReference: (ref: { id: string }, ctx: BillingContext) => ctx.loaders.invoice.load(ref.id),
+    __resolveReference: (ref: { id: string }, ctx: BillingContext) => visibleInvoice(ctx, ref.id),
     customer: (invoice: BillingInvoice) => ({ id: invoice.customerId }),
     contract: async (invoice: BillingInvoice, _: unknown, ctx: BillingContext) => {
       if (!invoice.contractId) return null;
       // The customer's contracts come from one batched search; fall back to a read by id.
       const contracts = await ctx.loaders.contractsByCustomer.load(invoice.customerId);
-      return contracts.find((c) => c.id === invoice.contractId) ?? ctx.loaders.contract.load(invoice.contractId);
+      return contracts.find((c) => c.id === invoice.contractId) ?? visibleContract(ctx, invoice.contractId);
     },
   },
 };

@@ -1,5 +1,7 @@
 /** Orchestration subgraph resolvers: GraphQL <-> the order-to-cash engine. */
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import { ConcordError } from '../core/errors';
+import { assertCanSeeCustomer, isPortal, type Principal } from '../core/principal';
 import type { Run, RunStatus } from '../subgraphs/orchestration/model';
 import type { OrderToCashEngine } from '../subgraphs/orchestration/engine';
 import { checkFirst } from './pagination';
@@ -7,6 +9,55 @@ import { checkFirst } from './pagination';
 export interface OrchestrationContext {
   engine: OrderToCashEngine;
   correlationId: string;
+  /** The caller (set by the subgraph server from the gateway's signed header). */
+  principal: Principal;
+  /**
+   * The canonical customer id that owns a CRM opportunity (null when there is no such deal), so a
+   * portal's start is checked before any run exists. Absent = portal tokens may not start runs.
+   */
+  opportunityOwner?: (opportunityId: string) => Promise<string | null>;
+}
+
+/**
+ * Portal isolation of runs: a run belongs to the customer of its deal (`context.customerId`, known
+ * from the first step, which runs before a run is stored). Reads and operator actions on another
+ * customer's run are FORBIDDEN; the ops-wide lists are not for portals at all.
+ */
+function assertRunVisible(ctx: OrchestrationContext, run: Run): Run {
+  assertCanSeeCustomer(ctx.principal, run.context.customerId, `run ${run.id}`);
+  return run;
+}
+
+async function visibleRun(ctx: OrchestrationContext, id: string): Promise<Run | null> {
+  const run = await ctx.engine.get(id);
+  return run ? assertRunVisible(ctx, run) : null;
+}
+
+function assertNotPortal(ctx: OrchestrationContext, what: string): void {
+  if (isPortal(ctx.principal)) throw new ConcordError('FORBIDDEN', `a customer portal token may not list ${what}`);
+}
+
+async function startVisible(ctx: OrchestrationContext, input: { opportunityId: string; idempotencyKey: string }): Promise<Run> {
+  if (!isPortal(ctx.principal)) return ctx.engine.start(input, ctx.correlationId);
+  // Checked before the engine runs: a portal must not create anything for another customer's deal.
+  const owner = ctx.opportunityOwner ? await ctx.opportunityOwner(input.opportunityId) : null;
+  assertCanSeeCustomer(ctx.principal, owner, `opportunity ${input.opportunityId}`);
+  try {
+    return assertRunVisible(ctx, await ctx.engine.start(input, ctx.correlationId));
+  } catch (error) {
+    // The engine's CONFLICT names the run that holds the key, which may be another customer's.
+    if (error instanceof ConcordError && error.code === 'CONFLICT') throw new ConcordError('CONFLICT', 'idempotencyKey or opportunity already used by another run');
+    throw error;
+  }
+}
+
+async function actOnVisibleRun(ctx: OrchestrationContext, runId: string, act: (id: string) => Promise<Run>): Promise<Run> {
+  if (isPortal(ctx.principal)) {
+    const run = await ctx.engine.get(runId);
+    if (!run) throw new ConcordError('NOT_FOUND', `no run ${runId}`);
+    assertRunVisible(ctx, run);
+  }
+  return act(runId);
 }
 
 const ref = (id: string | null) => (id ? { id } : null);
@@ -34,26 +85,34 @@ async function runPage(ctx: OrchestrationContext, status: RunStatus | null, firs
 
 export const orchestrationResolvers: GraphQLResolverMap<OrchestrationContext> = {
   Query: {
-    orderToCashRun: (_: unknown, { id }: { id: string }, ctx: OrchestrationContext) => ctx.engine.get(id),
-    orderToCashRuns: (_: unknown, args: { status?: RunStatus | null; first?: number | null; after?: string | null }, ctx: OrchestrationContext) =>
-      runPage(ctx, args.status ?? null, args.first, args.after),
+    orderToCashRun: (_: unknown, { id }: { id: string }, ctx: OrchestrationContext) => visibleRun(ctx, id),
+    orderToCashRuns: (_: unknown, args: { status?: RunStatus | null; first?: number | null; after?: string | null }, ctx: OrchestrationContext) => {
+      assertNotPortal(ctx, 'runs');
+      return runPage(ctx, args.status ?? null, args.first, args.after);
+    },
     deadLetters: async (_: unknown, args: { first?: number | null; after?: string | null }, ctx: OrchestrationContext) => {
+      assertNotPortal(ctx, 'dead letters');
       const page = await runPage(ctx, 'DEAD_LETTERED', args.first, args.after);
       return { ...page, edges: page.edges.map((e) => ({ cursor: e.cursor, node: deadLetterOf(e.node) })).filter((e) => e.node) };
     },
   },
   Mutation: {
     startOrderToCash: (_: unknown, { input }: { input: { opportunityId: string; idempotencyKey: string } }, ctx: OrchestrationContext) =>
-      ctx.engine.start(input, ctx.correlationId),
-    retryOrderToCash: (_: unknown, { runId }: { runId: string }, ctx: OrchestrationContext) => ctx.engine.retry(runId),
-    cancelOrderToCash: (_: unknown, { runId }: { runId: string }, ctx: OrchestrationContext) => ctx.engine.cancel(runId),
+      startVisible(ctx, input),
+    retryOrderToCash: (_: unknown, { runId }: { runId: string }, ctx: OrchestrationContext) =>
+      actOnVisibleRun(ctx, runId, (id) => ctx.engine.retry(id)),
+    cancelOrderToCash: (_: unknown, { runId }: { runId: string }, ctx: OrchestrationContext) =>
+      actOnVisibleRun(ctx, runId, (id) => ctx.engine.cancel(id)),
   },
   Opportunity: {
     __resolveReference: (opportunity: { id: string }) => ({ id: opportunity.id }),
-    orderToCashRun: (opportunity: { id: string }, _: unknown, ctx: OrchestrationContext) => ctx.engine.forOpportunity(opportunity.id),
+    orderToCashRun: async (opportunity: { id: string }, _: unknown, ctx: OrchestrationContext) => {
+      const run = await ctx.engine.forOpportunity(opportunity.id);
+      return run ? assertRunVisible(ctx, run) : null;
+    },
   },
   OrderToCashRun: {
-    __resolveReference: (run: { id: string }, ctx: OrchestrationContext) => ctx.engine.get(run.id),
+    __resolveReference: (run: { id: string }, ctx: OrchestrationContext) => visibleRun(ctx, run.id),
     customer: (run: Run) => ref(run.context.customerId),
     contract: (run: Run) => ref(run.context.contractId),
     invoice: (run: Run) => ref(run.context.invoiceId),

@@ -25,6 +25,7 @@ const READ_ONLY: Record<RecordType, Set<string>> = {
   customer: new Set(['id', 'links', 'balance', 'dateCreated', 'lastModifiedDate']),
   invoice: new Set(['id', 'links', 'subtotal', 'total', 'amountRemaining', 'status', 'createdDate', 'lastModifiedDate']),
   customerPayment: new Set(['id', 'links', 'status', 'createdDate', 'lastModifiedDate']),
+  creditMemo: new Set(['id', 'links', 'subtotal', 'total', 'amountRemaining', 'status', 'createdDate', 'lastModifiedDate']),
 };
 
 const HOLD_NAMES: Record<CreditHold, string> = { AUTO: 'Auto', ON: 'On', OFF: 'Off' };
@@ -111,8 +112,8 @@ export function createRecordCodec(store: NetSuiteStore, seed: Seed) {
 
   const INVOICE_FIELDS = new Set(['tranId', 'externalId', 'entity', 'tranDate', 'postingPeriod', 'memo', 'custbody_concord_correlation_id', 'taxTotal', 'currency', 'subsidiary', 'item']);
   const LINE_FIELDS = new Set(['item', 'description', 'quantity', 'rate', 'amount', 'line']);
-  function parseInvoice(body: unknown, replaceLines: boolean): InvoiceInput {
-    const b = fields('invoice', body, INVOICE_FIELDS);
+  function parseInvoice(body: unknown, replaceLines: boolean, type: 'invoice' | 'creditMemo' = 'invoice'): InvoiceInput {
+    const b = fields(type, body, INVOICE_FIELDS);
     const input: InvoiceInput = { replaceLines };
     if ('tranId' in b) input.tranId = str(b.tranId, 'tranId', false)!;
     if ('externalId' in b) input.externalId = str(b.externalId, 'externalId');
@@ -177,6 +178,8 @@ export function createRecordCodec(store: NetSuiteStore, seed: Seed) {
   function parse(type: RecordType, body: unknown, replace: string[] = []): CustomerInput | InvoiceInput | PaymentInput {
     if (type === 'customer') return parseCustomer(body);
     if (type === 'invoice') return parseInvoice(body, replace.includes('item'));
+    // A credit memo is written like an invoice: customer, date, item lines, tax.
+    if (type === 'creditMemo') return parseInvoice(body, replace.includes('item'), 'creditMemo');
     return parsePayment(body);
   }
 
@@ -218,10 +221,12 @@ export function createRecordCodec(store: NetSuiteStore, seed: Seed) {
       });
     }
 
-    if (type === 'invoice') {
-      const inv: InvoiceRec | undefined = store.invoices.get(id);
+    if (type === 'invoice' || type === 'creditMemo') {
+      const memo = type === 'creditMemo';
+      const inv: InvoiceRec | undefined = (memo ? store.creditMemos : store.invoices).get(id);
       if (!inv) return undefined;
-      const status = store.derived.status(inv);
+      // Credit memos are not applied to invoices here: what they credit stays open.
+      const status = memo ? 'Open' : store.derived.status(inv);
       const lines = inv.lines.map((l) =>
         compact({ links: [], line: l.line, item: reference('serviceSaleItem', l.itemId, items.get(l.itemId)), description: l.description, quantity: l.quantity, rate: l.rate / 100, amount: dollars(l.amount) }),
       );
@@ -236,7 +241,7 @@ export function createRecordCodec(store: NetSuiteStore, seed: Seed) {
         subtotal: dollars(store.derived.subtotal(inv)),
         taxTotal: dollars(inv.taxTotal),
         total: dollars(store.derived.total(inv)),
-        amountRemaining: dollars(store.derived.remaining(inv)),
+        amountRemaining: dollars(memo ? store.derived.total(inv) : store.derived.remaining(inv)),
         status: { id: STATUS_IDS[status], refName: status },
         memo: inv.memo,
         custbody_concord_correlation_id: inv.correlationId,

@@ -39,7 +39,7 @@ const SUITEQL_PATH = '/services/rest/query/v1/suiteql';
 /** SuiteQL and record list pages hold at most 1000 rows, as in NetSuite. */
 const MAX_PAGE = 1000;
 
-const SUBLISTS: Partial<Record<RecordType, string>> = { invoice: 'item', customerPayment: 'apply' };
+const SUBLISTS: Partial<Record<RecordType, string>> = { invoice: 'item', customerPayment: 'apply', creditMemo: 'item' };
 const TRANSACTION_STATUS = { Open: 'A', 'Paid In Full': 'B', Voided: 'V' } as const;
 
 /** SuiteQL views of the store, as NetSuite's analytics tables name and type their columns. */
@@ -53,13 +53,16 @@ function suiteqlTables(store: NetSuiteStore): Record<string, TableDef> {
         currency: 'number', isperson: 'string', datecreated: 'date', lastmodifieddate: 'date',
         custentity_concord_correlation_id: 'string',
       },
-      rows: () =>
-        [...store.customers.values()].map((c) => ({
+      rows: () => {
+        // Balances in one pass: per customer, a scan of every transaction would be quadratic.
+        const balances = store.derived.balances();
+        return [...store.customers.values()].map((c) => ({
           id: c.id, entityid: c.entityId, companyname: c.companyName, externalid: c.externalId, email: c.email,
           creditlimit: c.creditLimit === null ? null : dollars(c.creditLimit), creditholdoverride: c.creditHoldOverride,
-          balance: dollars(store.derived.balance(c.id)), vatregnumber: c.vatRegNumber, currency: 1, isperson: 'F',
+          balance: dollars(balances.get(c.id) ?? 0), vatregnumber: c.vatRegNumber, currency: 1, isperson: 'F',
           datecreated: c.dateCreated, lastmodifieddate: c.lastModifiedDate, custentity_concord_correlation_id: c.correlationId,
-        })),
+        }));
+      },
     },
     transaction: {
       columns: {
@@ -68,13 +71,29 @@ function suiteqlTables(store: NetSuiteStore): Record<string, TableDef> {
         memo: 'string', currency: 'number', createddate: 'date', lastmodifieddate: 'date',
         custbody_concord_correlation_id: 'string',
       },
-      rows: () => [
-        ...[...store.invoices.values()].map((inv) => ({
-          id: inv.id, tranid: inv.tranId, externalid: inv.externalId, type: 'CustInvc', entity: inv.entity,
-          trandate: inv.tranDate, postingperiod: periodId(inv.period), foreigntotal: dollars(store.derived.total(inv)),
-          foreignamountremaining: dollars(store.derived.remaining(inv)), status: TRANSACTION_STATUS[store.derived.status(inv)],
-          memo: inv.memo, currency: 1, createddate: inv.dateCreated, lastmodifieddate: inv.lastModifiedDate,
-          custbody_concord_correlation_id: inv.correlationId,
+      rows: () => {
+        // Amounts applied per invoice in one pass: per invoice, a scan of every payment would be quadratic.
+        const applied = store.derived.appliedByInvoice();
+        return [
+        ...[...store.invoices.values()].map((inv) => {
+          const total = store.derived.total(inv);
+          const remaining = inv.voided ? 0 : total - (applied.get(inv.id) ?? 0);
+          const status = inv.voided ? 'Voided' : remaining <= 0 ? 'Paid In Full' : 'Open';
+          return {
+            id: inv.id, tranid: inv.tranId, externalid: inv.externalId, type: 'CustInvc', entity: inv.entity,
+            trandate: inv.tranDate, postingperiod: periodId(inv.period), foreigntotal: dollars(total),
+            foreignamountremaining: dollars(remaining), status: TRANSACTION_STATUS[status],
+            memo: inv.memo, currency: 1, createddate: inv.dateCreated, lastmodifieddate: inv.lastModifiedDate,
+            custbody_concord_correlation_id: inv.correlationId,
+          };
+        }),
+        // Credit memos carry a negative total in the transaction table (they reduce what is owed).
+        ...[...store.creditMemos.values()].map((cm) => ({
+          id: cm.id, tranid: cm.tranId, externalid: cm.externalId, type: 'CustCred', entity: cm.entity,
+          trandate: cm.tranDate, postingperiod: periodId(cm.period), foreigntotal: -dollars(store.derived.total(cm)),
+          foreignamountremaining: -dollars(store.derived.total(cm)), status: 'A',
+          memo: cm.memo, currency: 1, createddate: cm.dateCreated, lastmodifieddate: cm.lastModifiedDate,
+          custbody_concord_correlation_id: cm.correlationId,
         })),
         ...[...store.payments.values()].map((p) => ({
           id: p.id, tranid: p.tranId, externalid: p.externalId, type: 'CustPymt', entity: p.customer,
@@ -82,7 +101,8 @@ function suiteqlTables(store: NetSuiteStore): Record<string, TableDef> {
           foreignamountremaining: null, status: 'C', memo: p.memo, currency: 1, createddate: p.dateCreated,
           lastmodifieddate: p.lastModifiedDate, custbody_concord_correlation_id: null,
         })),
-      ].sort((a, b) => a.id - b.id),
+        ].sort((a, b) => a.id - b.id);
+      },
     },
     accountingperiod: {
       columns: {
@@ -187,7 +207,8 @@ export function createNetSuiteSimulator(options: NetSuiteSimulatorOptions = {}):
           const q = req.query.get('q');
           const filter = q ? parseListFilter(q) : null;
           const base = baseOf(req);
-          const ids = [...(type === 'customer' ? store.customers : type === 'invoice' ? store.invoices : store.payments).keys()].sort((a, b) => a - b);
+          const records = { customer: store.customers, invoice: store.invoices, customerPayment: store.payments, creditMemo: store.creditMemos }[type];
+          const ids = [...records.keys()].sort((a, b) => a - b);
           const matching = filter ? ids.filter((id) => filter(codec.serialize(type, id, base, false)!)) : ids;
           const items = matching.map((id) => ({ links: [{ rel: 'self', href: `${base}${root}/${id}` }], id: String(id) }));
           const href = `${base}${root}${q ? `?q=${encodeURIComponent(q)}` : ''}`;
@@ -302,6 +323,7 @@ export function createNetSuiteSimulator(options: NetSuiteSimulatorOptions = {}):
         customer: all('customer', store.customers.keys()),
         invoice: all('invoice', store.invoices.keys()),
         customerPayment: all('customerPayment', store.payments.keys()),
+        creditMemo: all('creditMemo', store.creditMemos.keys()),
         accountingperiod: runSuiteQL('SELECT * FROM accountingperiod ORDER BY id', tables),
       };
     },

@@ -76,7 +76,11 @@ export interface InvoiceInput extends Partial<Omit<InvoiceRec, 'id' | 'lines' | 
 }
 export type PaymentInput = Partial<Omit<PaymentRec, 'id' | 'dateCreated' | 'lastModifiedDate'>>;
 
-export const RECORD_TYPES = ['customer', 'invoice', 'customerPayment'] as const;
+/**
+ * Record types served. A credit memo (`creditMemo`, SuiteQL type `CustCred`) has an invoice's shape
+ * (customer, date, item lines, tax); it credits the customer and is never applied here.
+ */
+export const RECORD_TYPES = ['customer', 'invoice', 'customerPayment', 'creditMemo'] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
 
 const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -86,20 +90,29 @@ export interface InitialRecords {
   customers: CustomerRec[];
   invoices: InvoiceRec[];
   payments: PaymentRec[];
+  creditMemos?: InvoiceRec[];
 }
 
 export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: readonly string[] = []) {
   const customers = new Map<number, CustomerRec>();
   const invoices = new Map<number, InvoiceRec>();
   const payments = new Map<number, PaymentRec>();
+  const creditMemos = new Map<number, InvoiceRec>();
   const closed = new Set<string>(initiallyClosed);
   for (const c of initial.customers) customers.set(c.id, c);
   for (const inv of initial.invoices) invoices.set(inv.id, inv);
   for (const p of initial.payments) payments.set(p.id, p);
+  for (const cm of initial.creditMemos ?? []) creditMemos.set(cm.id, cm);
   // Internal ids continue after the highest held; transactions share one sequence, as in NetSuite.
-  let nextCustomerId = Math.max(1000, ...[...customers.keys()].map((id) => id + 1));
-  let nextTransactionId = Math.max(5000, ...[...invoices.keys(), ...payments.keys()].map((id) => id + 1));
-  let nextEntityNumber = 1 + Math.max(0, ...[...customers.values()].map((c) => Number(/(\d+)$/.exec(c.entityId)?.[1] ?? 0)));
+  // (A loop, not Math.max(...spread): spreading 35,000 ids overflows the call stack.)
+  const highest = (ids: Iterable<number>, floor: number) => {
+    let max = floor;
+    for (const id of ids) if (id + 1 > max) max = id + 1;
+    return max;
+  };
+  let nextCustomerId = highest(customers.keys(), 1000);
+  let nextTransactionId = highest([...invoices.keys(), ...payments.keys(), ...creditMemos.keys()], 5000);
+  let nextEntityNumber = 1 + [...customers.values()].reduce((max, c) => Math.max(max, Number(/(\d+)$/.exec(c.entityId)?.[1] ?? 0)), 0);
 
   // ------------------------------------------------------------ derived values
 
@@ -114,6 +127,22 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
     return sum;
   }
   const remaining = (inv: InvoiceRec) => (inv.voided ? 0 : total(inv) - applied(inv.id));
+  /** Amount applied per invoice, in one pass over the payments (for reads of many invoices). */
+  function appliedByInvoice(): Map<number, number> {
+    const sums = new Map<number, number>();
+    for (const p of payments.values()) for (const a of p.applies) sums.set(a.doc, (sums.get(a.doc) ?? 0) + a.amount);
+    return sums;
+  }
+  /** Every customer's balance in one pass (open invoices less unapplied credit memos). */
+  function balances(): Map<number, number> {
+    const applied = appliedByInvoice();
+    const sums = new Map<number, number>();
+    for (const inv of invoices.values()) {
+      if (!inv.voided) sums.set(inv.entity, (sums.get(inv.entity) ?? 0) + total(inv) - (applied.get(inv.id) ?? 0));
+    }
+    for (const cm of creditMemos.values()) sums.set(cm.entity, (sums.get(cm.entity) ?? 0) - total(cm));
+    return sums;
+  }
   function status(inv: InvoiceRec): 'Open' | 'Paid In Full' | 'Voided' {
     if (inv.voided) return 'Voided';
     return remaining(inv) <= 0 ? 'Paid In Full' : 'Open';
@@ -121,13 +150,23 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
   function balance(customerId: number): number {
     let sum = 0;
     for (const inv of invoices.values()) if (inv.entity === customerId) sum += remaining(inv);
+    for (const cm of creditMemos.values()) if (cm.entity === customerId) sum -= total(cm);
     return sum;
   }
 
   // ------------------------------------------------------------ lookups
 
   function table(type: RecordType): Map<number, { id: number; externalId: string | null }> {
-    return type === 'customer' ? customers : type === 'invoice' ? invoices : payments;
+    switch (type) {
+      case 'customer':
+        return customers;
+      case 'invoice':
+        return invoices;
+      case 'customerPayment':
+        return payments;
+      case 'creditMemo':
+        return creditMemos;
+    }
   }
 
   /** Internal id for a URL key: '1234' or 'eid:EXT'. Undefined when no such record. */
@@ -214,19 +253,19 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
     return lines;
   }
 
-  function createInvoice(input: InvoiceInput): number {
+  function createInvoice(input: InvoiceInput, into: Map<number, InvoiceRec> = invoices, prefix = 'INV', type: RecordType = 'invoice'): number {
     if (input.entity === undefined) throw userError('Please enter value(s) for: Customer', 'entity');
     const tranDate = input.tranDate ?? today();
     const period = input.period ?? tranDate.slice(0, 7);
     const lines = buildLines([], { ...input, replaceLines: true });
     if (lines.length === 0) throw userError('You must enter at least one line item for this transaction.', 'item');
     assertOpen(period);
-    assertUniqueExternalId('invoice', input.externalId);
+    assertUniqueExternalId(type, input.externalId);
     const id = nextTransactionId++;
     const stamp = nowIso();
-    invoices.set(id, {
+    into.set(id, {
       id,
-      tranId: input.tranId ?? `INV${String(id).padStart(6, '0')}`,
+      tranId: input.tranId ?? `${prefix}${String(id).padStart(6, '0')}`,
       externalId: input.externalId ?? null,
       entity: input.entity,
       tranDate,
@@ -242,21 +281,21 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
     return id;
   }
 
-  function updateInvoice(id: number, input: InvoiceInput): void {
-    const current = invoices.get(id);
+  function updateInvoice(id: number, input: InvoiceInput, from: Map<number, InvoiceRec> = invoices, type: RecordType = 'invoice'): void {
+    const current = from.get(id);
     if (!current) throw notFoundError();
     const tranDate = input.tranDate ?? current.tranDate;
     const period = input.period ?? (input.tranDate ? input.tranDate.slice(0, 7) : current.period);
     // A transaction already in a closed period cannot change, nor can one move into it.
     assertOpen(current.period);
     assertOpen(period);
-    assertUniqueExternalId('invoice', input.externalId, id);
+    assertUniqueExternalId(type, input.externalId, id);
     const lines = buildLines(current.lines, input);
     const { replaceLines: _replace, lines: _lines, ...fields } = input;
     const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
     const next: InvoiceRec = { ...current, ...defined, tranDate, period, lines, lastModifiedDate: nowIso() };
-    if (total(next) < applied(id)) throw userError('The total cannot be less than the amount already paid.', 'item');
-    invoices.set(id, next);
+    if (type === 'invoice' && total(next) < applied(id)) throw userError('The total cannot be less than the amount already paid.', 'item');
+    from.set(id, next);
   }
 
   // ------------------------------------------------------------ customer payments
@@ -319,18 +358,20 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
   function create(type: RecordType, input: CustomerInput | InvoiceInput | PaymentInput): number {
     if (type === 'customer') return createCustomer(input as CustomerInput);
     if (type === 'invoice') return createInvoice(input as InvoiceInput);
+    if (type === 'creditMemo') return createInvoice(input as InvoiceInput, creditMemos, 'CM', 'creditMemo');
     return createPayment(input as PaymentInput);
   }
 
   function update(type: RecordType, id: number, input: CustomerInput | InvoiceInput | PaymentInput): void {
     if (type === 'customer') updateCustomer(id, input as CustomerInput);
     else if (type === 'invoice') updateInvoice(id, input as InvoiceInput);
+    else if (type === 'creditMemo') updateInvoice(id, input as InvoiceInput, creditMemos, 'creditMemo');
     else updatePayment(id, input as PaymentInput);
   }
 
   function remove(type: RecordType, id: number): void {
     if (type === 'customer') {
-      const used = [...invoices.values(), ...payments.values()].some((t) => ('entity' in t ? t.entity : t.customer) === id);
+      const used = [...invoices.values(), ...creditMemos.values(), ...payments.values()].some((t) => ('entity' in t ? t.entity : t.customer) === id);
       if (used) throw new RecordError(400, 'USER_ERROR', MESSAGES.dependents);
       customers.delete(id);
     } else if (type === 'invoice') {
@@ -341,6 +382,11 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
       assertOpen(inv.period, null);
       if (applied(id) > 0) throw new RecordError(400, 'USER_ERROR', MESSAGES.dependents);
       invoices.delete(id);
+    } else if (type === 'creditMemo') {
+      const cm = creditMemos.get(id);
+      if (!cm) throw notFoundError();
+      assertOpen(cm.period, null);
+      creditMemos.delete(id);
     } else {
       const p = payments.get(id);
       if (!p) throw notFoundError();
@@ -353,7 +399,7 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
   function periods(): string[] {
     const set = new Set<string>(closed);
     for (let year = 2024; year <= 2028; year++) for (let m = 1; m <= 12; m++) set.add(`${year}-${String(m).padStart(2, '0')}`);
-    for (const t of [...invoices.values(), ...payments.values()]) set.add(t.period);
+    for (const t of [...invoices.values(), ...creditMemos.values(), ...payments.values()]) set.add(t.period);
     return [...set].sort();
   }
 
@@ -361,11 +407,12 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
     customers,
     invoices,
     payments,
+    creditMemos,
     resolve,
     create,
     update,
     remove,
-    derived: { subtotal, total, remaining, status, balance },
+    derived: { subtotal, total, remaining, status, balance, appliedByInvoice, balances },
     periods,
     closedPeriods: () => [...closed].sort(),
     setClosedPeriods(next: readonly string[]) {

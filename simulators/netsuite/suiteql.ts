@@ -5,7 +5,8 @@
  *   [WHERE cond] [ORDER BY col [ASC|DESC], ...]
  *
  * cond: comparisons (= != <> < > <= >=), [NOT] IN (...), IS [NOT] NULL, [NOT] LIKE, AND, OR, NOT,
- * parentheses; operands are columns (optionally qualified by the table or its alias), 'strings'
+ * parentheses; operands are columns (optionally qualified by the table or its alias, optionally in
+ * UPPER(...) or LOWER(...), as case-insensitive matching is written in Oracle SQL), 'strings'
  * ('' escapes a quote), numbers and NULL. Comparisons with NULL are unknown (three-valued logic).
  *
  * Results are shaped as SuiteQL over REST returns them: lower-case column names, every value a
@@ -29,7 +30,7 @@ export class SuiteQLError extends Error {
   }
 }
 
-type Operand = { kind: 'col'; name: string } | { kind: 'lit'; value: Value };
+type Operand = { kind: 'col'; name: string; fn?: 'upper' | 'lower' } | { kind: 'lit'; value: Value };
 type Cond =
   | { kind: 'and' | 'or'; left: Cond; right: Cond }
   | { kind: 'not'; cond: Cond }
@@ -48,7 +49,7 @@ interface Query {
 
 type Token = { type: 'word' | 'string' | 'number' | 'symbol'; text: string };
 
-const KEYWORDS = new Set(['SELECT', 'FROM', 'WHERE', 'AND', 'OR', 'NOT', 'IN', 'IS', 'NULL', 'LIKE', 'ORDER', 'BY', 'ASC', 'DESC', 'AS', 'TO_CHAR']);
+const KEYWORDS = new Set(['SELECT', 'FROM', 'WHERE', 'AND', 'OR', 'NOT', 'IN', 'IS', 'NULL', 'LIKE', 'ORDER', 'BY', 'ASC', 'DESC', 'AS', 'TO_CHAR', 'UPPER', 'LOWER']);
 const unsupported = () => new SuiteQLError('Search error occurred: Invalid or unsupported search.');
 
 function tokenize(sql: string): Token[] {
@@ -140,6 +141,13 @@ export function parseSuiteQL(sql: string): Query {
     if (t.type === 'string') return pos++, { kind: 'lit', value: t.text };
     if (t.type === 'number') return pos++, { kind: 'lit', value: Number(t.text) };
     if (isWord('NULL')) return pos++, { kind: 'lit', value: null };
+    if ((isWord('UPPER') || isWord('LOWER')) && isSymbol('(', tokens[pos + 1])) {
+      const fn = t.text.toLowerCase() as 'upper' | 'lower';
+      pos += 2;
+      const name = columnRef();
+      expectSymbol(')');
+      return { kind: 'col', name, fn };
+    }
     return { kind: 'col', name: columnRef() };
   };
 
@@ -231,7 +239,7 @@ export function parseSuiteQL(sql: string): Query {
     if (!qualifiers.has(qualifier)) throw new SuiteQLError(`Search error occurred: Unknown identifier '${qualifier}'. Available identifiers are: {${table}=${table}}.`);
     return name.slice(dot + 1);
   };
-  const fix = (o: Operand): Operand => (o.kind === 'col' ? { kind: 'col', name: strip(o.name) } : o);
+  const fix = (o: Operand): Operand => (o.kind === 'col' ? { ...o, name: strip(o.name) } : o);
   const fixCond = (c: Cond): Cond => {
     switch (c.kind) {
       case 'and':
@@ -293,7 +301,11 @@ export function runSuiteQL(sql: string, tables: Record<string, TableDef>): Recor
 
   /** The operand's value, coerced to the type of the column it is compared with. */
   const value = (o: Operand, row: Record<string, Value>, as: ColumnType | null): Value => {
-    if (o.kind === 'col') return row[o.name] ?? null;
+    if (o.kind === 'col') {
+      const v = row[o.name] ?? null;
+      if (o.fn === undefined || typeof v !== 'string') return v;
+      return o.fn === 'upper' ? v.toUpperCase() : v.toLowerCase();
+    }
     if (o.value === null || as === null) return o.value;
     if (as === 'number') {
       const n = Number(o.value);

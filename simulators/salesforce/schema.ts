@@ -97,6 +97,8 @@ export const SCHEMA: Record<SObjectName, SObjectDef> = {
       field('Billing_Customer_Id__c', 'string', { externalId: true }),
       field('ERP_Customer_Id__c', 'string', { externalId: true }),
       field('Concord_Status__c', 'string'),
+      // The customer master's idempotency key: upsertCustomer creates accounts by an external-id upsert on it.
+      field('Concord_Customer_Key__c', 'string', { externalId: true, unique: true }),
       CORRELATION,
       ...system(),
     ],

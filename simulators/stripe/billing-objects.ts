@@ -124,14 +124,17 @@ export function lineItemObject(input: {
   subscriptionItem: string | null;
   invoiceItem: string | null;
   taxRates: string[];
+  /** True for a proration line (Stripe marks them in `parent.*_details.proration`). Default false. */
+  proration?: boolean;
 }): LineItemObject {
+  const proration = input.proration ?? false;
   const parent: LineItemObject['parent'] = input.subscriptionItem
     ? {
         type: 'subscription_item_details',
         invoice_item_details: null,
         subscription_item_details: {
           invoice_item: null,
-          proration: false,
+          proration,
           proration_details: { credited_items: null },
           subscription: input.subscription,
           subscription_item: input.subscriptionItem,
@@ -142,7 +145,7 @@ export function lineItemObject(input: {
         subscription_item_details: null,
         invoice_item_details: {
           invoice_item: input.invoiceItem ?? '',
-          proration: false,
+          proration,
           proration_details: { credited_items: null },
           subscription: input.subscription,
         },

@@ -169,7 +169,15 @@ export function finalizeInvoice(change: Change, invoice: InvoiceObject, autoAdva
   invoice.status = 'open';
   invoice.status_transitions.finalized_at = now;
   invoice.effective_at = now;
-  invoice.ending_balance = 0;
+  // The customer's balance (negative = credit) is applied, and a negative total (a downgrade's
+  // proration) is not owed: it becomes credit on the customer's balance, as on Stripe.
+  const starting = customer?.balance ?? 0;
+  const due = invoice.total + starting;
+  invoice.starting_balance = starting;
+  invoice.amount_due = Math.max(0, due);
+  invoice.amount_remaining = invoice.amount_due - invoice.amount_paid;
+  invoice.ending_balance = Math.min(0, due);
+  if (customer) customer.balance = invoice.ending_balance;
   invoice.automatically_finalizes_at = null;
   if (autoAdvance !== undefined) invoice.auto_advance = autoAdvance;
   if (invoice.collection_method === 'send_invoice') {

@@ -139,20 +139,52 @@ export function list<T extends { id: string; created: number }>(
     throw StripeApiError.invalid('You may only specify one of these parameters: ending_before, starting_after.', 'ending_before');
   }
   const limit = params.limit ?? 10;
-  const sorted = newestFirst(store, items).filter((item) => inRange(item.created, params.created));
+  // A page is selected, not sorted out of the whole collection: a benchmark pages through 35,000
+  // invoices 100 at a time, and sorting them all for every page would make paging quadratic.
+  const kept = [...items].filter((item) => inRange(item.created, params.created));
+  const order = newestFirstOrder(store);
   const cursor = params.starting_after ?? params.ending_before;
   if (cursor === undefined) {
-    return { object: 'list', data: sorted.slice(0, limit), has_more: sorted.length > limit, url };
+    const page = smallest(kept, limit + 1, order);
+    return { object: 'list', data: page.slice(0, limit), has_more: page.length > limit, url };
   }
-  const at = sorted.findIndex((item) => item.id === cursor);
-  if (at === -1) {
+  const at = kept.find((item) => item.id === cursor);
+  if (at === undefined) {
     throw StripeApiError.invalid(`No such ${kind}: '${cursor}'`, params.starting_after ? 'starting_after' : 'ending_before', 'resource_missing');
   }
   if (params.starting_after) {
-    return { object: 'list', data: sorted.slice(at + 1, at + 1 + limit), has_more: at + 1 + limit < sorted.length, url };
+    const page = smallest(kept.filter((item) => order(at, item) < 0), limit + 1, order);
+    return { object: 'list', data: page.slice(0, limit), has_more: page.length > limit, url };
   }
-  const from = Math.max(0, at - limit);
-  return { object: 'list', data: sorted.slice(from, at), has_more: from > 0, url };
+  // ending_before: the `limit` newer objects nearest the cursor, still listed newest first.
+  const newer = kept.filter((item) => order(item, at) < 0);
+  const nearest = smallest(newer, limit, (a, b) => order(b, a));
+  return { object: 'list', data: nearest.reverse(), has_more: newer.length > limit, url };
+}
+
+/** Stripe's list order as a comparator: newest first by `created`, ties by creation order. */
+function newestFirstOrder(store: Store) {
+  return (a: { id: string; created: number }, b: { id: string; created: number }) =>
+    b.created - a.created || (store.order.get(b.id) ?? 0) - (store.order.get(a.id) ?? 0);
+}
+
+/** The `k` smallest items under `compare`, in order, in one pass (k is a page size, so small). */
+function smallest<T>(items: readonly T[], k: number, compare: (a: T, b: T) => number): T[] {
+  const best: T[] = [];
+  if (k <= 0) return best;
+  for (const item of items) {
+    if (best.length === k && compare(item, best[k - 1]) >= 0) continue;
+    let lo = 0;
+    let hi = best.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compare(best[mid], item) <= 0) lo = mid + 1;
+      else hi = mid;
+    }
+    best.splice(lo, 0, item);
+    if (best.length > k) best.pop();
+  }
+  return best;
 }
 
 export { listFields };

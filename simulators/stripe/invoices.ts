@@ -19,7 +19,7 @@ import { invoiceObject, lineItemObject } from './billing-objects';
 import { newId, type InvoiceItemObject, type InvoiceObject } from './objects';
 import { p } from './params';
 import type { SearchField } from './search';
-import { emit, snapshot, track } from './store';
+import { emit, snapshot, track, type Store } from './store';
 
 const change = (ctx: HandlerContext): Change => ({ store: ctx.store, now: ctx.now, cause: ctx });
 
@@ -45,10 +45,10 @@ const searchFields: Record<string, SearchField<InvoiceObject>> = {
   created: { get: (i) => i.created, numeric: true },
 };
 
-/** Turn an invoice item into a line of a draft invoice. */
-function attach(ctx: HandlerContext, invoice: InvoiceObject, item: InvoiceItemObject): void {
+/** Turn an invoice item into a line of a draft invoice (also used for proration invoices). */
+export function attachInvoiceItem(store: Store, invoice: InvoiceObject, item: InvoiceItemObject): void {
   const priceId = item.pricing?.price_details?.price;
-  const price = typeof priceId === 'string' ? ctx.store.prices.get(priceId) ?? null : null;
+  const price = typeof priceId === 'string' ? store.prices.get(priceId) ?? null : null;
   const rates = (item.tax_rates ?? []).map((r) => r.id);
   item.invoice = invoice.id;
   invoice.lines.data.push(
@@ -66,9 +66,10 @@ function attach(ctx: HandlerContext, invoice: InvoiceObject, item: InvoiceItemOb
       subscriptionItem: null,
       invoiceItem: item.id,
       taxRates: rates.length > 0 ? rates : invoice.default_tax_rates.map((r) => r.id),
+      proration: item.proration,
     }),
   );
-  recompute(ctx.store, invoice);
+  recompute(store, invoice);
 }
 
 /** Endpoints that move an invoice through its life cycle: `POST /v1/invoices/:id/<action>`. */
@@ -137,7 +138,7 @@ export const invoiceEndpoints = [
         for (const item of ctx.store.invoiceItems.values()) {
           const itemSubscription = item.parent?.subscription_details?.subscription ?? null;
           if (item.invoice === null && item.customer === customer.id && (!subscription || itemSubscription === subscription.id)) {
-            attach(ctx, invoice, item);
+            attachInvoiceItem(ctx.store, invoice, item);
           }
         }
       }
@@ -203,7 +204,7 @@ export const invoiceEndpoints = [
       };
       ctx.store.invoiceItems.set(item.id, item);
       track(ctx.store, item.id);
-      if (invoice) attach(ctx, invoice, item);
+      if (invoice) attachInvoiceItem(ctx.store, invoice, item);
       emit(ctx.store, 'invoiceitem.created', item, ctx, ctx.now);
       return item;
     },

@@ -158,10 +158,12 @@ export function createSeededStore(seed: Seed): Store {
     const n = invoice.number ? Number(/(\d+)$/.exec(invoice.number)?.[1] ?? 0) : 0;
     store.lastInvoiceNumber = Math.max(store.lastInvoiceNumber, n);
   }
-  for (const customer of store.customers.values()) {
-    const finalized = [...store.invoices.values()].filter((i) => i.customer === customer.id && i.number !== null).length;
-    customer.next_invoice_sequence = finalized + 1;
+  // Counted in one pass: a scan of every invoice per customer is quadratic at 10,000 customers.
+  const finalized = new Map<string, number>();
+  for (const invoice of store.invoices.values()) {
+    if (invoice.number !== null) finalized.set(invoice.customer as string, (finalized.get(invoice.customer as string) ?? 0) + 1);
   }
+  for (const customer of store.customers.values()) customer.next_invoice_sequence = (finalized.get(customer.id) ?? 0) + 1;
   return store;
 }
 

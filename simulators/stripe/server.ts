@@ -21,6 +21,7 @@ import { invoiceEndpoints } from './invoices';
 import { API_VERSION, newId } from './objects';
 import { createSeededStore } from './seeding';
 import { subscriptionEndpoints } from './subscriptions';
+import { createWebhookSender, webhookControlRoutes } from './webhooks';
 
 export { API_VERSION } from './objects';
 
@@ -88,11 +89,16 @@ function faultResponse(kind: '429' | '500' | '503' | 'concurrency'): SimResponse
 export function createStripeSimulator(options: StripeSimulatorOptions = {}): { listen(port?: number, host?: string): Promise<SimServer> } {
   const { seed = buildSeed(), requiredApiKey, searchMaxClauses = 10 } = options;
   const store = createSeededStore(seed);
+  // Seed events are history; only changes from now on are sent as webhooks.
+  const webhooks = createWebhookSender();
+  store.onEvent = (event) => webhooks.send(event);
   const idempotency = new IdempotencyStore();
   const endpoints = [...customerEndpoints, ...catalogEndpoints, ...subscriptionEndpoints, ...invoiceEndpoints, ...eventEndpoints];
 
-  return createSimServer({
+  const shell = createSimServer({
     name: 'stripe',
+    controlRoutes: webhookControlRoutes(webhooks),
+    onReset: () => webhooks.resetStats(),
     routes: toRoutes(endpoints, { store, idempotency, searchMaxClauses }),
     state: () => ({
       customers: [...store.customers.values()],
@@ -125,6 +131,16 @@ export function createStripeSimulator(options: StripeSimulatorOptions = {}): { l
         message: `Unrecognized request URL (${req.method}: ${req.path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
       }).toResponse(),
   });
+  return {
+    async listen(port, host) {
+      const sim = await shell.listen(port, host);
+      // Closing the simulator stops its webhook retries too.
+      return { ...sim, close: async () => {
+        webhooks.close();
+        await sim.close();
+      } };
+    },
+  };
 }
 
 /** Create and start a Stripe simulator (port 0 = any free port). */

@@ -37,6 +37,8 @@ export interface Store {
   order: Map<string, number>;
   /** Account-level invoice numbering (`CNCD-00042`), continuing after the seed. */
   lastInvoiceNumber: number;
+  /** Told of every event recorded after seeding (webhook delivery, webhooks.ts). */
+  onEvent?: (event: EventObject) => void;
 }
 
 /** Who caused a change, for `event.request`. */
@@ -81,6 +83,7 @@ export function emit(store: Store, type: string, object: { id: string }, cause: 
   };
   store.events.push(event);
   track(store, event.id);
+  store.onEvent?.(event);
 }
 
 export function emptyStore(): Store {

@@ -9,9 +9,10 @@
  *   payment method; the subscription is `incomplete` until that succeeds. `error_if_incomplete`
  *   answers 402 and creates nothing when the charge fails; `default_incomplete` does not charge.
  *
- * Updates change items, quantities and metadata; no proration items are made (the next invoice simply
- * bills the new quantities). Cancelling ends the subscription now; cancelling it again is a 404,
- * as on Stripe.
+ * Updates change items, prices, quantities, metadata and a scheduled end (`cancel_at`), with Stripe's
+ * prorations (proration.ts): pending items by default, an invoice of their own with
+ * `proration_behavior=always_invoice`, none with `none`. Cancelling ends the subscription now;
+ * cancelling it again is a 404, as on Stripe.
  */
 import { cancelSubscription, finalizeInvoice, invoiceSubscription, paymentSucceeds, recordFailedPayment, payInvoice, type Change } from './billing';
 import { findCustomer, mergeMetadata } from './customers';
@@ -20,6 +21,7 @@ import { endpoint, list, listFields, metadataField, search, type HandlerContext 
 import { subscriptionItemObject, subscriptionObject } from './billing-objects';
 import { addMonth, newId, type SubscriptionObject, type TaxRateObject } from './objects';
 import { p } from './params';
+import { checkProrationDate, invoiceProrations, prorationItems, type ItemChange, type ProrationBehavior } from './proration';
 import type { SearchField } from './search';
 import { emit, snapshot, track } from './store';
 
@@ -168,6 +170,9 @@ export const subscriptionEndpoints = [
       ...commonFields,
       items: p.array(p.object(itemFields)),
       cancel_at_period_end: p.bool(),
+      // A unix time, or '' to remove a scheduled cancellation.
+      cancel_at: p.string(),
+      proration_date: p.int({ min: 0 }),
       cancellation_details: p.object({ comment: p.string(), feedback: p.string() }),
     },
     handler: (params, ctx) => {
@@ -177,32 +182,49 @@ export const subscriptionEndpoints = [
       if (subscription.status === 'canceled' && !onlyAllowedWhenCanceled) {
         throw StripeApiError.invalid('A canceled subscription can only update its cancellation_details and metadata.');
       }
-      (params.items ?? []).forEach((update, i) => {
+      const cancelAt = params.cancel_at === undefined ? undefined : params.cancel_at === '' ? null : Number(params.cancel_at);
+      if (cancelAt !== undefined && cancelAt !== null && (!Number.isInteger(cancelAt) || cancelAt <= ctx.now)) {
+        throw StripeApiError.invalid('cancel_at must be a unix timestamp in the future.', 'cancel_at');
+      }
+      // Validate everything before changing anything: a refused update leaves the subscription as it was.
+      const priced = (params.items ?? []).map((update, i) => {
         const existing = update.id ? subscription.items.data.find((it) => it.id === update.id) : undefined;
         if (update.id && !existing) throw StripeApiError.invalid(`No such subscription item: '${update.id}'`, `items[${i}][id]`, 'resource_missing');
+        const newPrice = update.price || !existing ? price(ctx, update.price, `items[${i}][price]`) : existing.price;
+        return { update, existing, newPrice, rates: update.tax_rates ? taxRates(ctx, update.tax_rates, `items[${i}][tax_rates]`) : null };
+      });
+      const changes: ItemChange[] = [];
+      const first = subscription.items.data[0];
+      for (const { update, existing, newPrice, rates } of priced) {
         if (existing && update.deleted) {
           subscription.items.data = subscription.items.data.filter((it) => it !== existing);
+          changes.push({ before: { price: existing.price, quantity: existing.quantity ?? 1 }, after: null, periodStart: existing.current_period_start, periodEnd: existing.current_period_end });
         } else if (existing) {
-          if (update.price) Object.assign(existing, { price: price(ctx, update.price, `items[${i}][price]`) });
+          const was = { price: existing.price, quantity: existing.quantity ?? 1 };
+          Object.assign(existing, { price: newPrice });
           if (update.quantity !== undefined) existing.quantity = update.quantity;
           existing.metadata = mergeMetadata(existing.metadata, update.metadata);
-          if (update.tax_rates) existing.tax_rates = taxRates(ctx, update.tax_rates, `items[${i}][tax_rates]`);
+          if (rates) existing.tax_rates = rates;
+          changes.push({ before: was, after: { price: existing.price, quantity: existing.quantity ?? 1 }, periodStart: existing.current_period_start, periodEnd: existing.current_period_end });
         } else {
-          const first = subscription.items.data[0];
-          subscription.items.data.push(
-            subscriptionItemObject({
-              id: newId('si', 14),
-              subscription: subscription.id,
-              price: price(ctx, update.price, `items[${i}][price]`),
-              quantity: update.quantity ?? 1,
-              created: ctx.now,
-              periodStart: first?.current_period_start ?? ctx.now,
-              periodEnd: first?.current_period_end ?? addMonth(ctx.now),
-            }),
-          );
+          const added = subscriptionItemObject({
+            id: newId('si', 14),
+            subscription: subscription.id,
+            price: newPrice,
+            quantity: update.quantity ?? 1,
+            created: ctx.now,
+            periodStart: first?.current_period_start ?? ctx.now,
+            periodEnd: first?.current_period_end ?? addMonth(ctx.now),
+          });
+          subscription.items.data.push(added);
+          changes.push({ before: null, after: { price: newPrice, quantity: added.quantity ?? 1 }, periodStart: added.current_period_start, periodEnd: added.current_period_end });
         }
-      });
+      }
       if (subscription.items.data.length === 0) throw StripeApiError.invalid('A subscription must have at least one active plan.', 'items');
+      if (cancelAt !== undefined) {
+        subscription.cancel_at = cancelAt;
+        subscription.cancel_at_period_end = false;
+      }
       subscription.metadata = mergeMetadata(subscription.metadata, params.metadata);
       if (params.default_tax_rates) subscription.default_tax_rates = taxRates(ctx, params.default_tax_rates, 'default_tax_rates');
       if (params.description !== undefined) subscription.description = params.description || null;
@@ -216,6 +238,13 @@ export const subscriptionEndpoints = [
         subscription.cancellation_details.comment = params.cancellation_details.comment ?? subscription.cancellation_details.comment;
       }
       emit(ctx.store, 'customer.subscription.updated', subscription, ctx, ctx.now, before);
+      const behavior = (params.proration_behavior ?? 'create_prorations') as ProrationBehavior;
+      if (behavior !== 'none' && changes.length > 0) {
+        const prorationDate = params.proration_date ?? ctx.now;
+        checkProrationDate(prorationDate, changes);
+        const items = prorationItems(change(ctx), subscription, changes, prorationDate);
+        if (behavior === 'always_invoice') invoiceProrations(change(ctx), subscription, items);
+      }
       return subscription;
     },
   }),

@@ -14,6 +14,7 @@ import { ConcordError } from '../../core/errors';
 import type { VendorCallListener } from '../../core/vendor-call';
 import { STRIPE_TAX_RATE_ID } from '../../simulators/common/seed';
 import type { BillingPort, NewContractItem } from './port';
+import { stripeAmendments } from './stripe/amendments';
 import { reportingHttpClient } from './stripe/calls';
 import { errorFromStripe } from './stripe/errors';
 import { META, idOf, toBillingCustomer, toContract, toInvoice } from './stripe/mapping';
@@ -343,6 +344,16 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     async ping() {
       await call('prices.list', false, () => stripe.prices.list({ limit: 1 }));
     },
+
+    // Amendments, bulk lists and duplicate search (stripe/amendments.ts).
+    ...stripeAmendments({
+      stripe,
+      call,
+      pricesByCode,
+      retrieveInvoice,
+      voidInvoice: (id, options) => port.voidInvoice(id, options),
+      finalizeInvoice: (id, options) => port.finalizeInvoice(id, options),
+    }),
   };
 
   /** Active prices by product code (lookup_key): one list call per ten codes. */

@@ -14,21 +14,39 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
 import { ConcordError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { SIGNATURE_HEADER, verifySignature } from '../../core/signing';
+import { PRINCIPAL_HEADER, UNSIGNED_PRINCIPAL, decodePrincipal, type Principal } from '../../core/principal';
+import { SIGNATURE_HEADER, verifyRequest } from '../../core/signing';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
 export interface RequestInfo {
   correlationId: string;
+  /** The caller's principal, signed by the gateway (core/principal.ts). */
+  principal: Principal;
 }
+
+/** What every subgraph's resolver context holds: the server puts it there, next to what `context` builds. */
+export interface SubgraphRequestContext {
+  principal: Principal;
+}
+
+/**
+ * Largest request body a subgraph reads, in bytes. Far above anything the gateway sends (its own
+ * client limit is 1 MiB), low enough that an unsigned caller cannot make a subgraph buffer
+ * unbounded data before the signature check turns it away.
+ */
+export const SUBGRAPH_MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export interface SubgraphServerOptions<C extends BaseContext> {
   /** Subgraph name, for logs and errors. */
   name: string;
   typeDefs: DocumentNode;
   resolvers: GraphQLResolverMap<C>;
-  /** Builds the context of one request (fresh DataLoaders, so nothing is cached across requests). */
-  context: (info: RequestInfo) => C;
+  /**
+   * Builds the context of one request (fresh DataLoaders, so nothing is cached across requests).
+   * The server adds `principal` to it, so resolvers always find the caller there.
+   */
+  context: (info: RequestInfo) => Omit<C, keyof SubgraphRequestContext>;
   /** Gateway's shared secret. Null turns the check off (never in production). */
   secret: string | null;
   logger: Logger;
@@ -55,10 +73,20 @@ export function formatSubgraphError(formatted: GraphQLFormattedError, error: unk
   return { message: 'Internal error', path: formatted.path, extensions: { code: 'INTERNAL' } };
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+/** The body, or null when it is larger than SUBGRAPH_MAX_BODY_BYTES (the rest is not read). */
+function readBody(req: http.IncomingMessage): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > SUBGRAPH_MAX_BODY_BYTES) {
+        resolve(null);
+        req.pause();
+        return;
+      }
+      chunks.push(c);
+    });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
@@ -69,7 +97,7 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(JSON.stringify(body));
 }
 
-export function createSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>) {
+export function createSubgraphServer<C extends BaseContext & SubgraphRequestContext>(options: SubgraphServerOptions<C>) {
   const { name, typeDefs, resolvers, context, secret, logger } = options;
   const apollo = new ApolloServer<C>({
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
@@ -85,7 +113,14 @@ export function createSubgraphServer<C extends BaseContext>(options: SubgraphSer
     if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
 
     const body = await readBody(req);
-    if (secret !== null && !verifySignature(secret, body, req.headers[SIGNATURE_HEADER] as string | undefined)) {
+    if (body === null) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 413, { errors: [{ message: 'request body is too large', extensions: { code: 'BAD_USER_INPUT' } }] });
+    }
+    // The principal header is inside the signature: verified together, or the request is refused.
+    const principalHeader = req.headers[PRINCIPAL_HEADER] as string | undefined;
+    const principal = secret === null ? (decodePrincipal(principalHeader) ?? UNSIGNED_PRINCIPAL) : decodePrincipal(principalHeader);
+    if (secret !== null && (!principal || !verifyRequest(secret, body, principalHeader, req.headers[SIGNATURE_HEADER] as string | undefined))) {
       return sendJson(res, 401, {
         errors: [{ message: 'subgraphs answer only the gateway', extensions: { code: 'UNAUTHENTICATED' } }],
       });
@@ -105,7 +140,10 @@ export function createSubgraphServer<C extends BaseContext>(options: SubgraphSer
     const correlationId = (req.headers[CORRELATION_HEADER] as string | undefined) ?? randomUUID();
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'POST', headers, search: url.search, body: parsed },
-      context: async () => context({ correlationId }),
+      context: async () => {
+        const info: RequestInfo = { correlationId, principal: principal! };
+        return { ...context(info), principal: info.principal } as C;
+      },
     });
     const out: Record<string, string> = {};
     for (const [key, value] of response.headers) out[key] = value;

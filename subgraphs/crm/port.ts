@@ -1,6 +1,7 @@
 import type {
   AccountWriteBack,
   CrmAccount,
+  CrmContract,
   CrmOpportunity,
   CrmOpportunityLine,
   OpportunityWriteBack,
@@ -30,6 +31,32 @@ export interface CrmPort {
   updateOpportunity(id: string, fields: OpportunityWriteBack): Promise<void>;
   /** Write links and status back to the account. Idempotent. */
   updateAccount(id: string, fields: AccountWriteBack): Promise<void>;
+
+  // ---------------------------------------------------------------- customer master
+
+  /**
+   * Accounts that may be the same company: a name containing one of `nameTokens` (case-insensitive)
+   * or a website on `domain`. A coarse, cheap filter (one query); the caller decides what is a
+   * likely duplicate. At most `limit` (default 200).
+   */
+  findAccountCandidates(criteria: { nameTokens: readonly string[]; domain: string | null }, limit?: number): Promise<CrmAccount[]>;
+  /** The account created under this customer-master key (upsertAccountByKey), or null. */
+  findAccountByKey(key: string): Promise<CrmAccount | null>;
+  /**
+   * Create the account under a customer-master key, or update the one that already holds the key:
+   * an external-id upsert, so a retry after a lost answer finds the first attempt's account.
+   */
+  upsertAccountByKey(
+    key: string,
+    fields: { name: string; domain: string | null; parentId: string | null; correlationId?: string },
+  ): Promise<{ id: string; created: boolean }>;
+
+  // ---------------------------------------------------------------- contracts (reconciliation)
+
+  /** CRM contracts ordered by id, `first` of them after the cursor (keyset paging). */
+  listContracts(page: { first: number; after?: string | null }): Promise<Page<CrmContract>>;
+  /** Align a contract's status and end date (repairs). Undefined leaves a field; null clears it. */
+  updateContract(id: string, fields: { status?: string; endDate?: string | null; correlationId?: string }): Promise<void>;
 
   /** A cheap call that proves the vendor answers (for /ready). */
   ping(): Promise<void>;

@@ -7,6 +7,7 @@ import { Connection } from 'jsforce';
 import type {
   AccountWriteBack,
   CrmAccount,
+  CrmContract,
   CrmOpportunity,
   CrmOpportunityLine,
   OpportunityWriteBack,
@@ -19,13 +20,17 @@ import type { CrmPort } from './port';
 import { errorFromSalesforce } from './salesforce/errors';
 import {
   ACCOUNT_FIELDS,
+  CONTRACT_FIELDS,
+  CUSTOMER_KEY_FIELD,
   LINE_FIELDS,
   OPPORTUNITY_FIELDS,
   accountWriteBody,
   opportunityWriteBody,
   parseSalesforceId,
+  soqlContains,
   soqlString,
   toAccount,
+  toContract,
   toOpportunity,
   toOpportunityLine,
   type SalesforceRow,
@@ -233,6 +238,62 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmP
 
     async updateAccount(id: string, fields: AccountWriteBack): Promise<void> {
       await update('Account', id, accountWriteBody(fields));
+    },
+
+    async findAccountCandidates({ nameTokens, domain }, limit = 200): Promise<CrmAccount[]> {
+      const clauses = [
+        ...nameTokens.filter((t) => t.length > 0).slice(0, 5).map((t) => `Name LIKE ${soqlContains(t)}`),
+        ...(domain ? [`Website LIKE ${soqlContains(domain)}`] : []),
+      ];
+      if (clauses.length === 0) return [];
+      const max = Math.max(1, Math.min(limit, MAX_PAGE));
+      const rows = await queryAll('query.Account', `SELECT ${ACCOUNT_FIELDS} FROM Account WHERE ${clauses.join(' OR ')} ORDER BY Id LIMIT ${max}`);
+      return rows.map(toAccount);
+    },
+
+    async findAccountByKey(key): Promise<CrmAccount | null> {
+      const rows = await queryAll('query.Account', `SELECT ${ACCOUNT_FIELDS} FROM Account WHERE ${CUSTOMER_KEY_FIELD} = ${soqlString(key)} LIMIT 1`);
+      return rows[0] ? toAccount(rows[0]) : null;
+    },
+
+    async upsertAccountByKey(key, fields): Promise<{ id: string; created: boolean }> {
+      const body: Record<string, string | null> = {
+        Name: fields.name,
+        Website: fields.domain,
+        ...(fields.parentId ? { ParentId: parseSalesforceId(fields.parentId) } : {}),
+        ...(fields.correlationId ? { Concord_Correlation_Id__c: fields.correlationId } : {}),
+        [CUSTOMER_KEY_FIELD]: key,
+      };
+      // An upsert on the key names its record, so retrying it after a lost answer is safe: the
+      // retry updates the account the first attempt created instead of creating another.
+      const result = await withPolicy('upsert.Account', true, async () => await conn.sobject('Account').upsert(body, CUSTOMER_KEY_FIELD));
+      if (!result.success) {
+        throw new ConcordError('VENDOR_REJECTED', 'Salesforce refused the account', { system: 'CRM', retryable: false });
+      }
+      return { id: result.id, created: result.created };
+    },
+
+    async listContracts({ first, after }): Promise<Page<CrmContract>> {
+      if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) {
+        throw new ConcordError('BAD_USER_INPUT', `first must be an integer between 0 and ${MAX_PAGE}`);
+      }
+      const where = after ? ` WHERE Id > ${soqlString(parseSalesforceId(after))}` : '';
+      const rows = await queryAll('query.Contract', `SELECT ${CONTRACT_FIELDS} FROM Contract${where} ORDER BY Id LIMIT ${first + 1}`);
+      const items = rows.slice(0, first).map(toContract);
+      return { items, hasNextPage: rows.length > first, endCursor: items.at(-1)?.id ?? null };
+    },
+
+    async updateContract(id, fields): Promise<void> {
+      const body: Record<string, string> = {};
+      if (fields.status !== undefined) body.Status = fields.status;
+      if (fields.correlationId) body.Concord_Correlation_Id__c = fields.correlationId;
+      const recordId = parseSalesforceId(id);
+      const payload: Record<string, string | null> = { ...body };
+      if (fields.endDate !== undefined) payload.EndDate = fields.endDate === null ? null : fields.endDate.slice(0, 10);
+      if (Object.keys(payload).length === 0) return;
+      await withPolicy('update.Contract', true, async () => {
+        await conn.sobject('Contract').update({ Id: recordId, ...payload });
+      });
     },
 
     async ping(): Promise<void> {

@@ -10,6 +10,7 @@ import { ConcordError } from '../../core/errors';
 import { withRetries } from '../../core/retry';
 import type { VendorCallListener } from '../../core/vendor-call';
 import { createNetSuiteClient, type NetSuiteRequest, type NetSuiteResponse } from './netsuite-client';
+import { netsuiteBulk } from './netsuite/bulk';
 import { errorFromNetSuite } from './netsuite/errors';
 import {
   POSTING_QUERY,
@@ -190,6 +191,7 @@ export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort 
         body: {
           companyName: input.companyName,
           ...(input.email !== undefined ? { email: input.email } : {}),
+          ...(input.taxRegistration !== undefined ? { vatRegNumber: input.taxRegistration } : {}),
           subsidiary: { id: subsidiaryId },
           custentity_concord_correlation_id: correlationId,
         },
@@ -272,6 +274,9 @@ export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort 
       });
       return readCustomer(customerId);
     },
+
+    // Credit memos, bulk reads and duplicate search (netsuite/bulk.ts).
+    ...netsuiteBulk({ read, write, suiteql, currency, itemId, requireExternalId, decimal }),
 
     async ping() {
       await read({

@@ -14,6 +14,8 @@ import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunSt
 import type { JobHandler, WorkQueues } from './queue';
 import { STEPS, type Ports, type StepInput } from './steps';
 import type { RunStore } from './store';
+import { compensatesOnFailure } from './workflow-model';
+import { stepDefinition } from './workflows';
 
 export interface EngineOptions {
   store: RunStore;
@@ -67,7 +69,7 @@ type Action =
 /** Steps whose effect may exist and can be undone, newest first. */
 function compensable(run: Run): RunStep[] {
   return run.steps
-    .filter((s) => STEPS[s.name].compensate && (s.status === 'SUCCEEDED' || s.status === 'COMPENSATION_FAILED' || (s.attempts > 0 && s.status !== 'COMPENSATED' && s.status !== 'PENDING')))
+    .filter((s) => stepDefinition(s.name).compensate && (s.status === 'SUCCEEDED' || s.status === 'COMPENSATION_FAILED' || (s.attempts > 0 && s.status !== 'COMPENSATED' && s.status !== 'PENDING')))
     .reverse();
 }
 
@@ -155,13 +157,14 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     input.run = started;
     input.logger.info({ attempt: current.attempts }, 'step started');
     try {
-      const result = await STEPS[step.name].run(input);
+      const result = await stepDefinition(step.name).run(input);
       await mutate(run.id, (r) => {
         const s = r.steps.find((x) => x.name === step.name)!;
         s.status = 'SUCCEEDED';
         s.finishedAt = iso();
         s.externalId = result.externalId;
         Object.assign(r.context, result.context ?? {});
+        if (r.workflow && result.workflow) Object.assign(r.workflow, result.workflow);
       });
       input.logger.info({ externalId: result.externalId }, 'step succeeded');
     } catch (error) {
@@ -180,6 +183,17 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
         });
         input.logger.warn({ code: failure.code, delayMs }, 'step failed; retrying later');
         await queues.enqueue(step.system, { runId: run.id, reason: `${step.name}-${current.attempts}` }, delayMs);
+      } else if (compensatesOnFailure(started.workflow)) {
+        // A workflow that must never stay half-applied (an amendment) is undone at once, newest
+        // first; the failed step keeps its error for operators.
+        await mutate(run.id, (r) => {
+          const s = r.steps.find((x) => x.name === step.name)!;
+          s.status = 'FAILED';
+          s.lastError = failure;
+          s.finishedAt = iso();
+          r.status = 'COMPENSATING';
+        });
+        input.logger.warn({ code: failure.code, message: failure.message }, 'step failed; undoing the run');
       } else {
         await mutate(run.id, (r) => {
           const s = r.steps.find((x) => x.name === step.name)!;
@@ -204,7 +218,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     const attempts = marked.steps.find((x) => x.name === step.name)!.compensationAttempts;
     input.run = marked;
     try {
-      await STEPS[step.name].compensate!(input);
+      await stepDefinition(step.name).compensate!(input);
       await mutate(run.id, (r) => {
         const s = r.steps.find((x) => x.name === step.name)!;
         s.status = 'COMPENSATED';

@@ -3,6 +3,7 @@
  * JSON so that any store (memory, Redis) can hold them; transitions live in engine.ts.
  */
 import type { Money, SystemName } from '../../core/canonical';
+import { WORKFLOW_STEP_SYSTEM, type WorkflowState, type WorkflowStepName } from './workflow-model';
 
 export const STEP_NAMES = [
   'readOpportunity',
@@ -13,10 +14,14 @@ export const STEP_NAMES = [
   'erpPosting',
   'crmWriteBack',
 ] as const;
-export type StepName = (typeof STEP_NAMES)[number];
+/** The steps of an order-to-cash run, in order. */
+export type OrderToCashStepName = (typeof STEP_NAMES)[number];
+/** Any step the engine runs: order-to-cash's, and those of the other workflows (workflow-model.ts). */
+export type StepName = OrderToCashStepName | WorkflowStepName;
 
 /** Which system each step talks to; steps run on that system's work queue. */
 export const STEP_SYSTEM: Record<StepName, SystemName> = {
+  ...WORKFLOW_STEP_SYSTEM,
   readOpportunity: 'CRM',
   erpCustomer: 'ERP',
   billingCustomer: 'BILLING',
@@ -132,6 +137,11 @@ export interface Run {
   context: RunContext;
   /** Set by cancelOrderToCash; the worker turns the run round at the next step boundary. */
   cancelRequested: boolean;
+  /**
+   * Set on runs of the other workflows (customer sync, amendment, repair): what they work on and
+   * learn. Absent on order-to-cash runs, whose state is `context`.
+   */
+  workflow?: WorkflowState;
   deadLetter: DeadLetterInfo | null;
   createdAt: string;
   updatedAt: string;

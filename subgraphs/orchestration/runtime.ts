@@ -3,8 +3,14 @@
  * BullMQ when REDIS_URL is set, in-memory otherwise (embedded mode: one process, not durable).
  */
 import type { ConcordConfig } from '../../core/config';
+import type { EventLog } from '../../core/events/event-log';
+import { createRedisEventLog } from '../../core/events/redis-log';
 import type { Logger } from '../../core/log';
+import { runEventPublisher } from '../events/run-events';
+import { createConsistency, type Consistency } from './consistency';
 import { createOrderToCashEngine, type OrderToCashEngine } from './engine';
+import { createMemoryKeyValueStore } from './kv-memory';
+import { createRedisKeyValueStore } from './kv-redis';
 import type { Run } from './model';
 import { createBullMqWorkQueues } from './queue-bullmq';
 import { createMemoryWorkQueues } from './queue-memory';
@@ -13,6 +19,7 @@ import type { Ports } from './steps';
 import { createMemoryRunStore } from './store-memory';
 import { createRedisRunStore } from './store-redis';
 import type { RunStore } from './store';
+import { isWorkflowRunId } from './workflow-model';
 
 export interface OrchestrationRuntimeOptions {
   config: ConcordConfig;
@@ -20,17 +27,32 @@ export interface OrchestrationRuntimeOptions {
   logger: Logger;
   /** Told of every saved run change. */
   onRunChanged?: (run: Run) => void;
+  /**
+   * Where every run change is appended as RUN_STATUS_CHANGED (subgraphs/events/run-events.ts).
+   * Default: with REDIS_URL, the shared Redis log (so worker processes publish too); without, none.
+   */
+  events?: EventLog;
 }
 
 export interface OrchestrationRuntime {
   engine: OrderToCashEngine;
   store: RunStore;
   queues: WorkQueues;
+  /**
+   * Customer master, amendments, reconciliation and repair (consistency.ts): their runs are on a
+   * second engine instance with its own run store, sharing `queues` (and so the vendors' limits).
+   */
+  consistency: Consistency;
   close(): Promise<void>;
 }
 
 export async function createOrchestrationRuntime(options: OrchestrationRuntimeOptions): Promise<OrchestrationRuntime> {
   const { config, ports, logger, onRunChanged } = options;
+  const ownEvents = !options.events && config.redisUrl
+    ? createRedisEventLog({ url: config.redisUrl, prefix: config.redisPrefix, retention: config.events.retention, dedupeTtlMs: config.events.dedupeTtlSeconds * 1000 })
+    : null;
+  const events = options.events ?? ownEvents;
+  const publish = events ? runEventPublisher(events, logger.child({ component: 'run-events' })) : null;
   const o2c = config.orchestration;
   const lanes = {
     CRM: { concurrency: o2c.concurrency.CRM },
@@ -52,16 +74,57 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     logger: logger.child({ component: 'order-to-cash' }),
     maxAttempts: o2c.maxAttempts,
     leaseMs: o2c.leaseMs,
-    onRunChanged,
+    onRunChanged: (run) => {
+      publish?.(run);
+      onRunChanged?.(run);
+    },
   });
-  if (o2c.workers) await queues.startWorkers(engine.handle);
+  // The workflows' runs: their own store (order-to-cash's lists and per-deal rule stay as they were),
+  // the same queues. In Redis under `<prefix>:wf`, so their keys are `{<prefix>:wf}:o2c:...`.
+  const workflowStore = config.redisUrl
+    ? createRedisRunStore({
+        url: config.redisUrl,
+        prefix: `${config.redisPrefix}:wf`,
+        onError: (error) => logger.warn({ err: error }, 'workflow run store connection error; reconnecting'),
+      })
+    : createMemoryRunStore();
+  const kv = config.redisUrl
+    ? createRedisKeyValueStore({ url: config.redisUrl, prefix: config.redisPrefix, onError: (error) => logger.warn({ err: error }, 'key-value store connection error; reconnecting') })
+    : createMemoryKeyValueStore();
+  const workflowPorts: Ports = { ...ports, ...(events ? { events } : {}) };
+  const workflowEngine = createOrderToCashEngine({
+    store: workflowStore,
+    queues,
+    ports: workflowPorts,
+    logger: logger.child({ component: 'workflows' }),
+    maxAttempts: o2c.maxAttempts,
+    leaseMs: o2c.leaseMs,
+  });
+  const consistency = createConsistency({
+    config: config.consistency,
+    ports: workflowPorts,
+    events: events ?? undefined,
+    kv,
+    store: workflowStore,
+    engine: workflowEngine,
+    queues,
+    logger,
+  });
+  // A job names its run; the run's id says which engine owns it.
+  if (o2c.workers) await queues.startWorkers((lane, job) => (isWorkflowRunId(job.runId) ? workflowEngine : engine).handle(lane, job));
   return {
     engine,
     store,
     queues,
+    consistency,
     close: async () => {
+      await consistency.close();
       await queues.close();
       await store.close();
+      await workflowStore.close();
+      await kv.close();
+      // Last: the workers' final changes are appended before the log's connection goes.
+      await ownEvents?.close();
     },
   };
 }

@@ -1,7 +1,10 @@
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import { consistencyResolvers, type ConsistencyContext } from '../../resolvers/consistency';
 import { orchestrationResolvers, type OrchestrationContext } from '../../resolvers/orchestration';
 import { subgraphTypeDefs } from '../../schema/subgraphs';
 import type { Logger } from '../../core/log';
 import { createSubgraphServer } from '../common/subgraph-server';
+import type { Consistency } from './consistency';
 import type { OrderToCashEngine } from './engine';
 
 export interface OrchestrationSubgraphOptions {
@@ -9,15 +12,34 @@ export interface OrchestrationSubgraphOptions {
   /** Gateway's shared secret; null = accept unsigned requests (tests of the subgraph alone). */
   secret: string | null;
   logger: Logger;
+  /**
+   * Customer that owns a CRM opportunity, for portal isolation of startOrderToCash (checked before a
+   * run exists). Default: none, and portal tokens may not start runs.
+   */
+  opportunityOwner?: (opportunityId: string) => Promise<string | null>;
+  /** Customer master, amendments, reconciliation and repair. Absent = those fields fail with INTERNAL. */
+  consistency?: Consistency;
+}
+
+/** Two resolver maps as one (the type names they share, Query and Mutation, get both sets of fields). */
+function mergeResolvers<C>(...maps: GraphQLResolverMap<C>[]): GraphQLResolverMap<C> {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const map of maps) {
+    for (const [type, fields] of Object.entries(map)) merged[type] = { ...(merged[type] ?? {}), ...(fields as Record<string, unknown>) };
+  }
+  return merged as GraphQLResolverMap<C>;
 }
 
 export function createOrchestrationSubgraph(options: OrchestrationSubgraphOptions) {
-  const { engine, secret, logger } = options;
-  return createSubgraphServer<OrchestrationContext>({
+  const { engine, secret, logger, opportunityOwner, consistency } = options;
+  return createSubgraphServer<OrchestrationContext & ConsistencyContext>({
     name: 'orchestration',
     typeDefs: subgraphTypeDefs('orchestration'),
-    resolvers: orchestrationResolvers,
-    context: ({ correlationId }) => ({ engine, correlationId }),
+    resolvers: mergeResolvers<OrchestrationContext & ConsistencyContext>(
+      orchestrationResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
+      consistencyResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
+    ),
+    context: ({ correlationId }) => ({ engine, correlationId, opportunityOwner, consistency }),
     secret,
     logger,
   });

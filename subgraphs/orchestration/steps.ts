@@ -9,12 +9,19 @@ import type { Logger } from '../../core/log';
 import type { BillingPort } from '../billing/port';
 import type { CrmPort } from '../crm/port';
 import type { ErpPort } from '../erp/port';
-import type { Run, RunContext, StepName } from './model';
+import type { EventLog } from '../../core/events/event-log';
+import type { OrderToCashStepName, Run, RunContext, StepName } from './model';
+import type { WorkflowState } from './workflow-model';
 
 export interface Ports {
   crm: CrmPort;
   billing: BillingPort;
   erp: ErpPort;
+  /**
+   * Where steps append business events (CUSTOMER_CREATED, CONTRACT_AMENDED, ...), de-duplicated by
+   * run. Absent = no events (the log is optional until every deployment has one).
+   */
+  events?: EventLog;
 }
 
 export interface StepInput {
@@ -33,6 +40,8 @@ export interface StepInput {
 export interface StepResult {
   externalId: string | null;
   context?: Partial<RunContext>;
+  /** Fields to merge into the run's `workflow` (runs other than order-to-cash). */
+  workflow?: Partial<Omit<WorkflowState, 'kind'>> & Record<string, unknown>;
 }
 
 export interface StepDefinition {
@@ -67,7 +76,7 @@ async function contractOfUncertainCreate(run: Run, ports: Ports): Promise<string
   return found && found.status !== 'CANCELED' && found.status !== 'ENDED' ? found.id : null;
 }
 
-export const STEPS: Record<StepName, StepDefinition> = {
+export const STEPS: Record<OrderToCashStepName, StepDefinition> = {
   readOpportunity: {
     name: 'readOpportunity',
     // Done synchronously by startOrderToCash (a lost deal must not create a run); kept as a step so

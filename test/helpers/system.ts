@@ -29,7 +29,9 @@ export interface TestSystemOptions {
 }
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
-  const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', ...options.env });
+  // Tests poll hard from one subject (100 runs at 10 polls a second): the per-subject rate limit is
+  // raised, not off, so every request still goes through it. test/security sets its own.
+  const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', CONCORD_RATE_LIMIT_RPS: '100000', CONCORD_RATE_LIMIT_BURST: '100000', ...options.env });
   const vendorCalls: VendorCall[] = [];
   const system = await startSystem({
     config,

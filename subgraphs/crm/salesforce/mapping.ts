@@ -5,6 +5,7 @@
 import type {
   AccountWriteBack,
   CrmAccount,
+  CrmContract,
   CrmOpportunity,
   CrmOpportunityLine,
   OpportunityWriteBack,
@@ -23,6 +24,11 @@ export const OPPORTUNITY_FIELDS = [
 ].join(', ');
 
 export const LINE_FIELDS = ['Id', 'OpportunityId', 'ProductCode', 'Name', 'Description', 'Quantity', 'UnitPrice', 'TotalPrice'].join(', ');
+
+export const CONTRACT_FIELDS = ['Id', 'AccountId', 'Status', 'StartDate', 'EndDate', 'Billing_Subscription_Id__c'].join(', ');
+
+/** The Account external-id field that holds upsertCustomer's idempotency key. */
+export const CUSTOMER_KEY_FIELD = 'Concord_Customer_Key__c';
 
 const SUFFIX = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
 
@@ -143,6 +149,24 @@ function body(fields: object, names: Record<string, string>): Record<string, str
   return out;
 }
 
+export function toContract(row: SalesforceRow): CrmContract {
+  return {
+    id: String(row.Id),
+    accountId: String(row.AccountId ?? ''),
+    status: String(row.Status ?? ''),
+    startDate: isoDateTime(row.StartDate),
+    endDate: isoDateTime(row.EndDate),
+    billingSubscriptionId: text(row.Billing_Subscription_Id__c),
+  };
+}
+
+/** A SOQL LIKE pattern that matches `value` anywhere: `%`, `_` and quotes escaped. */
+export function soqlContains(value: string): string {
+  // Quotes and backslashes as in any literal; then % and _ as LIKE escapes (\% and \_), matching themselves.
+  const inner = soqlString(value).slice(1, -1).replace(/[%_]/g, (c) => `\\${c}`);
+  return `'%${inner}%'`;
+}
+
 export function opportunityWriteBody(fields: OpportunityWriteBack): Record<string, string> {
   return body(fields, {
     billingSubscriptionId: 'Billing_Subscription_Id__c',
@@ -159,5 +183,8 @@ export function accountWriteBody(fields: AccountWriteBack): Record<string, strin
     erpCustomerId: 'ERP_Customer_Id__c',
     status: 'Concord_Status__c',
     correlationId: 'Concord_Correlation_Id__c',
+    name: 'Name',
+    domain: 'Website',
+    parentId: 'ParentId',
   });
 }

@@ -1,0 +1,261 @@
+/**
+ * Admission of one GraphQL operation at the gateway, after authentication and before Apollo plans
+ * or executes anything. In order:
+ *
+ *   1. request shape (query / variables / operationName / extensions)       -> 400 BAD_USER_INPUT
+ *   2. persisted queries: APQ hash lookup, safelist hashes                  -> 200 PersistedQueryNotFound
+ *   3. parse (bounded by maxTokens) and validate against the API schema     -> 400 BAD_USER_INPUT / QUERY_TOO_COMPLEX
+ *   4. the executed operation; in safelist mode it must be listed           -> 400 / 403 FORBIDDEN
+ *   5. limits: depth, aliases, estimated cost                               -> 400 QUERY_TOO_COMPLEX
+ *   6. authorization: remove what the token may not see                     -> FORBIDDEN errors at paths; 403 if nothing is left
+ *
+ * The result is the query text Apollo executes (the original, or the rewritten operation) and the
+ * FORBIDDEN errors to add to the answer. The same function serves HTTP and, for the subscriptions
+ * work, graphql-ws `onSubscribe`: call `admit(params, principal)` there too.
+ *
+ * Parsing and validation are cached per query text, authorization per (query text, operation,
+ * scopes): a repeated operation costs a hash lookup and the limits walk.
+ */
+import { createHash } from 'node:crypto';
+import {
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { ConcordError, type ErrorCode } from '../core/errors';
+import type { Principal } from '../core/principal';
+import { authorizeOperation, operationText, selectOperation, type AuthorizationPolicy, type Denial } from './authorization';
+import { checkLimits, type QueryLimits } from './limits';
+import type { PersistedQueries } from './persisted';
+
+/** A request turned away before execution: the HTTP status and the errors of the answer. */
+export class Rejection extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: { message: string; code: ErrorCode; path?: readonly (string | number)[]; locations?: readonly { line: number; column: number }[] }[],
+  ) {
+    super(errors[0]?.message ?? 'rejected');
+    this.name = 'Rejection';
+  }
+
+  static of(status: number, error: ConcordError): Rejection {
+    return new Rejection(status, [{ message: error.message, code: error.code }]);
+  }
+}
+
+/** The parameters of a GraphQL request, as a client sent them (not yet checked). */
+export interface GraphQLParams {
+  query?: unknown;
+  variables?: unknown;
+  operationName?: unknown;
+  extensions?: unknown;
+}
+
+export interface AdmittedOperation {
+  /** Text Apollo executes: the original query or the operation rewritten by authorization. */
+  query: string;
+  variables?: Record<string, unknown>;
+  operationName?: string;
+  /** The client's extensions without `persistedQuery` (resolved here, not by Apollo). */
+  extensions?: Record<string, unknown>;
+  operationType: 'query' | 'mutation' | 'subscription';
+  /** FORBIDDEN errors for the fields authorization removed. */
+  denials: Denial[];
+  /** Limits figures of the operation. */
+  measure: { depth: number; aliases: number; cost: number };
+}
+
+export interface AdmissionOptions {
+  /** The API schema (from the gateway, once it has loaded the supergraph). */
+  schema: () => GraphQLSchema | null;
+  /** Authorization declared in the supergraph. */
+  policy: () => AuthorizationPolicy | null;
+  limits: QueryLimits;
+  /** Most lexical tokens in a document; the parser stops beyond. */
+  maxTokens: number;
+  persisted: PersistedQueries;
+  /** Production: introspection refused and no "Did you mean" schema hints in errors. Default false. */
+  production?: boolean;
+  /** Documents (and authorization results) cached. Default 1000. */
+  cacheSize?: number;
+}
+
+export interface Admission {
+  admit(params: GraphQLParams, principal: Principal | null): AdmittedOperation;
+}
+
+class Lru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly size: number) {}
+  get(key: string): V | undefined {
+    const value = this.map.get(key);
+    if (value !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, value);
+    }
+    return value;
+  }
+  set(key: string, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
+  }
+}
+
+type Parsed = { document: DocumentNode } | { rejection: Rejection };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function locations(error: GraphQLError) {
+  return error.locations?.map(({ line, column }) => ({ line, column }));
+}
+
+export function createAdmission(options: AdmissionOptions): Admission {
+  const { schema, policy, limits, maxTokens, persisted, production = false, cacheSize = 1000 } = options;
+  let documents = new Lru<Parsed>(cacheSize);
+  let authorized = new Lru<{ query: string; denials: Denial[]; empty: boolean }>(cacheSize);
+  let cachedFor: GraphQLSchema | null = null;
+  const rules = production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
+  // Production hides schema hints, as Apollo's hideSchemaDetailsFromClientErrors does.
+  const hideHints = (message: string) => (production ? message.replace(/ ?Did you mean(.+)\?$/, '') : message);
+
+  function parseAndValidate(api: GraphQLSchema, query: string, hash: string): Parsed {
+    const cached = documents.get(hash);
+    if (cached) return cached;
+    let result: Parsed;
+    try {
+      const document = parse(query, { maxTokens });
+      const errors = validate(api, document, rules);
+      result = errors.length
+        ? { rejection: new Rejection(400, errors.slice(0, 20).map((e) => ({ message: hideHints(e.message), code: 'BAD_USER_INPUT', locations: locations(e) }))) }
+        : { document };
+    } catch (error) {
+      const message = error instanceof GraphQLError ? error.message : 'the query does not parse';
+      const tooBig = /tokens/i.test(message) && /Parsing aborted/i.test(message);
+      result = {
+        rejection: tooBig
+          ? new Rejection(400, [{ message: `the query has more than ${maxTokens} tokens`, code: 'QUERY_TOO_COMPLEX' }])
+          : new Rejection(400, [{ message, code: 'BAD_USER_INPUT', locations: error instanceof GraphQLError ? locations(error) : undefined }]),
+      };
+    }
+    documents.set(hash, result);
+    return result;
+  }
+
+  return {
+    admit(params, principal) {
+      const api = schema();
+      const rules = policy();
+      if (!api || !rules) throw Rejection.of(503, new ConcordError('INTERNAL', 'the gateway is starting; try again', { retryable: true }));
+      if (api !== cachedFor) {
+        // A new supergraph: what was valid or allowed under the old one is decided again.
+        documents = new Lru<Parsed>(cacheSize);
+        authorized = new Lru(cacheSize);
+        cachedFor = api;
+      }
+      const { variables, operationName, extensions } = params;
+      if (variables !== undefined && variables !== null && !isObject(variables)) {
+        throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', 'variables must be a JSON object'));
+      }
+      if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') {
+        throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', 'operationName must be a string'));
+      }
+      if (extensions !== undefined && extensions !== null && !isObject(extensions)) {
+        throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', 'extensions must be a JSON object'));
+      }
+      let resolved;
+      try {
+        resolved = persisted.resolve(params.query, extensions);
+      } catch (error) {
+        throw Rejection.of(400, error as ConcordError);
+      }
+      if (resolved.kind === 'not-found') {
+        // Apollo's APQ protocol: 200 and this exact message, so clients send the query text.
+        throw new Rejection(200, [{ message: 'PersistedQueryNotFound', code: 'BAD_USER_INPUT' }]);
+      }
+      const query = resolved.query;
+      const hash = createHash('sha256').update(query).digest('hex');
+      const parsed = parseAndValidate(api, query, hash);
+      if ('rejection' in parsed) throw parsed.rejection;
+      const { document } = parsed;
+
+      const operation = selectOperation(document, operationName as string | undefined);
+      if (!operation) {
+        const message = operationName ? `the document has no operation named ${operationName}` : 'the document has several operations: name one with operationName';
+        throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', message));
+      }
+      try {
+        persisted.checkSafelist(document, operation);
+      } catch (error) {
+        throw Rejection.of(403, error as ConcordError);
+      }
+      let measure;
+      try {
+        measure = checkLimits(api, document, operation, isObject(variables) ? variables : undefined, limits);
+      } catch (error) {
+        if (error instanceof ConcordError) throw Rejection.of(400, error);
+        throw error;
+      }
+
+      const scopesKey = principal ? [...principal.scopes].sort().join(' ') : '\u0000anonymous';
+      const key = `${hash}\u0000${operation.name?.value ?? ''}\u0000${scopesKey}`;
+      let outcome = authorized.get(key);
+      if (!outcome) {
+        const result = authorizeOperation(api, rules, document, operation.name?.value, principal);
+        outcome = { query: operationText(result, query), denials: result.denials, empty: result.empty };
+        authorized.set(key, outcome);
+      }
+      if (outcome.empty) {
+        throw new Rejection(403, outcome.denials.map((d) => ({ message: d.message, code: 'FORBIDDEN', path: d.path })));
+      }
+      let rest: Record<string, unknown> | undefined;
+      if (isObject(extensions)) {
+        const { persistedQuery: _resolvedHere, ...others } = extensions;
+        rest = Object.keys(others).length ? others : undefined;
+      }
+      return {
+        query: outcome.query,
+        variables: isObject(variables) ? variables : undefined,
+        operationName: operation.name?.value,
+        extensions: rest,
+        operationType: operation.operation,
+        denials: outcome.denials,
+        measure,
+      };
+    },
+  };
+}
+
+/** Context of a request that went through admission. */
+export interface AdmittedContext {
+  correlationId: string;
+  /** FORBIDDEN errors for fields authorization removed (added to the answer by denialsPlugin). */
+  denials?: Denial[];
+}
+
+/** Adds the FORBIDDEN errors of removed fields to the answer; the rest of the answer stays. */
+export function denialsPlugin<C extends AdmittedContext>(): ApolloServerPlugin<C> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, contextValue }) {
+          const denials = contextValue.denials;
+          if (!denials?.length || response.body.kind !== 'single') return;
+          const added: GraphQLFormattedError[] = denials.map((d) => ({
+            message: d.message,
+            path: d.path,
+            extensions: { code: 'FORBIDDEN', correlationId: contextValue.correlationId },
+          }));
+          const result = response.body.singleResult;
+          result.errors = [...added, ...(result.errors ?? [])];
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The events each subscription field of the API receives, from the event log: which events match
+ * (arguments and portal isolation), where the stream starts (a cursor, now, or a run's latest
+ * change), and the checks made before a subscription is accepted. Nothing here knows GraphQL
+ * execution or sockets.
+ */
+import { ConcordError } from '../core/errors';
+import { EVENT_TYPES, compareEventIds, type BusinessEvent, type EventLog, type EventType } from '../core/events/event-log';
+import { assertCanSeeCustomer, canSeeCustomer, type Principal } from '../core/principal';
+
+export interface EventStream {
+  /** Events to deliver, in log order; ends when the signal aborts. */
+  events(signal: AbortSignal): AsyncIterable<BusinessEvent>;
+}
+
+export interface StreamDeps {
+  log: EventLog;
+  /**
+   * The customer of a run as the orchestration subgraph reports it to this principal: null when the
+   * run does not exist (or is not visible). Used when the log holds no event of the run yet.
+   */
+  runCustomer(runId: string, principal: Principal): Promise<{ customerId: string | null } | null>;
+}
+
+function cursorOf(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw new ConcordError('BAD_USER_INPUT', 'after must be an event id');
+  compareEventIds(value, value); // EventCursorError (BAD_USER_INPUT) when malformed
+  return value;
+}
+
+async function* filtered(
+  log: EventLog,
+  after: string | null,
+  signal: AbortSignal,
+  keep: (event: BusinessEvent) => boolean,
+  first: BusinessEvent | null = null,
+): AsyncGenerator<BusinessEvent> {
+  if (first && keep(first)) yield first;
+  // The filter goes to the log: a subscriber is not woken for events that are not its own.
+  yield* log.follow(after, signal, keep);
+}
+
+/**
+ * The stream of one subscription, after its checks: FORBIDDEN for another customer's events on a
+ * portal token, NOT_FOUND for an unknown run, BAD_USER_INPUT for a malformed cursor.
+ */
+export async function openStream(field: string, args: Record<string, unknown>, principal: Principal, deps: StreamDeps): Promise<EventStream> {
+  const { log } = deps;
+  switch (field) {
+    case 'customerEvents': {
+      const customerId = String(args.customerId);
+      assertCanSeeCustomer(principal, customerId, `customer ${customerId}`);
+      const after = cursorOf(args.after);
+      return { events: (signal) => filtered(log, after, signal, (e) => e.customerId === customerId) };
+    }
+    case 'businessEvents': {
+      const types = Array.isArray(args.types) && args.types.length ? new Set(args.types as EventType[]) : null;
+      if (types) for (const type of types) if (!(EVENT_TYPES as readonly string[]).includes(type)) throw new ConcordError('BAD_USER_INPUT', `unknown event type ${type}`);
+      const after = cursorOf(args.after);
+      // A portal token sees its own customer's events only; other tokens see every event.
+      return { events: (signal) => filtered(log, after, signal, (e) => (!types || types.has(e.type)) && canSeeCustomer(principal, e.customerId)) };
+    }
+    case 'orderToCashRunUpdated': {
+      const runId = String(args.runId);
+      // Position first, then the latest change: a change between the two is replayed, not lost.
+      const head = await log.head();
+      const latest = await log.latest(`run:${runId}`);
+      if (latest) {
+        assertCanSeeCustomer(principal, latest.customerId, `run ${runId}`);
+      } else {
+        const run = await deps.runCustomer(runId, principal);
+        if (!run) throw new ConcordError('NOT_FOUND', `no run ${runId}`);
+        assertCanSeeCustomer(principal, run.customerId, `run ${runId}`);
+      }
+      const keep = (e: BusinessEvent) => e.type === 'RUN_STATUS_CHANGED' && e.runId === runId && canSeeCustomer(principal, e.customerId);
+      return { events: (signal) => filtered(log, latest?.id ?? head ?? '0-0', signal, keep, latest) };
+    }
+    default:
+      throw new ConcordError('BAD_USER_INPUT', `no subscription ${field}`);
+  }
+}
+
+/**
+ * Map events to payloads with up to `window` computed at once, delivered in event order. The
+ * returned iterator stops the source when it is returned (client completes, socket closes).
+ */
+export function orderedDeliveries<T>(
+  source: (signal: AbortSignal) => AsyncIterable<BusinessEvent>,
+  compute: (event: BusinessEvent) => Promise<T>,
+  options: { window?: number; signal?: AbortSignal } = {},
+): AsyncGenerator<T> {
+  const { window = 16 } = options;
+  const controller = new AbortController();
+  options.signal?.addEventListener('abort', () => controller.abort(options.signal?.reason), { once: true });
+  const pending: Promise<T>[] = [];
+  let finished = false;
+  let failure: unknown = null;
+  let wakeConsumer: (() => void) | null = null;
+  let wakeProducer: (() => void) | null = null;
+  const signalConsumer = () => {
+    const wake = wakeConsumer;
+    wakeConsumer = null;
+    wake?.();
+  };
+
+  void (async () => {
+    try {
+      for await (const event of source(controller.signal)) {
+        if (controller.signal.aborted) break;
+        while (pending.length >= window && !controller.signal.aborted) await new Promise<void>((resolve) => (wakeProducer = resolve));
+        const result = compute(event);
+        result.catch(() => undefined); // consumed in order below
+        pending.push(result);
+        signalConsumer();
+      }
+    } catch (error) {
+      failure = error;
+    } finally {
+      finished = true;
+      signalConsumer();
+    }
+  })();
+
+  const stop = () => {
+    controller.abort();
+    const wake = wakeProducer;
+    wakeProducer = null;
+    wake?.();
+  };
+  const abortError = () => (options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason : null);
+
+  const iterator: AsyncGenerator<T> = {
+    async next() {
+      for (;;) {
+        const reason = abortError();
+        if (reason) {
+          stop();
+          throw reason;
+        }
+        if (controller.signal.aborted) return { done: true, value: undefined };
+        const head = pending.shift();
+        if (head) {
+          const wake = wakeProducer;
+          wakeProducer = null;
+          wake?.();
+          return { done: false, value: await head };
+        }
+        if (finished) {
+          if (failure) throw failure;
+          return { done: true, value: undefined };
+        }
+        await new Promise<void>((resolve) => (wakeConsumer = resolve));
+      }
+    },
+    async return() {
+      stop();
+      signalConsumer();
+      return { done: true, value: undefined };
+    },
+    async throw(error) {
+      stop();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  } as AsyncGenerator<T>;
+  // An external abort wakes a waiting consumer so that next() can report it.
+  options.signal?.addEventListener('abort', signalConsumer, { once: true });
+  return iterator;
+}

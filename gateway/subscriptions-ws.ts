@@ -1,0 +1,60 @@
+/**
+ * The WebSocket transport of subscriptions: graphql-ws over `ws`, on the gateway's own HTTP server
+ * and path (an HTTP upgrade of GET /graphql). Keep-alive pings, the frame size limit and socket
+ * errors live here; the protocol (auth, admission, streams) is in subscriptions.ts.
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from '../core/log';
+import type { SubscriptionService } from './subscriptions';
+
+export interface WebSocketTransportOptions {
+  /** Path served (the GraphQL path). Default '/graphql'. */
+  path?: string;
+  /** Ping interval; a client that does not answer within it is dropped, in ms. Default 12000. */
+  keepAliveMs?: number;
+  /** Largest incoming frame in bytes (a subscribe message). Default 64 KiB. */
+  maxPayloadBytes?: number;
+  /** Production: internal error details are not sent in close reasons. Default false. */
+  production?: boolean;
+  logger: Logger;
+}
+
+export interface WebSocketTransport {
+  /** Open sockets. */
+  readonly clients: number;
+  close(): Promise<void>;
+}
+
+export function attachWebSocketTransport(server: http.Server, service: SubscriptionService, options: WebSocketTransportOptions): WebSocketTransport {
+  const { path = '/graphql', keepAliveMs = 12_000, maxPayloadBytes = 64 * 1024, production = false, logger } = options;
+  // perMessageDeflate off: it costs ~300 KB of zlib state per socket, and payloads are small.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes, perMessageDeflate: false });
+  // The protocol options know nothing of `ws` (their transport extra is opaque to them).
+  const serverOptions = { ...service.serverOptions, isProd: production } as Parameters<typeof useServer>[0];
+  const disposable = useServer(serverOptions, wss, keepAliveMs);
+  wss.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
+
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const pathname = new URL(req.url ?? '/', 'http://gateway').pathname;
+    if (pathname !== path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+
+  return {
+    get clients() {
+      return wss.clients.size;
+    },
+    async close() {
+      server.off('upgrade', onUpgrade);
+      await disposable.dispose();
+    },
+  };
+}

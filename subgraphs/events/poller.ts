@@ -1,0 +1,66 @@
+/**
+ * Change polling for vendors without webhooks Concord can rely on (Salesforce, NetSuite): each
+ * change feed is asked "what changed since <high-water mark>?" every interval, its events are
+ * appended (each with a dedupe key, so re-reading an overlap window appends nothing twice) and the
+ * mark moves on, durably (Coordination checkpoint; Redis with REDIS_URL). One replica polls a feed
+ * at a time (a lease that the holder renews each round; another replica takes over when it lapses).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Coordination } from '../../core/events/coordination';
+import type { EventLog, NewBusinessEvent } from '../../core/events/event-log';
+import type { Logger } from '../../core/log';
+
+/** One vendor's changes, in canonical events. */
+export interface ChangeFeed {
+  /** Name of the feed: its checkpoint and lease key ('salesforce', 'netsuite'). */
+  readonly name: string;
+  /**
+   * Events of the changes after `since` (the mark the previous poll returned; null the first time,
+   * when a feed starts from now rather than replaying history), and the next mark.
+   */
+  poll(since: string | null): Promise<{ events: NewBusinessEvent[]; next: string }>;
+}
+
+export interface PollerOptions {
+  feed: ChangeFeed;
+  log: EventLog;
+  coordination: Coordination;
+  logger: Logger;
+  /** Time between polls, in ms. */
+  intervalMs: number;
+  signal: AbortSignal;
+}
+
+/** Poll until `signal` aborts. Failures are logged and the same mark is tried next round. */
+export async function runPoller(options: PollerOptions): Promise<void> {
+  const { feed, log, coordination, logger, intervalMs, signal } = options;
+  const holder = randomUUID();
+  const leaseMs = Math.max(3 * intervalMs, 10_000);
+  const wait = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, intervalMs);
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+
+  while (!signal.aborted) {
+    try {
+      if (await coordination.acquire(`poller:${feed.name}`, holder, leaseMs)) {
+        const since = await coordination.getCheckpoint(`poller:${feed.name}`);
+        const { events, next } = await feed.poll(since);
+        let appended = 0;
+        for (const event of events) if (await log.append(event)) appended += 1;
+        await coordination.setCheckpoint(`poller:${feed.name}`, next);
+        if (appended) logger.info({ feed: feed.name, since, next, changes: events.length, appended }, 'vendor changes polled');
+      }
+    } catch (error) {
+      logger.warn({ err: error, feed: feed.name }, 'change polling failed; trying again next round');
+    }
+    await wait();
+  }
+  await coordination.release(`poller:${feed.name}`, holder).catch(() => undefined);
+}

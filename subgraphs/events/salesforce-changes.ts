@@ -1,0 +1,85 @@
+/**
+ * Salesforce changes as events, by polling (change feed for subgraphs/events/poller.ts): accounts
+ * whose SystemModstamp moved since the high-water mark, with SOQL through jsforce:
+ *
+ *   SELECT ... FROM Account WHERE SystemModstamp >= <mark - overlap> ORDER BY SystemModstamp, Id
+ *
+ * SystemModstamp (not LastModifiedDate) because system changes move it too, and it is indexed.
+ * The window re-reads `overlapMs` before the mark: a transaction that committed late with an earlier
+ * stamp is still seen; what was already appended is dropped by its dedupe key (record, stamp, and a
+ * hash of the fields Concord reports, so two changes in the same second are both reported).
+ * A new account (CreatedDate = SystemModstamp) is CUSTOMER_CREATED, any other change CUSTOMER_UPDATED.
+ */
+import { createHash } from 'node:crypto';
+import { Connection } from 'jsforce';
+import type { NewBusinessEvent } from '../../core/events/event-log';
+import { ObservedTransport } from '../crm/salesforce/transport';
+import type { ChangeFeed } from './poller';
+
+export interface SalesforceChangesOptions {
+  instanceUrl: string;
+  accessToken: string;
+  /** REST API version. Default '62.0'. */
+  apiVersion?: string;
+  /** How far before the mark each poll re-reads, in ms. Default 5000. */
+  overlapMs?: number;
+  /** Records per poll; the next poll continues from the last one's stamp. Default 500. */
+  batchSize?: number;
+  /** Clock, for the first mark. Default Date.now. */
+  now?: () => number;
+}
+
+interface AccountRow {
+  Id: string;
+  Name: string | null;
+  CreatedDate: string;
+  SystemModstamp: string;
+  Concord_Status__c: string | null;
+  ParentId: string | null;
+}
+
+/** A SOQL datetime literal (UTC, seconds precision; SOQL literals are not quoted). */
+function soqlDateTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Salesforce's `2026-05-01T10:00:00.000+0000` as ISO-8601. */
+const isoOf = (stamp: string) => new Date(Date.parse(stamp.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'))).toISOString();
+
+export function createSalesforceChangeFeed(options: SalesforceChangesOptions): ChangeFeed {
+  const { instanceUrl, accessToken, apiVersion = '62.0', overlapMs = 5000, batchSize = 500, now = Date.now } = options;
+  const conn = new Connection({ instanceUrl, accessToken, version: apiVersion });
+  conn._transport = new ObservedTransport({ timeoutMs: 10_000, onCall: () => undefined });
+
+  return {
+    name: 'salesforce',
+    async poll(since) {
+      if (since === null) return { events: [], next: new Date(now()).toISOString() };
+      const from = soqlDateTime(Date.parse(since) - overlapMs);
+      const soql =
+        'SELECT Id, Name, CreatedDate, SystemModstamp, Concord_Status__c, ParentId FROM Account ' +
+        `WHERE SystemModstamp >= ${from} ORDER BY SystemModstamp ASC, Id ASC LIMIT ${batchSize}`;
+      const result = await conn.query<AccountRow>(soql);
+      let next = since;
+      const events: NewBusinessEvent[] = result.records.map((row) => {
+        const stamp = isoOf(row.SystemModstamp);
+        if (stamp > next) next = stamp;
+        const fields = { name: row.Name, status: row.Concord_Status__c, parentId: row.ParentId };
+        const digest = createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
+        return {
+          type: row.CreatedDate === row.SystemModstamp ? 'CUSTOMER_CREATED' : 'CUSTOMER_UPDATED',
+          occurredAt: stamp,
+          correlationId: null,
+          source: 'CRM',
+          customerId: row.Id,
+          contractId: null,
+          invoiceId: null,
+          runId: null,
+          dedupeKey: `crm:Account:${row.Id}:${row.SystemModstamp}:${digest}`,
+          data: { name: row.Name, status: row.Concord_Status__c },
+        } satisfies NewBusinessEvent;
+      });
+      return { events, next };
+    },
+  };
+}

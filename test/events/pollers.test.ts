@@ -1,0 +1,132 @@
+/**
+ * Change polling on Redis: Salesforce accounts by SystemModstamp, NetSuite customers and invoices by
+ * lastmodifieddate, each with a durable high-water mark, one poller per feed across replicas, and
+ * no event twice (a restarted poller, an overlapping window). The system runs with
+ * CONCORD_WORKERS=0, so only the pollers under test poll.
+ */
+import { createRedisCoordination, type Coordination } from '../../core/events/coordination';
+import type { BusinessEvent, EventLog } from '../../core/events/event-log';
+import { createRedisEventLog } from '../../core/events/redis-log';
+import { loadConfig } from '../../core/config';
+import { createLogger } from '../../core/log';
+import { createNetSuiteChangeFeed } from '../../subgraphs/events/netsuite-changes';
+import { runPoller, type ChangeFeed } from '../../subgraphs/events/poller';
+import { createSalesforceChangeFeed } from '../../subgraphs/events/salesforce-changes';
+import type { Ports } from '../../subgraphs/orchestration/steps';
+import { SIMULATOR_CREDENTIALS, createVendorPorts, vendorEndpoints } from '../../system';
+import { REDIS_URL } from '../helpers/redis';
+import { startTestSystem, type TestSystem } from '../helpers/system';
+import { eventsPrefix, sleep } from './helpers';
+
+describe('change pollers (redis)', () => {
+  let system: TestSystem;
+  let ports: Ports;
+  let log: EventLog;
+  const coordinations: Coordination[] = [];
+  const keys = eventsPrefix('pollers');
+  const logger = createLogger({ level: 'silent' });
+  const coordination = () => {
+    const c = createRedisCoordination({ url: REDIS_URL, prefix: keys.prefix });
+    coordinations.push(c);
+    return c;
+  };
+
+  beforeAll(async () => {
+    system = await startTestSystem({ env: { CONCORD_WORKERS: '0', CONCORD_POLL_INTERVAL_MS: '0' } });
+    ports = createVendorPorts(loadConfig({ NODE_ENV: 'test' }), system.simulators);
+    log = createRedisEventLog({ url: REDIS_URL, prefix: keys.prefix });
+  });
+  afterAll(async () => {
+    await log.close();
+    for (const c of coordinations) await c.close();
+    await system.close();
+    await keys.cleanup();
+  });
+
+  /** Run `feed`'s poller (every 100 ms) while `body` runs. */
+  async function polling<T>(feed: ChangeFeed, body: () => Promise<T>, c = coordination()): Promise<T> {
+    const controller = new AbortController();
+    const running = runPoller({ feed, log, coordination: c, logger, intervalMs: 100, signal: controller.signal });
+    try {
+      await sleep(250); // the first round sets the mark at "now": history is not replayed
+      return await body();
+    } finally {
+      controller.abort();
+      await running;
+    }
+  }
+
+  async function waitFor(predicate: (events: BusinessEvent[]) => BusinessEvent[], timeoutMs = 10_000): Promise<BusinessEvent[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = predicate(await log.read(null, 10_000));
+      if (found.length || Date.now() > deadline) return found;
+      await sleep(50);
+    }
+  }
+
+  it('turns Salesforce account changes into CUSTOMER_UPDATED / CUSTOMER_CREATED, once each', async () => {
+    const vendors = vendorEndpoints(loadConfig({ NODE_ENV: 'test' }), system.simulators);
+    const feed = createSalesforceChangeFeed(vendors.salesforce);
+    const accountId = '001Dn0000000005IAA';
+    const updated = await polling(feed, async () => {
+      await ports.crm.updateAccount(accountId, { status: 'Under Review' });
+      return waitFor((events) => events.filter((e) => e.customerId === accountId && e.source === 'CRM'));
+    });
+    expect(updated).toHaveLength(1);
+    expect(updated[0]).toMatchObject({ type: 'CUSTOMER_UPDATED', data: { status: 'Under Review' } });
+    expect(updated[0].dedupeKey).toMatch(/^crm:Account:001Dn0000000005IAA:/);
+
+    // A poller restarted elsewhere continues from the durable mark: nothing is appended twice.
+    const mark = await coordination().getCheckpoint('poller:salesforce');
+    expect(Date.parse(mark!)).toBeGreaterThanOrEqual(Date.parse(updated[0].occurredAt));
+    const created = await polling(feed, async () => {
+      const response = await fetch(`${system.simulators.salesforce!.url}/services/data/v62.0/sobjects/Account`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SIMULATOR_CREDENTIALS.salesforceToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ Name: 'Polled New Co' }),
+      });
+      const { id } = (await response.json()) as { id: string };
+      return waitFor((events) => events.filter((e) => e.customerId === id));
+    });
+    expect(created).toEqual([expect.objectContaining({ type: 'CUSTOMER_CREATED', source: 'CRM', data: expect.objectContaining({ name: 'Polled New Co' }) })]);
+    expect((await log.read(null, 10_000)).filter((e) => e.customerId === accountId)).toHaveLength(1);
+  });
+
+  it('turns NetSuite credit holds and postings into events, with one poller across replicas', async () => {
+    const vendors = vendorEndpoints(loadConfig({ NODE_ENV: 'test' }), system.simulators);
+    const feed = createNetSuiteChangeFeed(vendors.netsuite);
+    const customerId = '001Dn0000000007IAA';
+    const controller = new AbortController();
+    // A second replica polls the same feed: the lease lets one of them work at a time.
+    const rival = runPoller({ feed, log, coordination: coordination(), logger, intervalMs: 100, signal: controller.signal });
+    try {
+      const found = await polling(feed, async () => {
+        await ports.erp.setCreditHold(customerId, true, { correlationId: 'poll-test' });
+        await ports.erp.postInvoice(
+          {
+            invoiceId: 'in_polltest0001',
+            customerId,
+            documentDate: new Date().toISOString().slice(0, 10),
+            lines: [{ description: 'Polled line', quantity: 1, amount: { amount: '10.00', currency: 'USD' } }],
+            tax: { amount: '0.00', currency: 'USD' },
+            total: { amount: '10.00', currency: 'USD' },
+          },
+          { correlationId: 'poll-test' },
+        );
+        return waitFor((events) => {
+          const mine = events.filter((e) => e.source === 'ERP' && e.customerId === customerId);
+          return mine.some((e) => e.type === 'INVOICE_POSTED') && mine.some((e) => e.type === 'CUSTOMER_UPDATED') ? mine : [];
+        });
+      });
+      expect(found.find((e) => e.type === 'CUSTOMER_UPDATED')).toMatchObject({ data: { creditHold: true } });
+      expect(found.filter((e) => e.type === 'INVOICE_POSTED')).toEqual([expect.objectContaining({ invoiceId: 'in_polltest0001', dedupeKey: expect.stringMatching(/^erp:invoice-posted:/) })]);
+      await sleep(400); // more rounds by both replicas: still nothing twice
+      const again = (await log.read(null, 10_000)).filter((e) => e.source === 'ERP' && e.customerId === customerId);
+      expect(again.map((e) => e.id)).toEqual(found.map((e) => e.id));
+    } finally {
+      controller.abort();
+      await rival;
+    }
+  });
+});
