@@ -30,11 +30,19 @@ async function main(): Promise<void> {
   say();
   say('Concord is running.');
   say(`  gateway        ${system.gateway.url}/graphql   (health ${system.gateway.url}/health, ready ${system.gateway.url}/ready)`);
+  say(`  subscriptions  ${system.gateway.url.replace(/^http/, 'ws')}/graphql   (graphql-ws; token in connection_init)`);
+  say(`  webhooks       ${system.gateway.url}/webhooks/stripe   (the Stripe simulator delivers here)`);
+  say(`  metrics        ${system.gateway.url}/metrics   (Prometheus text format; grafana/concord.json charts it)`);
   for (const [name, server] of Object.entries(system.subgraphs)) say(`  ${name.padEnd(14)} ${server.url}`);
   for (const [name, sim] of Object.entries(system.simulators)) say(`  ${`${name} sim`.padEnd(14)} ${sim.url}   (control: ${sim.url}/__sim/stats)`);
   say();
   say('Admin dev token (12h, all scopes); paste this line into your shell:');
   say(`  export TOKEN=${token}`);
+  say();
+  // The console's own token: operator scopes only. In the URL fragment, which browsers never send to a server.
+  const opsToken = await mintToken({ secret: config.jwtSecret, subject: 'dev-operator', scopes: ['ops:read', 'ops:write'], ttl: '12h' });
+  say('Ops console (ops:read ops:write, 12h):');
+  say(`  ${system.gateway.url}/ops#token=${opsToken}`);
   say();
   say('Example: the unified view of 50 customers across CRM, billing and ERP');
   say(`  curl -s ${system.gateway.url}/graphql \\`);

@@ -9,6 +9,9 @@ import { createEventInfrastructure, type EventInfrastructure } from './core/even
 import type { Logger } from './core/log';
 import type { VendorCallListener } from './core/vendor-call';
 import { securityOptionsFromConfig } from './gateway/auth-options';
+import type { Metrics } from './gateway/metrics';
+import { createOpsRuntime } from './gateway/ops/runtime';
+import type { Tracing } from './core/tracing';
 import { createGateway, type RunningGateway } from './gateway/server';
 import { SUPERGRAPH_PATH } from './schema/subgraphs';
 import type { SimServer } from './simulators/common/sim-server';
@@ -23,7 +26,8 @@ import { createSalesforceAdapter } from './subgraphs/crm/salesforce-adapter';
 import { createCrmSubgraph } from './subgraphs/crm/server';
 import { createNetSuiteAdapter } from './subgraphs/erp/netsuite-adapter';
 import { createErpSubgraph } from './subgraphs/erp/server';
-import { createEventsRuntime, type VendorEndpoints } from './subgraphs/events/runtime';
+import { markConcordWrites } from './subgraphs/events/echo';
+import { createEventsRuntime, echoTtlMs, type VendorEndpoints } from './subgraphs/events/runtime';
 import { createOrchestrationRuntime, type OrchestrationRuntime } from './subgraphs/orchestration/runtime';
 import { createOrchestrationSubgraph } from './subgraphs/orchestration/server';
 import type { Ports } from './subgraphs/orchestration/steps';
@@ -52,6 +56,10 @@ export interface SystemOptions {
   onVendorCall?: VendorCallListener;
   /** Batch entity reads onto vendor bulk reads. Default true; false is the benchmarks' baseline. */
   batch?: boolean;
+  /** Prometheus metrics of this process (gateway/metrics.ts), served at /metrics. Default: a new registry. */
+  metrics?: Metrics;
+  /** Spans and trace propagation (core/tracing.ts). Default: from the configuration (OTEL_TRACES_EXPORTER). */
+  tracing?: Tracing;
 }
 
 export interface RunningSystem {
@@ -64,6 +72,9 @@ export interface RunningSystem {
   stripeWebhookSecret: string | null;
   /** The bundled simulators that were started (absent for a vendor configured for real). */
   simulators: { salesforce?: SimServer; stripe?: SimServer; netsuite?: SimServer };
+  /** The metrics served at /metrics and the tracing in use. */
+  metrics: Metrics;
+  tracing: Tracing;
   close(): Promise<void>;
 }
 
@@ -128,7 +139,12 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     // Before everything that appends (runs, webhooks, pollers), closed after all of them.
     const events = createEventInfrastructure(config, logger);
     closers.push(() => events.close());
-    const vendorPorts = createVendorPorts(config, simulators, onVendorCall);
+    // Metrics, tracing and the ops console's figures (gateway/ops/runtime.ts).
+    const ops = createOpsRuntime({ config, logger, metrics: options.metrics, tracing: options.tracing, onVendorCall });
+    closers.push(() => ops.close());
+    const { tracing } = ops;
+    // Concord's own writes to customer records are marked, so change polling does not report them again.
+    const vendorPorts = markConcordWrites(createVendorPorts(config, simulators, ops.onVendorCall), events.coordination, echoTtlMs(config));
     const { crm: crmPort, billing: billingPort, erp: erpPort } = vendorPorts;
 
     const secret = config.subgraphSecret;
@@ -138,13 +154,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       secret,
       logger,
       batch,
+      tracing,
     }).listen(at(1), host);
     closers.push(() => crm.close());
-    const billing = await createBillingSubgraph({ port: billingPort, secret, logger, batch }).listen(at(2), host);
+    const billing = await createBillingSubgraph({ port: billingPort, secret, logger, batch, tracing }).listen(at(2), host);
     closers.push(() => billing.close());
-    const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch }).listen(at(3), host);
+    const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch, tracing }).listen(at(3), host);
     closers.push(() => erp.close());
-    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, logger, events: events.log });
+    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, logger, events: events.log, onRunChanged: ops.onRunChanged, tracing });
     closers.push(() => orchestration.close());
     // Portal isolation of startOrderToCash: the deal's customer, read from the CRM before a run exists.
     const opportunityOwner = async (id: string) => (await crmPort.getOpportunities([id])).get(id)?.accountId ?? null;
@@ -154,6 +171,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       logger,
       opportunityOwner,
       consistency: orchestration.consistency,
+      ops: ops.watch(orchestration),
+      tracing,
     }).listen(at(4), host);
     closers.push(() => orchestrationServer.close());
 
@@ -168,6 +187,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       logger,
       production: config.production,
       events: { log: events.log, webhooks: live.webhooks },
+      metrics: ops.metrics,
+      metricsToken: config.observability.metricsToken,
+      tracing,
     }).listen(ports === 'fixed' ? config.port : 0, host);
     closers.push(() => gateway.close());
     await live.start(gateway.url);
@@ -179,6 +201,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       orchestration,
       events,
       stripeWebhookSecret: live.stripeWebhookSecret,
+      metrics: ops.metrics,
+      tracing,
       close: async () => {
         // Gateway first, simulators last: nothing is left calling a closed server.
         for (const close of closers.reverse()) await close();

@@ -40,7 +40,7 @@ export interface OrchestrationConfig {
 
 /** Customer master, amendments, reconciliation and repair (README "Keeping the systems in step"). */
 export interface ConsistencyConfig {
-  /** Minutes between scheduled reconciliations; 0 = no schedule (CONCORD_RECONCILIATION_INTERVAL_MINUTES). */
+  /** Minutes between scheduled reconciliations; 0 = no schedule (CONCORD_RECONCILIATION_INTERVAL_MINUTES; default 360, 0 under NODE_ENV=test). */
   reconciliationIntervalMinutes: number;
   /** Vendor requests per second a reconciliation may make (CONCORD_RECONCILIATION_{CRM,BILLING,ERP}_RPS). */
   reconciliationPace: { CRM: number; BILLING: number; ERP: number };
@@ -90,6 +90,40 @@ export interface SecurityConfig {
   apq: boolean;
 }
 
+/** Metrics, tracing and the ops console (README "Operations"). */
+export interface ObservabilityConfig {
+  /** Where spans go: none (ids still propagated and logged), log (one JSON line per span), otlp (OTEL_TRACES_EXPORTER; 'console' = log). */
+  traceExporter: 'none' | 'log' | 'otlp';
+  /** OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces). */
+  otlpEndpoint: string | null;
+  /** Headers for the collector, `key=value,key2=value2` (OTEL_EXPORTER_OTLP_HEADERS). */
+  otlpHeaders: Record<string, string>;
+  /** `service.name` of exported spans (OTEL_SERVICE_NAME). */
+  serviceName: string;
+  /** Share of new traces recorded, 0..1 (OTEL_TRACES_SAMPLER_ARG); a sampled caller's trace is always followed. */
+  traceSampleRatio: number;
+  /** Bearer token that GET /metrics requires (CONCORD_METRICS_TOKEN); null = open (keep it on a private network). */
+  metricsToken: string | null;
+  /** How often the ops console's history is sampled, in ms (CONCORD_OPS_SAMPLE_MS). */
+  opsSampleMs: number;
+}
+
+/** Who may call the gateway: a verified token always (required), when sent (optional), or nobody checked (off). */
+export type AuthMode = 'required' | 'optional' | 'off';
+export const AUTH_MODES: readonly AuthMode[] = ['required', 'optional', 'off'];
+
+/** The gateway on its own over a supergraph file (`npm run gateway`, README "The gateway on its own"). */
+export interface StandaloneConfig {
+  /** Supergraph SDL file (CONCORD_SUPERGRAPH; `--supergraph` wins). Null = not given. */
+  supergraphPath: string | null;
+  /** CONCORD_AUTH: required (default), optional, or off (local development; refused in production). */
+  authMode: AuthMode;
+  /** Sign subgraph requests with CONCORD_SUBGRAPH_SECRET; CONCORD_SUBGRAPH_SIGNING=off for subgraphs that do not verify it. */
+  signSubgraphRequests: boolean;
+  /** Watch the supergraph file and swap valid changes in; CONCORD_SUPERGRAPH_WATCH=0 turns it off. */
+  watch: boolean;
+}
+
 export interface ConcordConfig {
   production: boolean;
   /** Gateway port; subgraphs at port+1..+4, simulators at port+101..+103. */
@@ -101,7 +135,10 @@ export interface ConcordConfig {
   jwtSecretIsDev: boolean;
   jwksUrl: string | null;
   subgraphSecret: string;
+  /** True when CONCORD_SUBGRAPH_SECRET is unset and `subgraphSecret` was generated for this start. */
+  subgraphSecretIsGenerated: boolean;
   security: SecurityConfig;
+  standalone: StandaloneConfig;
   logLevel: string;
   /** Customers the bundled simulators seed. */
   seedCustomers: number;
@@ -110,6 +147,7 @@ export interface ConcordConfig {
   orchestration: OrchestrationConfig;
   consistency: ConsistencyConfig;
   events: EventsConfig;
+  observability: ObservabilityConfig;
   /** Null = start and use the bundled simulator. */
   salesforce: SalesforceConfig | null;
   stripe: StripeConfig | null;
@@ -136,6 +174,53 @@ function group<T>(env: NodeJS.ProcessEnv, vendor: string, names: Record<keyof T,
   const missing = entries.filter(([key, variable]) => !env[variable] && defaults[key] === undefined).map(([, v]) => v);
   if (missing.length > 0) throw new ConfigError(`${vendor} is partly configured; also set ${missing.join(', ')}`);
   return Object.fromEntries(entries.map(([key, variable]) => [key, env[variable] || defaults[key]])) as T;
+}
+
+/** OTEL_EXPORTER_OTLP_HEADERS: `key=value,key2=value2`, values URL-encoded as the OpenTelemetry spec says. */
+function otlpHeaders(raw: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at > 0) headers[pair.slice(0, at).trim().toLowerCase()] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return headers;
+}
+
+function observability(env: NodeJS.ProcessEnv): ObservabilityConfig {
+  const kind = (env.OTEL_TRACES_EXPORTER || 'none').toLowerCase();
+  const traceExporter = kind === 'console' ? 'log' : kind;
+  if (traceExporter !== 'none' && traceExporter !== 'log' && traceExporter !== 'otlp') {
+    throw new ConfigError(`OTEL_TRACES_EXPORTER must be none, console, log or otlp, got "${kind}"`);
+  }
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : null;
+  const otlpEndpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || base;
+  if (traceExporter === 'otlp' && !otlpEndpoint) throw new ConfigError('OTEL_TRACES_EXPORTER=otlp needs OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)');
+  if (otlpEndpoint && !/^https?:\/\//.test(otlpEndpoint)) throw new ConfigError('the OTLP endpoint must be an http(s) URL');
+  const ratio = env.OTEL_TRACES_SAMPLER_ARG === undefined || env.OTEL_TRACES_SAMPLER_ARG === '' ? 1 : Number(env.OTEL_TRACES_SAMPLER_ARG);
+  if (!(ratio >= 0 && ratio <= 1)) throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1, got "${env.OTEL_TRACES_SAMPLER_ARG}"`);
+  return {
+    traceExporter,
+    otlpEndpoint,
+    otlpHeaders: otlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS),
+    serviceName: env.OTEL_SERVICE_NAME || 'concord',
+    traceSampleRatio: ratio,
+    metricsToken: env.CONCORD_METRICS_TOKEN || null,
+    opsSampleMs: Math.max(100, integer(env, 'CONCORD_OPS_SAMPLE_MS', 5000)),
+  };
+}
+
+const isOff = (value: string | undefined) => ['0', 'false', 'no', 'off'].includes((value ?? '').trim().toLowerCase());
+
+function standalone(env: NodeJS.ProcessEnv, production: boolean): StandaloneConfig {
+  const authMode = (env.CONCORD_AUTH || 'required').trim().toLowerCase() as AuthMode;
+  if (!AUTH_MODES.includes(authMode)) throw new ConfigError(`CONCORD_AUTH must be required, optional or off, got "${env.CONCORD_AUTH}"`);
+  if (authMode === 'off' && production) throw new ConfigError('CONCORD_AUTH=off is for local development only; refusing to start with NODE_ENV=production');
+  return {
+    supergraphPath: env.CONCORD_SUPERGRAPH || null,
+    authMode,
+    signSubgraphRequests: !isOff(env.CONCORD_SUBGRAPH_SIGNING),
+    watch: !isOff(env.CONCORD_SUPERGRAPH_WATCH),
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig {
@@ -177,6 +262,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
     jwtSecretIsDev: !env.CONCORD_JWT_SECRET,
     jwksUrl,
     subgraphSecret: env.CONCORD_SUBGRAPH_SECRET || randomBytes(32).toString('hex'),
+    subgraphSecretIsGenerated: !env.CONCORD_SUBGRAPH_SECRET,
+    standalone: standalone(env, production),
     security: {
       jwtIssuer: env.CONCORD_JWT_ISSUER || null,
       jwtAudience: env.CONCORD_JWT_AUDIENCE || null,
@@ -195,6 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
     logLevel: env.LOG_LEVEL || (production ? 'info' : env.NODE_ENV === 'test' ? 'silent' : 'info'),
     seedCustomers: integer(env, 'CONCORD_SEED_CUSTOMERS', 50),
     redisPrefix: env.CONCORD_REDIS_PREFIX || 'concord',
+    observability: observability(env),
     events: {
       retention: Math.max(1, integer(env, 'CONCORD_EVENTS_RETENTION', 100_000)),
       // Stripe retries a webhook for up to 3 days: remember ids for longer than that.
@@ -215,7 +303,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
       },
     },
     consistency: {
-      reconciliationIntervalMinutes: integer(env, 'CONCORD_RECONCILIATION_INTERVAL_MINUTES', 360),
+      // Off by default under test: a scheduled run landing mid-test would change vendor call counts.
+      reconciliationIntervalMinutes: integer(env, 'CONCORD_RECONCILIATION_INTERVAL_MINUTES', env.NODE_ENV === 'test' ? 0 : 360),
       reconciliationPace: {
         CRM: integer(env, 'CONCORD_RECONCILIATION_CRM_RPS', 10),
         // Stripe's test-mode read limit; live mode allows 100/s, shared with everything else.

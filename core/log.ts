@@ -2,9 +2,11 @@
  * Structured JSON logs (pino). Secrets are redacted by path so that a token or key that reaches a
  * log call by mistake is still never written, and every string logged (messages, fields, error
  * messages and stacks) is scrubbed of what looks like a credential or payment data: JWTs, bearer
- * tokens, Stripe keys and webhook secrets, card numbers (Luhn-checked) and IBANs.
+ * tokens, Stripe keys and webhook secrets, card numbers (Luhn-checked) and IBANs. Lines written
+ * while a request or run is served carry its correlation id and W3C trace ids (core/tracing.ts).
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { logContext } from './tracing';
 
 export type { Logger } from 'pino';
 
@@ -108,6 +110,15 @@ export function createLogger(options: { level?: string; name?: string; destinati
       name,
       level,
       redact: { paths: REDACT, censor: '[redacted]' },
+      // The request's or run's correlation id and trace ids on every line written while serving it
+      // (core/tracing.ts), unless the line or a child logger already names its correlation id.
+      mixin(object, _level, logger) {
+        const fields: Record<string, string> = logContext();
+        if (fields.correlationId && ('correlationId' in object || (logger as unknown as Record<symbol, string>)[pino.symbols.chindingsSym]?.includes('"correlationId":'))) {
+          delete fields.correlationId;
+        }
+        return fields;
+      },
       formatters: { log: (object) => scrubValue(object) as Record<string, unknown> },
       hooks: {
         logMethod(args, method) {

@@ -6,6 +6,13 @@
  * A /graphql request is authenticated (gateway/auth.ts), rate limited per subject
  * (gateway/rate-limit.ts), read up to the body limit, then admitted (gateway/admission.ts:
  * persisted queries, parse, validation, limits, authorization) before Apollo plans or executes it.
+ * `auth` decides who may call: a verified token always ('required'), when one is sent ('optional':
+ * anonymous callers get only fields without @authenticated/@requiresScopes), or nobody is checked
+ * ('off', never in production).
+ *
+ * The supergraph can be swapped while serving (RunningGateway.updateSupergraph; the standalone
+ * gateway's file watch, gateway/standalone.ts): @apollo/gateway's `update` gives new requests the
+ * new schema and plans while requests in flight finish on theirs.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,8 +22,10 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSource } from '@apollo/gateway';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import type { GraphQLSchema } from 'graphql';
+import type { AuthMode } from '../core/config';
 import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
+import type { Tracing } from '../core/tracing';
 import { PRINCIPAL_HEADER, encodePrincipal } from '../core/principal';
 import { SIGNATURE_HEADER, signRequest } from '../core/signing';
 import { Rejection, createAdmission, denialsPlugin, type GraphQLParams } from './admission';
@@ -28,19 +37,26 @@ import { readBody, sendGraphQLError, sendJson } from './http';
 import { createLiveEvents, type GatewayEventsOptions } from './live-events';
 import { DEFAULT_LIMITS } from './limits';
 import { createPersistedQueries, loadSafelist } from './persisted';
+import type { Metrics } from './metrics';
+import { createGatewayObservability } from './observability';
+import { serveOpsConsole } from './ops/console';
+import { createUpstreamSubscriptions, type UpstreamSubscriptionsOptions } from './standalone-subscriptions';
+import { attachWebSocketTransport, type WebSocketTransport } from './subscriptions-ws';
+import { SupergraphError, supergraphId, validateSupergraph, type SupergraphInfo } from './supergraph-source';
 import { createMemoryRateLimiter, createRedisRateLimiter, createUnlimitedRateLimiter, type RateLimiter } from './rate-limit';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
 export interface GatewayContext {
   correlationId: string;
-  principal: Principal;
+  /** Null: an anonymous caller (auth 'optional' without a token, or auth 'off'). */
+  principal: Principal | null;
   /** FORBIDDEN errors for the fields authorization removed before execution. */
   denials?: Denial[];
 }
 
 export interface GatewayOptions {
-  /** Composed supergraph SDL (schema/supergraph.graphql). */
+  /** Composed supergraph SDL (schema/supergraph.graphql); the first one, when it is swapped later. */
   supergraphSdl: string;
   /** Subgraph name -> URL, replacing the supergraph's `@join__graph` URLs. Default: none replaced. */
   subgraphUrls?: Record<string, string>;
@@ -59,6 +75,22 @@ export interface GatewayOptions {
   subgraphTimeoutMs?: number;
   /** Live events: subscriptions over graphql-ws on /graphql, webhooks (gateway/live-events.ts). Default: off. */
   events?: GatewayEventsOptions;
+  /**
+   * Who may call: 'required' (a verified token), 'optional' (a token is verified when sent; without
+   * one, only fields with no @authenticated/@requiresScopes are served), 'off' (no checks: local
+   * development only, refused when `production`). Default 'required'.
+   */
+  auth?: AuthMode;
+  /** How /ready checks a subgraph: GET its /health (Concord's subgraphs) or a `{ __typename }` query (any subgraph). Default 'health'. */
+  readinessProbe?: 'health' | 'graphql';
+  /** Subscriptions resolved by the subgraphs themselves, over graphql-ws (gateway/standalone-subscriptions.ts); not with `events`. Default: off. */
+  upstreamSubscriptions?: UpstreamSubscriptionsOptions;
+  /** Prometheus metrics (gateway/metrics.ts), served at GET /metrics. Default: none, and no /metrics. */
+  metrics?: Metrics;
+  /** Bearer token GET /metrics requires (CONCORD_METRICS_TOKEN). Default null: open. */
+  metricsToken?: string | null;
+  /** Spans of requests and subgraph fetches, continuing a client's `traceparent` (core/tracing.ts). Default: none. */
+  tracing?: Tracing;
 }
 
 export interface RunningGateway {
@@ -66,6 +98,13 @@ export interface RunningGateway {
   port: number;
   /** Subgraph name -> URL the gateway is using. */
   subgraphs: Record<string, string>;
+  /** The supergraph being served: sha256 of its SDL and when it was loaded. */
+  supergraph(): { id: string; loadedAt: string };
+  /**
+   * Validate `sdl` and swap it in: new requests get its schema and plans, requests (and upstream
+   * subscriptions) in flight finish on the old ones. Throws SupergraphError, and the old one keeps serving.
+   */
+  updateSupergraph(sdl: string): SupergraphInfo;
   close(): Promise<void>;
 }
 
@@ -77,6 +116,9 @@ export function supergraphSubgraphUrls(supergraphSdl: string): Record<string, st
 }
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Auth 'off': nothing is required of anyone. */
+const NO_REQUIREMENTS: AuthorizationPolicy = { size: 0, fieldRequirement: () => undefined };
 
 function correlationIdOf(req: http.IncomingMessage): string {
   const given = req.headers[CORRELATION_HEADER];
@@ -104,9 +146,20 @@ export function createGateway(options: GatewayOptions) {
     maxBodyBytes = 1024 * 1024,
     subgraphTimeoutMs = 15_000,
     events,
+    auth = 'required',
+    readinessProbe = 'health',
+    upstreamSubscriptions,
+    metrics,
+    metricsToken = null,
+    tracing,
   } = options;
+  if (auth === 'off' && production) throw new Error('auth "off" is for local development only; refused in production');
+  if (events && upstreamSubscriptions) throw new Error('live events and upstream subscriptions both serve WebSocket on /graphql: choose one');
   const subgraphs = { ...supergraphSubgraphUrls(supergraphSdl), ...subgraphUrls };
-  const fetcher = subgraphFetcher(subgraphSecret, subgraphTimeoutMs);
+  // Request spans and timings, subgraph fetch spans (traceparent) and timings, /metrics (gateway/observability.ts).
+  const observability = createGatewayObservability({ metrics, tracing, subgraphs, metricsToken, logger: logger.child({ component: 'gateway' }) });
+  const fetcher = observability.fetcher(subgraphFetcher(subgraphSecret, subgraphTimeoutMs));
+  const probe = subgraphFetcher(subgraphSecret, 2000);
   const { requestTimeoutMs = 30_000 } = security;
 
   const authenticator = createAuthenticator({
@@ -130,6 +183,9 @@ export function createGateway(options: GatewayOptions) {
   if (safelist) logger.info({ operations: safelist.size, dir: security.safelistDir }, 'safelist mode: only listed operations run');
   let apiSchema: GraphQLSchema | null = null;
   let policy: AuthorizationPolicy | null = null;
+  /** The supergraph @apollo/gateway serves now (as handed to it), its id and load time. */
+  let current: { sdl: string; id: string; loadedAt: string } | null = null;
+  let swap: ((sdl: string) => void) | null = null;
   const admission = createAdmission({
     schema: () => apiSchema,
     policy: () => policy,
@@ -152,13 +208,38 @@ export function createGateway(options: GatewayOptions) {
       })
     : null;
   const localSubgraphs = live?.localDataSources ?? {};
+  if (live) metrics?.watch({ subscriptions: () => live.stats() });
+
+  /** The caller under the auth mode: null = anonymous. Throws UNAUTHENTICATED (or a 503 INTERNAL: identity provider down). */
+  async function principalOf(authorization: string | null | undefined): Promise<Principal | null> {
+    if (auth === 'off') return null;
+    // A token that is sent is verified, in either mode: a bad one is a 401, never "anonymous".
+    if (auth === 'optional' && !authorization) return null;
+    return authenticator.authenticate(authorization);
+  }
+  const upstream = upstreamSubscriptions
+    ? createUpstreamSubscriptions(upstreamSubscriptions, {
+        logger: logger.child({ component: 'subscriptions' }),
+        authenticate: principalOf,
+        admit: (params, principal) => admission.admit(params, principal),
+        supergraphSdl: () => current?.sdl ?? null,
+        dataSources: () => dataSources,
+        subgraphUrl: (name) => subgraphs[name],
+        subgraphSecret,
+      })
+    : null;
+  let upstreamTransport: WebSocketTransport | null = null;
 
   const gateway = new ApolloGateway({
     // Authorization is enforced by the admission step (gateway/authorization.ts), before planning.
-    supergraphSdl: supergraphForGateway(supergraphSdl),
+    // A hook rather than a string: its `update` swaps the supergraph at run time (updateSupergraph).
+    supergraphSdl: async ({ update }) => {
+      swap = update;
+      return { supergraphSdl: supergraphForGateway(supergraphSdl) };
+    },
     buildService: ({ name, url }) =>
       (dataSources[name] = localSubgraphs[name] ?? new RemoteGraphQLDataSource<GatewayContext>({
-        url: subgraphs[name] ?? url,
+        url: subgraphUrls[name] ?? url,
         fetcher,
         willSendRequest({ request, context }) {
           if (context.correlationId) request.http?.headers.set(CORRELATION_HEADER, context.correlationId);
@@ -171,8 +252,22 @@ export function createGateway(options: GatewayOptions) {
   // The API schema and the authorization policy, from the supergraph the gateway loaded.
   gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
     apiSchema = schema;
-    policy = policyFromSupergraph(coreSupergraphSdl);
+    policy = auth === 'off' ? NO_REQUIREMENTS : policyFromSupergraph(coreSupergraphSdl);
+    current = { sdl: coreSupergraphSdl, id: current?.id ?? supergraphId(supergraphSdl), loadedAt: new Date().toISOString() };
   });
+
+  function updateSupergraph(sdl: string): SupergraphInfo {
+    // Live events plan subscriptions against the supergraph they started with (gateway/live-events.ts).
+    if (live) throw new SupergraphError('the supergraph cannot be swapped while live events are on');
+    if (!swap) throw new SupergraphError('the gateway has not loaded its first supergraph yet');
+    const info = validateSupergraph(sdl, { subgraphUrls });
+    const id = info.id;
+    swap(supergraphForGateway(sdl));
+    if (current) current = { ...current, id };
+    for (const name of Object.keys(subgraphs)) delete subgraphs[name];
+    Object.assign(subgraphs, info.subgraphs);
+    return info;
+  }
 
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -183,13 +278,24 @@ export function createGateway(options: GatewayOptions) {
     persistedQueries: false,
     parseOptions: { maxTokens: security.maxTokens ?? 5000 },
     formatError: (formatted) => formatGatewayError(formatted),
-    plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>(), observability.plugin<GatewayContext>()],
   });
 
   async function ready(): Promise<{ ready: boolean; subgraphs: Record<string, string> }> {
     const results = await Promise.all(
       Object.entries(subgraphs).filter(([name]) => !(name in localSubgraphs)).map(async ([name, url]) => {
         try {
+          if (readinessProbe === 'graphql') {
+            // Any GraphQL server answers this (@apollo/gateway's own health check query), signed as usual.
+            const response = (await probe(url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ query: 'query __ApolloServiceHealthCheck__ { __typename }' }),
+            })) as unknown as Response;
+            if (!response.ok) return [name, `down (${response.status})`] as const;
+            const body = (await response.json().catch(() => null)) as { data?: { __typename?: unknown } } | null;
+            return [name, body?.data?.__typename ? 'up' : 'down (no GraphQL answer)'] as const;
+          }
           const response = await fetch(url.replace(/\/graphql$/, '/health'), { signal: AbortSignal.timeout(2000) });
           return [name, response.ok ? 'up' : `down (${response.status})`] as const;
         } catch {
@@ -197,7 +303,7 @@ export function createGateway(options: GatewayOptions) {
         }
       }),
     );
-    return { ready: results.every(([, state]) => state === 'up'), subgraphs: Object.fromEntries(results) };
+    return { ready: apiSchema !== null && results.every(([, state]) => state === 'up'), subgraphs: Object.fromEntries(results) };
   }
 
   function sendRejection(res: http.ServerResponse, rejection: Rejection, correlationId: string, headers: Record<string, string> = {}): void {
@@ -249,14 +355,13 @@ export function createGateway(options: GatewayOptions) {
     return body as GraphQLParams;
   }
 
-  async function graphql(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    const correlationId = correlationIdOf(req);
+  async function graphql(req: http.IncomingMessage, res: http.ServerResponse, url: URL, correlationId: string): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendRejection(res, Rejection.of(405, new ConcordError('BAD_USER_INPUT', 'use GET or POST')), correlationId, { allow: 'GET, POST' });
     }
-    let principal: Principal;
+    let principal: Principal | null;
     try {
-      principal = await authenticator.authenticate(req.headers.authorization);
+      principal = await principalOf(req.headers.authorization);
     } catch (error) {
       const failure = error instanceof ConcordError ? error : new ConcordError('UNAUTHENTICATED', 'invalid token');
       const status = failure.code === 'UNAUTHENTICATED' ? 401 : 503;
@@ -265,7 +370,8 @@ export function createGateway(options: GatewayOptions) {
       return sendGraphQLError(res, status, failure, correlationId);
     }
     // Rate limits come before the body is read: a flood costs one bucket check per request.
-    const decision = await rateLimiter.take(principal.subject).catch((error: unknown) => {
+    // Anonymous callers (auth optional or off) share a bucket per client address.
+    const decision = await rateLimiter.take(principal?.subject ?? `anonymous@${req.socket.remoteAddress ?? 'unknown'}`).catch((error: unknown) => {
       // Fail open: a Redis outage must not take the API down with it (logged, and /ready says so).
       logger.warn({ err: error, correlationId }, 'rate limiter unavailable; request let through');
       return null;
@@ -286,6 +392,7 @@ export function createGateway(options: GatewayOptions) {
       }
       throw error;
     }
+    observability.operation(admitted.operationName, admitted.operationType);
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined && key !== 'content-length') headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -319,7 +426,7 @@ export function createGateway(options: GatewayOptions) {
       timedOut,
     ]).finally(() => clearTimeout(timer));
     if (response === 'timeout') {
-      logger.warn({ correlationId, subject: principal.subject, timeoutMs: requestTimeoutMs }, 'graphql request timed out');
+      logger.warn({ correlationId, subject: principal?.subject ?? null, timeoutMs: requestTimeoutMs }, 'graphql request timed out');
       const late = new ConcordError('INTERNAL', `the request took longer than ${requestTimeoutMs} ms`, { retryable: true });
       return sendGraphQLError(res, 504, late, correlationId);
     }
@@ -338,14 +445,20 @@ export function createGateway(options: GatewayOptions) {
     const url = new URL(req.url ?? '/', 'http://gateway');
     switch (url.pathname) {
       case '/health':
-        return sendJson(res, 200, { status: 'ok' });
+        // 200 once a supergraph is loaded (the server listens only after the first one is).
+        return current ? sendJson(res, 200, { status: 'ok', supergraph: { id: current.id, loadedAt: current.loadedAt } }) : sendJson(res, 503, { status: 'loading' });
       case '/ready': {
         const state = await ready();
         return sendJson(res, state.ready ? 200 : 503, state);
       }
-      case '/graphql':
-        return graphql(req, res, url);
+      case '/graphql': {
+        const correlationId = correlationIdOf(req);
+        return observability.graphql(req, res, correlationId, () => graphql(req, res, url, correlationId));
+      }
+      case '/metrics':
+        return observability.serveMetrics(req, res);
       default:
+        if (url.pathname === '/ops' || url.pathname.startsWith('/ops/')) return serveOpsConsole(req, res, url.pathname);
         if (live && (await live.handleWebhook(req, res, url.pathname))) return;
         return sendJson(res, 404, { error: `no route ${url.pathname}` });
     }
@@ -370,13 +483,17 @@ export function createGateway(options: GatewayOptions) {
         server.listen(port, host, () => resolve());
       });
       live?.attach(server);
+      if (upstream) upstreamTransport = attachWebSocketTransport(server, upstream, { production, logger });
       const address = server.address() as AddressInfo;
       return {
         url: `http://${host}:${address.port}`,
         port: address.port,
         subgraphs,
+        supergraph: () => ({ id: current!.id, loadedAt: current!.loadedAt }),
+        updateSupergraph,
         close: async () => {
           await live?.close();
+          await upstreamTransport?.close();
           server.closeAllConnections();
           await new Promise<void>((resolve) => server.close(() => resolve()));
           await apollo.stop();

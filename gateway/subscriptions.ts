@@ -99,9 +99,11 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
     return async (runId: string, principal: Principal) => {
       prepared ??= executor.prepare('query ConcordRunOwner($id: ID!) { orderToCashRun(id: $id) { id customer { id } } }', 'ConcordRunOwner');
       const result = await executor.query(prepared, { id: runId }, { correlationId: randomUUID(), principal });
-      const forbidden = result.errors?.find((e) => e.extensions?.code === 'FORBIDDEN');
-      if (forbidden) throw new ConcordError('FORBIDDEN', `this token may not access run ${runId}`);
-      const run = (result.data as { orderToCashRun?: { customer?: { id: string } | null } | null } | null | undefined)?.orderToCashRun;
+      if (result.errors?.some((e) => e.extensions?.code === 'FORBIDDEN')) throw new ConcordError('FORBIDDEN', `this token may not access run ${runId}`);
+      const data = result.data as { orderToCashRun?: { customer?: { id: string } | null } | null } | null | undefined;
+      // No answer is not "no run": the orchestration subgraph may be down for a moment.
+      if (!data && result.errors?.length) throw new ConcordError('INTERNAL', `run ${runId} could not be looked up; try again`, { retryable: true });
+      const run = data?.orderToCashRun;
       return run ? { customerId: run.customer?.id ?? null } : null;
     };
   })();
@@ -172,6 +174,10 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
         stream = await openStream(prepared.rootField, resolved.args, principal, { log, runCustomer: runQuery });
       } catch (error) {
         if (error instanceof ConcordError) return fail(error);
+        // The planner refuses what a subscription cannot do (@defer, for one): the client's to fix.
+        if (error instanceof GraphQLError || /not supported/i.test((error as Error).message)) {
+          return fail(new ConcordError('BAD_USER_INPUT', (error as Error).message));
+        }
         logger.error({ err: error, correlationId }, 'subscription could not start');
         return fail(new ConcordError('INTERNAL', 'the subscription could not start'));
       }

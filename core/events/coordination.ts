@@ -3,7 +3,8 @@
  * (the pollers' high-water marks), leases (one poller of a kind at a time across replicas) and
  * per-key locks (one reaction per customer at a time). Memory for embedded mode, Redis otherwise.
  *
- * Redis keys (P = `{<prefix>}:events`, same hash tag as the log): P:hwm:<name>, P:lease:<name>.
+ * Redis keys (P = `{<prefix>}:events`, same hash tag as the log): P:hwm:<name>, P:lease:<name>,
+ * P:mark:<name>.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -16,6 +17,10 @@ export interface Coordination {
   acquire(name: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Give `name` up, if `holder` still holds it. */
   release(name: string, holder: string): Promise<void>;
+  /** Set a short-lived mark (for example "Concord just wrote this record"). */
+  mark(name: string, ttlMs: number): Promise<void>;
+  /** Whether a mark is set and not yet expired. */
+  marked(name: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -50,6 +55,7 @@ export async function withLock<T>(
 export function createMemoryCoordination(): Coordination {
   const checkpoints = new Map<string, string>();
   const leases = new Map<string, { holder: string; expires: number }>();
+  const marks = new Map<string, number>();
   return {
     async getCheckpoint(name) {
       return checkpoints.get(name) ?? null;
@@ -65,6 +71,13 @@ export function createMemoryCoordination(): Coordination {
     },
     async release(name, holder) {
       if (leases.get(name)?.holder === holder) leases.delete(name);
+    },
+    async mark(name, ttlMs) {
+      if (marks.size > 10_000) for (const [key, expires] of marks) if (expires <= Date.now()) marks.delete(key);
+      marks.set(name, Date.now() + ttlMs);
+    },
+    async marked(name) {
+      return (marks.get(name) ?? 0) > Date.now();
     },
     async close() {},
   };
@@ -120,6 +133,12 @@ export function createRedisCoordination(options: RedisCoordinationOptions = {}):
     },
     async release(name, holder) {
       await redis.concordRelease(`${base}:lease:${name}`, holder);
+    },
+    async mark(name, ttlMs) {
+      await redis.set(`${base}:mark:${name}`, '1', 'PX', ttlMs);
+    },
+    async marked(name) {
+      return (await redis.exists(`${base}:mark:${name}`)) === 1;
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());

@@ -3,7 +3,6 @@
  * Streams log: ids of the same `<ms>-<seq>` form, bounded retention, dedupe with a TTL, ordered
  * sequences, gap-free follow (fanout.ts) and at-least-once group consumption.
  */
-import { hostname } from 'node:os';
 import {
   EventCursorError,
   compareEventIds,
@@ -16,7 +15,7 @@ import {
 import { Fanout } from './fanout';
 
 export interface MemoryEventLogOptions {
-  /** Events kept; older ones are dropped. Default 100000. */
+  /** Events kept (at least; trimmed in batches of a tenth). Default 100000. */
   retention?: number;
   /** How long a dedupeKey is remembered, in ms. Default 7 days (Stripe retries for 3). */
   dedupeTtlMs?: number;
@@ -64,10 +63,15 @@ export function createMemoryEventLog(options: MemoryEventLogOptions = {}): Event
     return lo;
   }
 
-  function pruneDedupe(at: number): void {
-    // Amortised: only when the map has grown, so append stays O(1) on average.
-    if (dedupe.size < 10_000) return;
+  let pruneAt = 10_000;
+  /** Drop expired dedupe keys and sequences of events no longer kept; amortised O(1) per append. */
+  function prune(at: number): void {
+    if (dedupe.size + sequences.size < pruneAt) return;
     for (const [key, expires] of dedupe) if (expires <= at) dedupe.delete(key);
+    if (maxDeleted !== null) {
+      for (const [key, entry] of sequences) if (compareEventIds(entry.id, maxDeleted) <= 0) sequences.delete(key);
+    }
+    pruneAt = Math.max(10_000, 2 * (dedupe.size + sequences.size));
   }
 
   const log = {
@@ -84,15 +88,15 @@ export function createMemoryEventLog(options: MemoryEventLogOptions = {}): Event
       }
       const event: BusinessEvent = Object.freeze({ ...structuredClone(input), id: nextId() });
       events.push(event);
-      if (input.dedupeKey) {
-        dedupe.set(input.dedupeKey, at + dedupeTtlMs);
-        pruneDedupe(at);
-      }
+      if (input.dedupeKey) dedupe.set(input.dedupeKey, at + dedupeTtlMs);
       if (input.sequence) sequences.set(input.sequence.key, { version: input.sequence.version, id: event.id });
-      if (events.length > retention) {
+      // Trimmed in batches (like Redis' MAXLEN ~): splicing one event off the front per append
+      // would move the whole array each time. At least `retention` events are kept.
+      if (events.length > retention + Math.ceil(retention / 10)) {
         const dropped = events.splice(0, events.length - retention);
         maxDeleted = dropped[dropped.length - 1].id;
       }
+      prune(at);
       const wake = waiters;
       waiters = [];
       for (const w of wake) w();

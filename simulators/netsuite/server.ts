@@ -1,6 +1,7 @@
 /**
- * NetSuite REST web services simulator: the record API (`/services/rest/record/v1/...`), SuiteQL
- * (`/services/rest/query/v1/suiteql`), OAuth 1.0a TBA, NetSuite's error envelope, the account
+ * NetSuite REST web services simulator: the record API (`/services/rest/record/v1/...`: customer,
+ * invoice, customerPayment, creditMemo), SuiteQL (`/services/rest/query/v1/suiteql`, with
+ * UPPER/LOWER), OAuth 1.0a TBA, NetSuite's error envelope, the account
  * concurrency limit and closed accounting periods, on the shared simulator shell (routing, stats,
  * faults, `/__sim/` control API). Only what NetSuite itself offers: no bulk shortcuts.
  */
@@ -12,7 +13,7 @@ import { createRecordCodec, parseListFilter } from './records';
 import { recordsFromSeed } from './seed-records';
 import { periodDates, periodId, periodName } from './periods';
 import { RECORD_TYPES, createNetSuiteStore, type NetSuiteStore, type RecordType } from './store';
-import { SuiteQLError, runSuiteQL, type TableDef } from './suiteql';
+import { SuiteQLError, runSuiteQL, type TableDef, type Value } from './suiteql';
 
 export type { TbaCredentials } from './oauth';
 
@@ -45,7 +46,19 @@ const TRANSACTION_STATUS = { Open: 'A', 'Paid In Full': 'B', Voided: 'V' } as co
 /** SuiteQL views of the store, as NetSuite's analytics tables name and type their columns. */
 function suiteqlTables(store: NetSuiteStore): Record<string, TableDef> {
   const dollars = (cents: number) => Math.round(cents) / 100;
-  return {
+  /** A table's rows, built once per store version: paging through 35,000 transactions reads them many times. */
+  const cached = (build: () => Record<string, Value>[]) => {
+    let at = -1;
+    let rows: Record<string, Value>[] = [];
+    return () => {
+      if (at !== store.version()) {
+        rows = build();
+        at = store.version();
+      }
+      return rows;
+    };
+  };
+  const tables: Record<string, TableDef> = {
     customer: {
       columns: {
         id: 'number', entityid: 'string', companyname: 'string', externalid: 'string', email: 'string',
@@ -116,6 +129,8 @@ function suiteqlTables(store: NetSuiteStore): Record<string, TableDef> {
         })),
     },
   };
+  for (const name of ['customer', 'transaction']) tables[name] = { ...tables[name], rows: cached(tables[name].rows) };
+  return tables;
 }
 
 /** Create (not yet listening) a NetSuite simulator; `listen(port)` starts it. */

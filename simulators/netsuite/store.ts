@@ -355,7 +355,11 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
 
   // ------------------------------------------------------------ generic operations
 
+  /** Bumped by every change, so that derived views (SuiteQL tables) can be cached between changes. */
+  let version = 0;
+
   function create(type: RecordType, input: CustomerInput | InvoiceInput | PaymentInput): number {
+    version += 1;
     if (type === 'customer') return createCustomer(input as CustomerInput);
     if (type === 'invoice') return createInvoice(input as InvoiceInput);
     if (type === 'creditMemo') return createInvoice(input as InvoiceInput, creditMemos, 'CM', 'creditMemo');
@@ -363,6 +367,7 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
   }
 
   function update(type: RecordType, id: number, input: CustomerInput | InvoiceInput | PaymentInput): void {
+    version += 1;
     if (type === 'customer') updateCustomer(id, input as CustomerInput);
     else if (type === 'invoice') updateInvoice(id, input as InvoiceInput);
     else if (type === 'creditMemo') updateInvoice(id, input as InvoiceInput, creditMemos, 'creditMemo');
@@ -370,6 +375,7 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
   }
 
   function remove(type: RecordType, id: number): void {
+    version += 1;
     if (type === 'customer') {
       const used = [...invoices.values(), ...creditMemos.values(), ...payments.values()].some((t) => ('entity' in t ? t.entity : t.customer) === id);
       if (used) throw new RecordError(400, 'USER_ERROR', MESSAGES.dependents);
@@ -415,7 +421,9 @@ export function createNetSuiteStore(initial: InitialRecords, initiallyClosed: re
     derived: { subtotal, total, remaining, status, balance, appliedByInvoice, balances },
     periods,
     closedPeriods: () => [...closed].sort(),
+    version: () => version,
     setClosedPeriods(next: readonly string[]) {
+      version += 1;
       closed.clear();
       for (const p of next) closed.add(p);
     },

@@ -124,6 +124,9 @@ export function inRange(value: number, range: Range | undefined): boolean {
   );
 }
 
+/** An object's place in list order, cached on it (see list). */
+const RANK = Symbol('stripe-list-rank');
+
 /**
  * One page of `items` (any order; listed newest first) with Stripe's cursors: `starting_after` pages
  * towards older objects, `ending_before` towards newer ones. `kind` names the object in errors.
@@ -140,48 +143,56 @@ export function list<T extends { id: string; created: number }>(
   }
   const limit = params.limit ?? 10;
   // A page is selected, not sorted out of the whole collection: a benchmark pages through 35,000
-  // invoices 100 at a time, and sorting them all for every page would make paging quadratic.
-  const kept = [...items].filter((item) => inRange(item.created, params.created));
-  const order = newestFirstOrder(store);
+  // invoices 100 at a time, and sorting them all for every page would make paging quadratic. Each
+  // object's place in Stripe's order (newest first by `created`, ties by creation order) is one
+  // number (its rank; higher = newer), worked out once per request.
+  const kept: T[] = [];
+  const ranks: number[] = [];
+  for (const item of items) {
+    if (!inRange(item.created, params.created)) continue;
+    kept.push(item);
+    // Kept on the object under a symbol (never serialized): `created` and creation order never change.
+    const holder = item as T & { [RANK]?: number };
+    ranks.push((holder[RANK] ??= item.created * 1e6 + (store.order.get(item.id) ?? 0)));
+  }
+  const all = (_i: number) => true;
   const cursor = params.starting_after ?? params.ending_before;
   if (cursor === undefined) {
-    const page = smallest(kept, limit + 1, order);
-    return { object: 'list', data: page.slice(0, limit), has_more: page.length > limit, url };
+    const page = smallest(ranks, all, limit + 1, (a, b) => ranks[b] - ranks[a]);
+    return { object: 'list', data: page.slice(0, limit).map((i) => kept[i]), has_more: page.length > limit, url };
   }
-  const at = kept.find((item) => item.id === cursor);
-  if (at === undefined) {
+  const at = kept.findIndex((item) => item.id === cursor);
+  if (at === -1) {
     throw StripeApiError.invalid(`No such ${kind}: '${cursor}'`, params.starting_after ? 'starting_after' : 'ending_before', 'resource_missing');
   }
+  const rank = ranks[at];
   if (params.starting_after) {
-    const page = smallest(kept.filter((item) => order(at, item) < 0), limit + 1, order);
-    return { object: 'list', data: page.slice(0, limit), has_more: page.length > limit, url };
+    const page = smallest(ranks, (i) => ranks[i] < rank, limit + 1, (a, b) => ranks[b] - ranks[a]);
+    return { object: 'list', data: page.slice(0, limit).map((i) => kept[i]), has_more: page.length > limit, url };
   }
   // ending_before: the `limit` newer objects nearest the cursor, still listed newest first.
-  const newer = kept.filter((item) => order(item, at) < 0);
-  const nearest = smallest(newer, limit, (a, b) => order(b, a));
-  return { object: 'list', data: nearest.reverse(), has_more: newer.length > limit, url };
+  const nearest = smallest(ranks, (i) => ranks[i] > rank, limit + 1, (a, b) => ranks[a] - ranks[b]);
+  return { object: 'list', data: nearest.slice(0, limit).reverse().map((i) => kept[i]), has_more: nearest.length > limit, url };
 }
 
-/** Stripe's list order as a comparator: newest first by `created`, ties by creation order. */
-function newestFirstOrder(store: Store) {
-  return (a: { id: string; created: number }, b: { id: string; created: number }) =>
-    b.created - a.created || (store.order.get(b.id) ?? 0) - (store.order.get(a.id) ?? 0);
-}
-
-/** The `k` smallest items under `compare`, in order, in one pass (k is a page size, so small). */
-function smallest<T>(items: readonly T[], k: number, compare: (a: T, b: T) => number): T[] {
-  const best: T[] = [];
+/**
+ * The indexes of the `k` smallest entries (under `compare`) among those `keep` accepts, in order,
+ * in one pass: k is a page size, so this is linear in the collection.
+ */
+function smallest(ranks: readonly number[], keep: (i: number) => boolean, k: number, compare: (a: number, b: number) => number): number[] {
+  const best: number[] = [];
   if (k <= 0) return best;
-  for (const item of items) {
-    if (best.length === k && compare(item, best[k - 1]) >= 0) continue;
+  for (let i = 0; i < ranks.length; i++) {
+    if (!keep(i)) continue;
+    if (best.length === k && compare(i, best[k - 1]) >= 0) continue;
     let lo = 0;
     let hi = best.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (compare(best[mid], item) <= 0) lo = mid + 1;
+      if (compare(best[mid], i) <= 0) lo = mid + 1;
       else hi = mid;
     }
-    best.splice(lo, 0, item);
+    best.splice(lo, 0, i);
     if (best.length > k) best.pop();
   }
   return best;

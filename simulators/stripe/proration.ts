@@ -53,7 +53,7 @@ export function periodAt(date: number, periodStart: number, periodEnd: number): 
 }
 
 /** The proration date must not be before the current period, as Stripe requires. */
-export function checkProrationDate(date: number, changes: ItemChange[]): void {
+export function checkProrationDate(date: number, changes: readonly { periodStart: number }[]): void {
   for (const change of changes) {
     if (date < change.periodStart) {
       throw StripeApiError.invalid(

@@ -5,7 +5,7 @@
  * (simulators/common/sim-server.ts) adds the `/__sim/` control API, fault injection and stats.
  *
  * Endpoints: customers (CRUD, list, search), products, prices, tax rates, subscriptions (create,
- * retrieve, update, cancel, list, search), invoices (create, retrieve, update, delete draft, finalize,
+ * retrieve, update with prorations (proration.ts), cancel, list, search), invoices (create, retrieve, update, delete draft, finalize,
  * pay, void, mark_uncollectible, send, list, search, lines), invoice items (create), events.
  */
 import type { SimRequest, SimResponse, SimServer } from '../common/sim-server';

@@ -193,8 +193,15 @@ export const subscriptionEndpoints = [
         const newPrice = update.price || !existing ? price(ctx, update.price, `items[${i}][price]`) : existing.price;
         return { update, existing, newPrice, rates: update.tax_rates ? taxRates(ctx, update.tax_rates, `items[${i}][tax_rates]`) : null };
       });
-      const changes: ItemChange[] = [];
+      const behavior = (params.proration_behavior ?? 'create_prorations') as ProrationBehavior;
+      const prorationDate = params.proration_date ?? ctx.now;
       const first = subscription.items.data[0];
+      if (behavior !== 'none' && priced.length > 0) {
+        // Checked before anything changes: a refused date leaves the subscription as it was.
+        const periods = priced.map(({ existing }) => ({ periodStart: (existing ?? first)?.current_period_start ?? ctx.now }));
+        checkProrationDate(prorationDate, periods);
+      }
+      const changes: ItemChange[] = [];
       for (const { update, existing, newPrice, rates } of priced) {
         if (existing && update.deleted) {
           subscription.items.data = subscription.items.data.filter((it) => it !== existing);
@@ -238,10 +245,7 @@ export const subscriptionEndpoints = [
         subscription.cancellation_details.comment = params.cancellation_details.comment ?? subscription.cancellation_details.comment;
       }
       emit(ctx.store, 'customer.subscription.updated', subscription, ctx, ctx.now, before);
-      const behavior = (params.proration_behavior ?? 'create_prorations') as ProrationBehavior;
       if (behavior !== 'none' && changes.length > 0) {
-        const prorationDate = params.proration_date ?? ctx.now;
-        checkProrationDate(prorationDate, changes);
         const items = prorationItems(change(ctx), subscription, changes, prorationDate);
         if (behavior === 'always_invoice') invoiceProrations(change(ctx), subscription, items);
       }

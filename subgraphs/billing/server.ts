@@ -1,6 +1,7 @@
 import { billingResolvers, type BillingContext } from '../../resolvers/billing';
 import { subgraphTypeDefs } from '../../schema/subgraphs';
 import type { Logger } from '../../core/log';
+import type { Tracing } from '../../core/tracing';
 import { createSubgraphServer } from '../common/subgraph-server';
 import { createBillingLoaders } from './loaders';
 import type { BillingPort } from './port';
@@ -12,10 +13,12 @@ export interface BillingSubgraphOptions {
   logger: Logger;
   /** Batch entity reads per request (default true); false gives the per-entity baseline. */
   batch?: boolean;
+  /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
+  tracing?: Tracing;
 }
 
 export function createBillingSubgraph(options: BillingSubgraphOptions) {
-  const { batch = true, port, secret, logger } = options;
+  const { batch = true, port, secret, logger, tracing } = options;
   return createSubgraphServer<BillingContext>({
     name: 'billing',
     typeDefs: subgraphTypeDefs('billing'),
@@ -23,5 +26,6 @@ export function createBillingSubgraph(options: BillingSubgraphOptions) {
     context: ({ correlationId }) => ({ port, loaders: createBillingLoaders(port, batch), correlationId }),
     secret,
     logger,
+    tracing,
   });
 }

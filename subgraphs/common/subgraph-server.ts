@@ -14,6 +14,8 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
 import { ConcordError } from '../../core/errors';
 import type { Logger } from '../../core/log';
+import { traceIncoming } from '../../core/tracing-http';
+import type { Tracing } from '../../core/tracing';
 import { PRINCIPAL_HEADER, UNSIGNED_PRINCIPAL, decodePrincipal, type Principal } from '../../core/principal';
 import { SIGNATURE_HEADER, verifyRequest } from '../../core/signing';
 
@@ -50,6 +52,12 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   /** Gateway's shared secret. Null turns the check off (never in production). */
   secret: string | null;
   logger: Logger;
+  /**
+   * Each /graphql request runs in a SERVER span continuing the gateway's `traceparent`, with the
+   * correlation id as its scope (vendor calls below it are child spans; log lines carry both).
+   * Default: none.
+   */
+  tracing?: Tracing;
 }
 
 export interface RunningServer {
@@ -98,7 +106,7 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 export function createSubgraphServer<C extends BaseContext & SubgraphRequestContext>(options: SubgraphServerOptions<C>) {
-  const { name, typeDefs, resolvers, context, secret, logger } = options;
+  const { name, typeDefs, resolvers, context, secret, logger, tracing } = options;
   const apollo = new ApolloServer<C>({
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
     includeStacktraceInErrorResponses: false,
@@ -160,7 +168,11 @@ export function createSubgraphServer<C extends BaseContext & SubgraphRequestCont
     async listen(port = 0, host = '127.0.0.1'): Promise<RunningServer> {
       await apollo.start();
       const server = http.createServer((req, res) => {
-        handle(req, res).catch((error) => {
+        const correlationId = typeof req.headers[CORRELATION_HEADER] === 'string' ? req.headers[CORRELATION_HEADER] : null;
+        const traced = tracing && req.url?.startsWith('/graphql')
+          ? traceIncoming(tracing, req, res, { name: `subgraph ${name}`, correlationId, attributes: { 'concord.subgraph': name } }, () => handle(req, res))
+          : handle(req, res);
+        traced.catch((error) => {
           logger.error({ err: error, subgraph: name }, 'subgraph request failed');
           if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal error', extensions: { code: 'INTERNAL' } }] });
           else res.end();

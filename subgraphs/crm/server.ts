@@ -1,6 +1,7 @@
 import { crmResolvers, type CrmContext } from '../../resolvers/crm';
 import { subgraphTypeDefs } from '../../schema/subgraphs';
 import type { Logger } from '../../core/log';
+import type { Tracing } from '../../core/tracing';
 import { createSubgraphServer } from '../common/subgraph-server';
 import { createCrmLoaders } from './loaders';
 import type { CrmPort } from './port';
@@ -14,10 +15,12 @@ export interface CrmSubgraphOptions {
   logger: Logger;
   /** Batch entity reads per request (default true); false gives the per-entity baseline. */
   batch?: boolean;
+  /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
+  tracing?: Tracing;
 }
 
 export function createCrmSubgraph(options: CrmSubgraphOptions) {
-  const { batch = true, port, vendors, secret, logger } = options;
+  const { batch = true, port, vendors, secret, logger, tracing } = options;
   return createSubgraphServer<CrmContext>({
     name: 'crm',
     typeDefs: subgraphTypeDefs('crm'),
@@ -25,5 +28,6 @@ export function createCrmSubgraph(options: CrmSubgraphOptions) {
     context: ({ correlationId }) => ({ port, vendors, loaders: createCrmLoaders(port, batch), correlationId }),
     secret,
     logger,
+    tracing,
   });
 }

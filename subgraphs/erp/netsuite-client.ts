@@ -4,11 +4,12 @@
  * query parameters included in the signature base string as RFC 5849 requires. It also holds
  * Concord to the account's concurrency limit (a request over it is refused by NetSuite, and the
  * limit is shared with every other integration of the account), times requests out and reports
- * each call. It knows nothing of Concord's records or errors: HTTP statuses are returned, not
+ * each call (and traces it: a span of the caller's trace, whose `traceparent` goes with it). It knows nothing of Concord's records or errors: HTTP statuses are returned, not
  * thrown; only transport failures throw (NetSuiteTransportError).
  */
 import crypto from 'node:crypto';
 import OAuth from 'oauth-1.0a';
+import { startVendorSpan } from '../../core/tracing';
 import type { VendorCallListener } from '../../core/vendor-call';
 
 export interface NetSuiteClientOptions {
@@ -122,6 +123,9 @@ export function createNetSuiteClient(options: NetSuiteClientOptions): NetSuiteCl
     if (request.body !== undefined) headers['content-type'] = 'application/json';
     const started = Date.now();
     let status = 0;
+    let failure: unknown;
+    const span = startVendorSpan({ system: 'ERP', vendor: 'netsuite', operation: request.operation, method: request.method, url });
+    Object.assign(headers, span.headers);
     try {
       const response = await fetch(url, {
         method: request.method,
@@ -141,12 +145,14 @@ export function createNetSuiteClient(options: NetSuiteClientOptions): NetSuiteCl
       }
       return { status, headers: response.headers, body };
     } catch (error) {
+      failure = error;
       const name = (error as { name?: string }).name;
       if (name === 'TimeoutError' || name === 'AbortError') {
         throw new NetSuiteTransportError('timeout', `NetSuite ${request.operation} timed out after ${timeoutMs} ms`, { cause: error });
       }
       throw new NetSuiteTransportError('network', `NetSuite ${request.operation} failed: no response`, { cause: error });
     } finally {
+      span.end(status, failure);
       onCall?.({ system: 'ERP', vendor: 'netsuite', operation: request.operation, status, durationMs: Date.now() - started });
     }
   }

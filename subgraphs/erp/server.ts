@@ -1,6 +1,7 @@
 import { erpResolvers, type ErpContext } from '../../resolvers/erp';
 import { subgraphTypeDefs } from '../../schema/subgraphs';
 import type { Logger } from '../../core/log';
+import type { Tracing } from '../../core/tracing';
 import { createSubgraphServer } from '../common/subgraph-server';
 import { createErpLoaders } from './loaders';
 import type { ErpPort } from './port';
@@ -12,10 +13,12 @@ export interface ErpSubgraphOptions {
   logger: Logger;
   /** Batch entity reads per request (default true); false gives the per-entity baseline. */
   batch?: boolean;
+  /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
+  tracing?: Tracing;
 }
 
 export function createErpSubgraph(options: ErpSubgraphOptions) {
-  const { batch = true, port, secret, logger } = options;
+  const { batch = true, port, secret, logger, tracing } = options;
   return createSubgraphServer<ErpContext>({
     name: 'erp',
     typeDefs: subgraphTypeDefs('erp'),
@@ -23,5 +26,6 @@ export function createErpSubgraph(options: ErpSubgraphOptions) {
     context: ({ correlationId }) => ({ port, loaders: createErpLoaders(port, batch), correlationId }),
     secret,
     logger,
+    tracing,
   });
 }

@@ -4,11 +4,14 @@
  * appended (each with a dedupe key, so re-reading an overlap window appends nothing twice) and the
  * mark moves on, durably (Coordination checkpoint; Redis with REDIS_URL). One replica polls a feed
  * at a time (a lease that the holder renews each round; another replica takes over when it lapses).
+ * A customer change of a record Concord itself just wrote is not reported: Concord announced it
+ * already (echo.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Coordination } from '../../core/events/coordination';
 import type { EventLog, NewBusinessEvent } from '../../core/events/event-log';
 import type { Logger } from '../../core/log';
+import { echoMark } from './echo';
 
 /** One vendor's changes, in canonical events. */
 export interface ChangeFeed {
@@ -53,7 +56,11 @@ export async function runPoller(options: PollerOptions): Promise<void> {
         const since = await coordination.getCheckpoint(`poller:${feed.name}`);
         const { events, next } = await feed.poll(since);
         let appended = 0;
-        for (const event of events) if (await log.append(event)) appended += 1;
+        for (const event of events) {
+          const customerChange = event.type === 'CUSTOMER_CREATED' || event.type === 'CUSTOMER_UPDATED';
+          if (customerChange && event.customerId && (await coordination.marked(echoMark(feed.name as 'salesforce' | 'netsuite', event.customerId)))) continue;
+          if (await log.append(event)) appended += 1;
+        }
         await coordination.setCheckpoint(`poller:${feed.name}`, next);
         if (appended) logger.info({ feed: feed.name, since, next, changes: events.length, appended }, 'vendor changes polled');
       }

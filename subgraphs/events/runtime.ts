@@ -44,9 +44,20 @@ export interface EventsRuntime {
   webhooks: Record<string, WebhookHandler>;
   /** The Stripe endpoint's signing secret (null: Stripe webhooks are refused, see start-up log). */
   stripeWebhookSecret: string | null;
-  /** Point the simulator's webhooks at the gateway (a no-op with real Stripe) and start the workers. */
-  start(gatewayUrl: string): Promise<void>;
+  /**
+   * Start the workers and, in a process that serves the gateway (`gatewayUrl`), point the Stripe
+   * simulator's webhooks at it (with real Stripe, the endpoint is configured in Stripe's dashboard).
+   */
+  start(gatewayUrl?: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * How long a customer record Concord wrote is kept from change polling (echo.ts): past the poll
+ * that will read it, with its overlap window.
+ */
+export function echoTtlMs(config: ConcordConfig): number {
+  return Math.max(30_000, 3 * config.events.pollIntervalMs + 10_000);
 }
 
 export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntime {
@@ -55,7 +66,6 @@ export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntim
   const log = logger.child({ component: 'events' });
   // A real Stripe account's endpoint secret must be configured; the simulator gets one of ours.
   const secret = config.events.stripeWebhookSecret ?? (vendors.stripe.simulated ? `whsec_${randomBytes(24).toString('base64url')}` : null);
-  if (!secret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses every delivery');
   const webhooks: Record<string, WebhookHandler> = {
     stripe: secret
       ? createStripeWebhookHandler({
@@ -73,7 +83,8 @@ export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntim
     webhooks,
     stripeWebhookSecret: secret,
     async start(gatewayUrl) {
-      if (vendors.stripe.simulated && secret) {
+      if (gatewayUrl && !secret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses every delivery');
+      if (gatewayUrl && vendors.stripe.simulated && secret) {
         const response = await fetch(`${vendors.stripe.baseUrl}/__sim/webhooks`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

@@ -66,8 +66,9 @@ export function createSalesforceChangeFeed(options: SalesforceChangesOptions): C
         if (stamp > next) next = stamp;
         const fields = { name: row.Name, status: row.Concord_Status__c, parentId: row.ParentId };
         const digest = createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16);
+        const created = row.CreatedDate === row.SystemModstamp;
         return {
-          type: row.CreatedDate === row.SystemModstamp ? 'CUSTOMER_CREATED' : 'CUSTOMER_UPDATED',
+          type: created ? 'CUSTOMER_CREATED' : 'CUSTOMER_UPDATED',
           occurredAt: stamp,
           correlationId: null,
           source: 'CRM',
@@ -75,7 +76,9 @@ export function createSalesforceChangeFeed(options: SalesforceChangesOptions): C
           contractId: null,
           invoiceId: null,
           runId: null,
-          dedupeKey: `crm:Account:${row.Id}:${row.SystemModstamp}:${digest}`,
+          // A customer is created once: the customer master (upsertCustomer) appends the same key,
+          // so whichever sees the creation first reports it, and only once.
+          dedupeKey: created ? `customer-created:${row.Id}` : `crm:Account:${row.Id}:${row.SystemModstamp}:${digest}`,
           data: { name: row.Name, status: row.Concord_Status__c },
         } satisfies NewBusinessEvent;
       });

@@ -133,10 +133,10 @@ export const AMENDMENT_STEPS: Pick<Record<WorkflowStepName, StepDefinition>, 'am
       if (!a.invoice || sign(a.invoice.figures.total) === 0) return { externalId: null, workflow: { erpDocument: null } };
       const { id, figures } = a.invoice;
       if (sign(figures.total) > 0) {
-        await ports.erp.postInvoice({ invoiceId: id, customerId: a.customerId, documentDate: today, ...figures }, { correlationId });
-        // Business success is the posting read back as posted, not the write being accepted.
-        const posting = (await ports.erp.getPostings([id])).get(id);
-        if (posting?.status !== 'POSTED') {
+        // Business success is the posting read back as posted, not the write being accepted:
+        // postInvoice returns the ERP record as read back after the write.
+        const posting = await ports.erp.postInvoice({ invoiceId: id, customerId: a.customerId, documentDate: today, ...figures }, { correlationId });
+        if (posting.status !== 'POSTED') {
           throw new ConcordError('VENDOR_UNAVAILABLE', `ERP posting of ${id} is not visible yet`, { system: 'ERP', retryable: true });
         }
         return { externalId: posting.internalId, workflow: { erpDocument: { type: 'INVOICE', internalId: posting.internalId } } };
@@ -153,6 +153,9 @@ export const AMENDMENT_STEPS: Pick<Record<WorkflowStepName, StepDefinition>, 'am
         },
         { correlationId },
       );
+      if (credit.status !== 'POSTED') {
+        throw new ConcordError('VENDOR_UNAVAILABLE', `ERP credit memo for ${id} is not visible yet`, { system: 'ERP', retryable: true });
+      }
       return { externalId: credit.internalId, workflow: { erpDocument: { type: 'CREDIT_MEMO', internalId: credit.internalId } } };
     },
     async compensate({ run, ports, correlationId }) {

@@ -11,7 +11,8 @@ import { createAmendments, type Amendments } from './amendment';
 import { createCustomerMaster, type CustomerMaster } from './customer-master';
 import type { OrderToCashEngine } from './engine';
 import type { KeyValueStore } from './kv';
-import type { Run } from './model';
+import { isSettled, type Run } from './model';
+import type { DriftFinding } from './reconciliation/drift';
 import type { WorkQueues } from './queue';
 import { createReconciler, type Reconciler } from './reconciliation/reconciler';
 import { createReportStore, type ReportStore } from './reconciliation/report-store';
@@ -55,7 +56,13 @@ export function createConsistency(options: ConsistencyOptions): Consistency {
   const waitMs = config.mutationWaitMs;
   const workflows = createWorkflowRunner({ store, queues, engine, kv, logger: log, onRunChanged });
   const reports = createReportStore({ kv });
-  const reconciler = createReconciler({ ports, kv, reports, logger: log, events, pace: config.reconciliationPace });
+  // A customer being synced or a contract being amended right now is not drift.
+  const inFlight = async (finding: DriftFinding) => {
+    const subject = finding.subjectType === 'CUSTOMER' ? `customer:${finding.subjectId}` : finding.contractId ? `contract:${finding.contractId}` : null;
+    const run = subject ? await workflows.latest(subject) : null;
+    return run !== null && !isSettled(run.status);
+  };
+  const reconciler = createReconciler({ ports, kv, reports, logger: log, events, pace: config.reconciliationPace, inFlight });
   let scheduler: ReconciliationScheduler | null = null;
   if (schedule && config.reconciliationIntervalMinutes > 0) {
     scheduler = startReconciliationScheduler({ reconciler, kv, logger: log, intervalMs: config.reconciliationIntervalMinutes * 60_000 });

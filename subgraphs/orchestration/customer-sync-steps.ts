@@ -30,21 +30,27 @@ const links = (run: Run, patch: Partial<CustomerLinks>): { links: CustomerLinks 
 /** Status the CRM account shows for the ERP's credit hold (what reconciliation compares). */
 export const crmStatusFor = (creditHold: boolean): string => (creditHold ? 'Credit Hold' : 'Active');
 
-async function announce(input: StepInput, created: boolean): Promise<void> {
+/**
+ * CUSTOMER_CREATED once the customer is in all three systems. Keyed by the customer (a customer is
+ * created once): the CRM change poller reports the account's creation under the same key, so the
+ * log holds one event whichever sees it first. Updates are reported by that poller alone (it
+ * observes every change of the system of record, the customer master's included).
+ */
+async function announceCreated(input: StepInput): Promise<void> {
   const { run, ports, correlationId } = input;
   if (!ports.events) return;
+  const customer = customerOf(run);
   await ports.events.append({
-    type: created ? 'CUSTOMER_CREATED' : 'CUSTOMER_UPDATED',
+    type: 'CUSTOMER_CREATED',
     occurredAt: new Date().toISOString(),
     correlationId,
     source: 'CRM',
-    customerId: customerOf(run).customerId,
+    customerId: customer.customerId,
     contractId: null,
     invoiceId: null,
     runId: run.id,
-    // One event per run, however often the step is repeated.
-    dedupeKey: `${run.id}:customer`,
-    data: { name: customerOf(run).name },
+    dedupeKey: `customer-created:${customer.customerId}`,
+    data: { name: customer.name },
   });
 }
 
@@ -108,7 +114,7 @@ export const CUSTOMER_SYNC_STEPS: Pick<Record<WorkflowStepName, StepDefinition>,
         ...(known.creditHold !== null ? { status: crmStatusFor(known.creditHold) } : {}),
         correlationId,
       });
-      if (run.workflow?.kind === 'CUSTOMER_SYNC') await announce(input, run.workflow.created);
+      if (run.workflow?.kind === 'CUSTOMER_SYNC' && run.workflow.created) await announceCreated(input);
       return { externalId: customer.customerId };
     },
   },

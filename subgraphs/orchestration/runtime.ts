@@ -6,6 +6,7 @@ import type { ConcordConfig } from '../../core/config';
 import type { EventLog } from '../../core/events/event-log';
 import { createRedisEventLog } from '../../core/events/redis-log';
 import type { Logger } from '../../core/log';
+import { traceJob, type Tracing } from '../../core/tracing';
 import { runEventPublisher } from '../events/run-events';
 import { createConsistency, type Consistency } from './consistency';
 import { createOrderToCashEngine, type OrderToCashEngine } from './engine';
@@ -32,6 +33,11 @@ export interface OrchestrationRuntimeOptions {
    * Default: with REDIS_URL, the shared Redis log (so worker processes publish too); without, none.
    */
   events?: EventLog;
+  /**
+   * Each job a worker takes is a trace of its own (linked to what enqueued it), with the run's
+   * correlation id as its scope: the step's vendor calls are its child spans. Default: none.
+   */
+  tracing?: Tracing;
 }
 
 export interface OrchestrationRuntime {
@@ -111,7 +117,15 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     logger,
   });
   // A job names its run; the run's id says which engine owns it.
-  if (o2c.workers) await queues.startWorkers((lane, job) => (isWorkflowRunId(job.runId) ? workflowEngine : engine).handle(lane, job));
+  const tracing = options.tracing;
+  if (o2c.workers) {
+    await queues.startWorkers((lane, job) => {
+      const owner = isWorkflowRunId(job.runId) ? workflowEngine : engine;
+      if (!tracing) return owner.handle(lane, job);
+      const attributes = { 'concord.run_id': job.runId, 'concord.lane': lane, 'concord.job_reason': job.reason };
+      return traceJob(tracing, `run job ${lane}`, attributes, async () => (await owner.get(job.runId))?.correlationId ?? null, () => owner.handle(lane, job));
+    });
+  }
   return {
     engine,
     store,

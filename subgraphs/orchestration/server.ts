@@ -1,8 +1,10 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { consistencyResolvers, type ConsistencyContext } from '../../resolvers/consistency';
 import { orchestrationResolvers, type OrchestrationContext } from '../../resolvers/orchestration';
+import { opsResolvers, type OpsContext, type OpsOverviewSource } from '../../resolvers/ops';
 import { subgraphTypeDefs } from '../../schema/subgraphs';
 import type { Logger } from '../../core/log';
+import type { Tracing } from '../../core/tracing';
 import { createSubgraphServer } from '../common/subgraph-server';
 import type { Consistency } from './consistency';
 import type { OrderToCashEngine } from './engine';
@@ -19,6 +21,10 @@ export interface OrchestrationSubgraphOptions {
   opportunityOwner?: (opportunityId: string) => Promise<string | null>;
   /** Customer master, amendments, reconciliation and repair. Absent = those fields fail with INTERNAL. */
   consistency?: Consistency;
+  /** The ops console's figures (opsOverview; gateway/ops/overview.ts). Absent = opsOverview fails with INTERNAL. */
+  ops?: OpsOverviewSource;
+  /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
+  tracing?: Tracing;
 }
 
 /** Two resolver maps as one (the type names they share, Query and Mutation, get both sets of fields). */
@@ -31,16 +37,18 @@ function mergeResolvers<C>(...maps: GraphQLResolverMap<C>[]): GraphQLResolverMap
 }
 
 export function createOrchestrationSubgraph(options: OrchestrationSubgraphOptions) {
-  const { engine, secret, logger, opportunityOwner, consistency } = options;
-  return createSubgraphServer<OrchestrationContext & ConsistencyContext>({
+  const { engine, secret, logger, opportunityOwner, consistency, ops, tracing } = options;
+  return createSubgraphServer<OrchestrationContext & ConsistencyContext & OpsContext>({
     name: 'orchestration',
     typeDefs: subgraphTypeDefs('orchestration'),
     resolvers: mergeResolvers<OrchestrationContext & ConsistencyContext>(
       orchestrationResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
       consistencyResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
+      opsResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
     ),
-    context: ({ correlationId }) => ({ engine, correlationId, opportunityOwner, consistency }),
+    context: ({ correlationId }) => ({ engine, correlationId, opportunityOwner, consistency, ops }),
     secret,
     logger,
+    tracing,
   });
 }

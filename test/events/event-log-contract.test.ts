@@ -189,11 +189,11 @@ describe.each(implementations)('EventLog contract ($name)', (impl) => {
     const log = open();
     const base: BusinessEvent[] = [];
     for (let i = 0; i < 10; i++) base.push((await log.append(event({ data: { i } })))!);
-    const controller = new AbortController();
-    const followers = Array.from({ length: 20 }, (_, f) => take(log.follow(base[f % 10].id, controller.signal), 9 - (f % 10) + 40));
+    const controllers = Array.from({ length: 20 }, () => new AbortController());
+    const followers = controllers.map((c, f) => take(log.follow(base[f % 10].id, c.signal), 9 - (f % 10) + 40));
     for (let i = 10; i < 50; i++) await log.append(event({ data: { i } }));
     const results = await Promise.all(followers);
-    controller.abort();
+    for (const c of controllers) c.abort();
     results.forEach((got, f) => expect(got.map((e) => e.data?.i)).toEqual(Array.from({ length: 49 - (f % 10) }, (_, k) => k + (f % 10) + 1)));
   });
 

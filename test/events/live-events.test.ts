@@ -10,7 +10,7 @@ import type { BusinessEvent } from '../../core/events/event-log';
 import { readyOpportunities, startRun, waitForRun } from '../helpers/order-to-cash';
 import { REDIS_URL } from '../helpers/redis';
 import { simCall, startTestSystem, type TestSystem } from '../helpers/system';
-import { eventsPrefix, postStripeWebhook, sleep, stripeApi, stripeEvent, subscribe, wsClient } from './helpers';
+import { eventsPrefix, postStripeWebhook, stripeApi, stripeEvent, subscribe, wsClient } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SUBGRAPH_SECRET = 'live-events-test-subgraph-secret-0123456789';
@@ -56,7 +56,7 @@ describe('live events (redis)', () => {
 
   it('streams every step of a run through COMPLETED, with fields of the CRM and the ERP', async () => {
     // Slow the ERP so that the subscription is in place before the run's first ERP step ends.
-    await simCall(system.simulators.netsuite!.url, 'faults', { latencyMs: 150 });
+    await simCall(system.simulators.netsuite!.url, 'faults', { latencyMs: 400 });
     const opp = opportunities.shift()!;
     const started = await startRun(system, opp.id, `live-steps-${opp.id}`);
     const runId = started.body.data.startOrderToCash.id as string;
@@ -88,7 +88,7 @@ describe('live events (redis)', () => {
   it('resumes after a disconnect from the last event id seen: the exact rest, no gap, no duplicate', async () => {
     await simCall(system.simulators.netsuite!.url, 'faults', { latencyMs: 100 });
     const opp = opportunities.shift()!;
-    const head = await system.events.log.head();
+    const head = (await system.events.log.head()) ?? '0-0';
     const query = `subscription Mine($customer: ID!, $after: String) {
       customerEvents(customerId: $customer, after: $after) { id type detail run { id } }
     }`;
@@ -132,10 +132,10 @@ describe('live events (redis)', () => {
     expect(invoice).toBeDefined();
     const customerId = linked.get(invoice.customer) as string;
 
-    const sub = subscribe(client(), `subscription Account($id: ID!) {
-      customerEvents(customerId: $id) { id type detail invoice { id status } customer { id name erp { creditHold } } }
-    }`, { id: customerId });
-    await sleep(200); // subscribed (from now on)
+    const head = (await system.events.log.head()) ?? '0-0'; // subscribe from here: nothing after it is missed
+    const sub = subscribe(client(), `subscription Account($id: ID!, $after: String) {
+      customerEvents(customerId: $id, after: $after) { id type detail invoice { id status } customer { id name erp { creditHold } } }
+    }`, { id: customerId, after: head });
 
     const declined = await stripeApi(system.simulators.stripe!.url, 'POST', `/v1/invoices/${invoice.id}/pay`, { payment_method: 'pm_card_chargeDeclined' });
     expect(declined.status).toBe(402);
@@ -198,13 +198,15 @@ describe('live events (redis)', () => {
     });
 
     it('delivers a webhook ingested by one gateway to a subscriber of the other', async () => {
-      const query = `subscription Finalized { businessEvents(types: [INVOICE_FINALIZED]) { id type invoice { id status total { amount } } customer { name } } }`;
+      const query = `subscription Finalized($after: String) {
+        businessEvents(types: [INVOICE_FINALIZED], after: $after) { id type invoice { id status total { amount } } customer { name } }
+      }`;
       const onReplica = wsClient(replicaUrl, system.token);
       const onPrimary = client();
       clients.push(onReplica);
-      const there = subscribe(onReplica, query);
-      const here = subscribe(onPrimary, query);
-      await sleep(300);
+      const head = (await system.events.log.head()) ?? '0-0';
+      const there = subscribe(onReplica, query, { after: head });
+      const here = subscribe(onPrimary, query, { after: head });
 
       const state = await simCall(system.simulators.stripe!.url, 'state');
       const invoice = state.invoices.find((i: any) => i.status === 'open' && i.parent?.subscription_details);

@@ -9,6 +9,7 @@ import type { BusinessEvent, EventLog } from '../../core/events/event-log';
 import { createRedisEventLog } from '../../core/events/redis-log';
 import { loadConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
+import { markConcordWrites } from '../../subgraphs/events/echo';
 import { createNetSuiteChangeFeed } from '../../subgraphs/events/netsuite-changes';
 import { runPoller, type ChangeFeed } from '../../subgraphs/events/poller';
 import { createSalesforceChangeFeed } from '../../subgraphs/events/salesforce-changes';
@@ -91,6 +92,21 @@ describe('change pollers (redis)', () => {
     });
     expect(created).toEqual([expect.objectContaining({ type: 'CUSTOMER_CREATED', source: 'CRM', data: expect.objectContaining({ name: 'Polled New Co' }) })]);
     expect((await log.read(null, 10_000)).filter((e) => e.customerId === accountId)).toHaveLength(1);
+  });
+
+  it("does not report again a change Concord made itself, and still reports others' changes", async () => {
+    const vendors = vendorEndpoints(loadConfig({ NODE_ENV: 'test' }), system.simulators);
+    const shared = coordination();
+    const concord = markConcordWrites(ports, shared, 30_000);
+    const [ours, theirs] = ['001Dn0000000008IAA', '001Dn0000000009IAA'];
+    const reported = await polling(createSalesforceChangeFeed(vendors.salesforce), async () => {
+      await concord.crm.updateAccount(ours, { status: 'Written By Concord' }); // announced by its writer
+      await ports.crm.updateAccount(theirs, { status: 'Edited In Salesforce' }); // someone else
+      await waitFor((events) => events.filter((e) => e.customerId === theirs));
+      await sleep(300); // more rounds: the marked change stays unreported
+      return (await log.read(null, 10_000)).filter((e) => e.customerId === ours || e.customerId === theirs);
+    }, shared);
+    expect(reported.map((e) => [e.customerId, e.data?.status])).toEqual([[theirs, 'Edited In Salesforce']]);
   });
 
   it('turns NetSuite credit holds and postings into events, with one poller across replicas', async () => {

@@ -47,8 +47,8 @@ describe('subscriptions over graphql-ws (embedded)', () => {
   it('accepts the token under the shapes clients send it', async () => {
     const admin = system.token;
     for (const params of [{ authorization: `Bearer ${admin}` }, { Authorization: `Bearer ${admin}` }, { headers: { authorization: `Bearer ${admin}` } }, { token: admin }]) {
-      const sub = subscribe(open(null, params), 'subscription { businessEvents(types: [DRIFT_DETECTED]) { id } }');
-      await sleep(100);
+      const head = (await system.events.log.head()) ?? '0-0';
+      const sub = subscribe(open(null, params), 'subscription($after: String) { businessEvents(types: [DRIFT_DETECTED], after: $after) { id } }', { after: head });
       await system.events.log.append(event({ type: 'DRIFT_DETECTED' }));
       await sub.until((p) => p.length === 1);
     }
@@ -96,9 +96,9 @@ describe('subscriptions over graphql-ws (embedded)', () => {
     await other.until(() => other.failure !== undefined).catch(() => undefined);
     expect(other.failure).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
 
-    const own = subscribe(client, `subscription { customerEvents(customerId: "${A}") { id customer { id } } }`);
-    const all = subscribe(client, 'subscription { businessEvents { id customer { id } } }');
-    await sleep(150);
+    const head = (await system.events.log.head()) ?? '0-0';
+    const own = subscribe(client, `subscription($after: String) { customerEvents(customerId: "${A}", after: $after) { id customer { id } } }`, { after: head });
+    const all = subscribe(client, 'subscription($after: String) { businessEvents(after: $after) { id customer { id } } }', { after: head });
     await system.events.log.append(event({ customerId: B }));
     await system.events.log.append(event({ customerId: null }));
     const mine = await system.events.log.append(event({ customerId: A }));
@@ -109,8 +109,8 @@ describe('subscriptions over graphql-ws (embedded)', () => {
   });
 
   it('delivers what resolved, with an error carrying code and correlation id, when a subgraph fails', async () => {
-    const sub = subscribe(open(system.token), `subscription { customerEvents(customerId: "${A}") { id customer { name erp { creditHold } } } }`);
-    await sleep(150);
+    const head = (await system.events.log.head()) ?? '0-0';
+    const sub = subscribe(open(system.token), `subscription($after: String) { customerEvents(customerId: "${A}", after: $after) { id customer { name erp { creditHold } } } }`, { after: head });
     await system.subgraphs.erp.close();
     await system.events.log.append(event({ customerId: A }));
     const [payload] = await sub.until((p) => p.length >= 1);
@@ -137,9 +137,10 @@ describe('shared work across subscribers (embedded)', () => {
   it('resolves one event once for every subscriber of the same operation', async () => {
     const client = wsClient(system.gateway.url, system.token);
     clients.push(client);
-    const subs = Array.from({ length: 25 }, () => subscribe(client, `subscription { businessEvents(types: [INVOICE_CREATED]) { id customer { name domain } } }`));
-    await sleep(300);
     const before = crmCalls();
+    const head = (await system.events.log.head()) ?? '0-0';
+    const query = `subscription($after: String) { businessEvents(types: [INVOICE_CREATED], after: $after) { id customer { name domain } } }`;
+    const subs = Array.from({ length: 25 }, () => subscribe(client, query, { after: head }));
     await system.events.log.append(event({ customerId: A }));
     await Promise.all(subs.map((s) => s.until((p) => p.length === 1)));
     expect(crmCalls() - before).toBe(1);
@@ -147,7 +148,7 @@ describe('shared work across subscribers (embedded)', () => {
   });
 
   it('batches the entity fetches of a replayed burst into few subgraph requests', async () => {
-    const head = await system.events.log.head();
+    const head = (await system.events.log.head()) ?? '0-0';
     const customers = Array.from({ length: 12 }, (_, i) => `001Dn00000000${String(i + 10).padStart(2, '0')}IAA`);
     for (const customerId of customers) await system.events.log.append(event({ type: 'INVOICE_CREATED', customerId }));
     const client = wsClient(system.gateway.url, system.token);

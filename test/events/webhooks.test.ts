@@ -33,9 +33,7 @@ describe('Stripe webhooks (redis)', () => {
     secret = system.stripeWebhookSecret!;
   });
   afterAll(async () => {
-    const t = Date.now();
     await system.close();
-    console.log('close', Date.now() - t);
     await keys.cleanup();
   });
 
@@ -89,7 +87,7 @@ describe('Stripe webhooks (redis)', () => {
     let mine: BusinessEvent[] = [];
     while (Date.now() < deadline) {
       mine = (await appendedSince(head)).filter((e) => e.invoiceId === created.body.id);
-      if (mine.some((e) => e.type === 'INVOICE_FINALIZED')) break;
+      if (mine.length >= 3) break;
       await sleep(50);
     }
     // Stripe does not promise order, and the simulator sends each event on its own: compare as sets.

@@ -16,12 +16,15 @@ export function testPrefix(name: string): { prefix: string; cleanup(): Promise<v
     async cleanup() {
       const redis = new Redis(REDIS_URL);
       try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await redis.del(...keys);
-        } while (cursor !== '0');
+        // Keys under the prefix (BullMQ's), and under it as a Redis Cluster hash tag ({prefix}:..., {prefix:wf}:...).
+        for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+            cursor = next;
+            if (keys.length) await redis.del(...keys);
+          } while (cursor !== '0');
+        }
       } finally {
         redis.disconnect();
       }

@@ -4,7 +4,7 @@ import { createLogger } from '../../core/log';
 import type { VendorCall } from '../../core/vendor-call';
 import { SCOPES, mintToken } from '../../gateway/token';
 import type { Seed } from '../../simulators/common/seed';
-import { startSystem, type RunningSystem } from '../../system';
+import { startSystem, type RunningSystem, type SystemOptions } from '../../system';
 
 export const TEST_JWT_SECRET = 'concord-test-secret-0123456789abcdef';
 
@@ -26,6 +26,8 @@ export interface TestSystemOptions {
   batch?: boolean;
   /** Extra environment for loadConfig (REDIS_URL, CONCORD_REDIS_PREFIX, CONCORD_O2C_*, ...). */
   env?: Record<string, string>;
+  /** Metrics, tracing, a logger of the test's own (test/ops). Default: the system's defaults, silent logs. */
+  system?: Pick<SystemOptions, 'metrics' | 'tracing' | 'logger'>;
 }
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
@@ -36,6 +38,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const system = await startSystem({
     config,
     logger: createLogger({ level: 'silent' }),
+    ...options.system,
     ports: 'ephemeral',
     seed: options.seed,
     batch: options.batch,

@@ -185,6 +185,43 @@ describe.each(MODES)('contract amendments ($mode)', ({ mode, env }) => {
     }
   });
 
+  it('under vendor faults (lost answers, 5xx, resets): every amendment completes once, with one invoice, one posting, one event', async () => {
+    if (mode !== 'embedded') return; // the engine is the same; once is enough for the time it takes
+    const chosen = [take(), take(), take()];
+    const faults = { rate: 0.3, kinds: ['500', '503', 'reset', '429'], applyBeforeFail: 0.5, seed: 7 };
+    await Promise.all([simCall(system.simulators.stripe!.url, 'faults', faults), simCall(system.simulators.netsuite!.url, 'faults', faults)]);
+    try {
+      await Promise.all(
+        chosen.map(async (contract) => {
+          const input = { contractId: contract.id, idempotencyKey: `amend-faults-${contract.id}`, items: [{ productCode: 'SEAT', quantity: seatsOf(contract) + 1 }] };
+          // A client retries a failed request with the same key; the key makes it one amendment.
+          for (let attempt = 0; attempt < 20; attempt++) {
+            const { body } = await amend(input);
+            if (!body.errors && body.data.amendContract.latestAmendment.status === 'COMPLETED') return;
+            await new Promise((resolve) => setTimeout(resolve, 200));
+          }
+          throw new Error(`amendment of ${contract.id} did not complete`);
+        }),
+      );
+    } finally {
+      await Promise.all([simCall(system.simulators.stripe!.url, 'faults', { rate: 0 }), simCall(system.simulators.netsuite!.url, 'faults', { rate: 0 })]);
+    }
+    const { stripe, ns } = await state();
+    for (const contract of chosen) {
+      const invoices = prorationInvoices(stripe, contract.id);
+      expect(invoices).toHaveLength(1);
+      expect(invoices[0].status).toBe('open');
+      expect(erpDocuments(ns, invoices[0].id)).toHaveLength(1);
+      expect(await amendedEvents(contract.id)).toHaveLength(1);
+    }
+  });
+
+  it('leaves the systems consistent: after every amendment above (up, down, refused, undone), reconciliation finds no drift', async () => {
+    const { body } = await system.gql(`mutation { runReconciliation { status driftCount drifts { kind system subjectId detail } } }`);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.runReconciliation).toEqual({ status: 'COMPLETED', driftCount: 0, drifts: [] });
+  });
+
   it('refuses what cannot be amended: an unknown or inactive contract, a change that changes nothing, a plan that is not there', async () => {
     const unknown = await amend({ contractId: 'sub_doesnotexist', idempotencyKey: 'amend-unknown', items: [{ productCode: 'SEAT', quantity: 1 }] });
     expect(unknown.body.errors![0].extensions.code).toBe('NOT_FOUND');

@@ -151,6 +151,15 @@ describe('reconciliation rules', () => {
     expect(kinds(s)[0]).toEqual(['INVOICE_NOT_POSTED', 'ERP', 'in_open', 'HUMAN']);
   });
 
+  test('an invoice finalized minutes ago is still being posted (grace), one finalized an hour ago is drift', () => {
+    const s = consistent();
+    const now = Date.parse('2026-11-27T12:00:00.000Z');
+    s.billingInvoices.push({ ...invoice('in_new', 'A', 'OPEN', '10.00'), issuedAt: '2026-11-27T11:58:00.000Z' });
+    s.billingInvoices.push({ ...invoice('in_old', 'A', 'OPEN', '10.00'), issuedAt: '2026-11-27T11:00:00.000Z' });
+    expect(compareSystems(s, { today: TODAY, now }).findings.map((f) => f.subjectId)).toEqual(['in_old']);
+    expect(compareSystems(s, { today: TODAY, now, graceMs: 0 }).findings.map((f) => f.subjectId)).toEqual(['in_new', 'in_old']);
+  });
+
   test('paid on one side only; voided in the ERP while billing still asks', () => {
     const s = consistent();
     s.erpTransactions = s.erpTransactions.map((t) => (t.invoiceId === 'in_paid' ? { ...t, status: 'OPEN' } : t.invoiceId === 'in_open' ? { ...t, status: 'VOIDED' } : t));

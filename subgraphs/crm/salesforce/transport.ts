@@ -2,11 +2,13 @@
  * jsforce's HTTP layer, observed and tamed: every HTTP call jsforce makes (query pages, PATCHes,
  * limits) is timed and reported with its status and the org's API usage from Sforce-Limit-Info,
  * a request timeout is set, and jsforce's own retries are switched off so that the adapter's retry
- * policy (core/retry.ts) is the only one.
+ * policy (core/retry.ts) is the only one. Each call is a span of the trace it is made in, and
+ * carries that trace's `traceparent` (core/tracing.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { HttpRequest, HttpRequestOptions, HttpResponse, StreamPromise } from 'jsforce';
 import { Transport } from 'jsforce/lib/transport';
+import { startVendorSpan } from '../../../core/tracing';
 
 /** What the adapter is doing, carried across jsforce's internals to the HTTP layer. */
 export interface CallContext {
@@ -46,17 +48,20 @@ export class ObservedTransport extends Transport {
   override httpRequest(request: HttpRequest, options: HttpRequestOptions = {}): StreamPromise<HttpResponse> {
     const context = callContext.getStore();
     const started = performance.now();
+    const operation = context?.operation ?? 'request';
+    const span = startVendorSpan({ system: 'CRM', vendor: 'salesforce', operation, method: request.method, url: request.url });
     const report = (status: number, limit?: { used: number; max: number }) => {
       if (context) context.status = status;
+      span.end(status, undefined, limit ? { 'concord.vendor.api_usage': limit.used, 'concord.vendor.api_limit': limit.max } : undefined);
       try {
-        this.options.onCall({ operation: context?.operation ?? 'request', status, durationMs: performance.now() - started, limit });
+        this.options.onCall({ operation, status, durationMs: performance.now() - started, limit });
       } catch {
         // A metrics listener must never break a vendor call.
       }
     };
     // jsforce retries GETs on 429/5xx/ECONNRESET by itself (5 times, from 500 ms, invisibly to
     // us and to the API budget); maxRetries 0 leaves retrying to the adapter's policy.
-    const pending = super.httpRequest(request, {
+    const pending = super.httpRequest({ ...request, headers: { ...request.headers, ...span.headers } }, {
       ...options,
       timeout: this.options.timeoutMs,
       retry: { ...options.retry, maxRetries: 0 },

@@ -15,8 +15,9 @@
  * - Invoices: a finalized billing invoice (open, paid or uncollectible) that asks for money is
  *   posted to the ERP with the same total, as an invoice, or as a credit memo when it credits; paid
  *   in billing is paid in the ERP and the other way round. Drafts, zero invoices and invoices
- *   voided before posting are legitimately not posted; a voided one must not stay posted. An ERP
- *   posting of a billing invoice that does not exist is MISSING_IN_BILLING.
+ *   voided before posting are legitimately not posted; a voided one must not stay posted; one
+ *   finalized minutes ago is still being posted (a grace period). An ERP posting of a billing
+ *   invoice that does not exist is MISSING_IN_BILLING.
  */
 import type { Money, SystemName } from '../../../core/canonical';
 import { toMinorUnits } from '../../../core/money';
@@ -51,7 +52,20 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string | null | undef
   return map;
 }
 
-export function compareSystems(snapshot: Snapshot, options: { today: string }): Comparison {
+export interface CompareOptions {
+  /** Today, YYYY-MM-DD (which period a late posting would go to). */
+  today: string;
+  /** Now, in ms; with `graceMs`, what counts as in flight. Default: the clock. */
+  now?: number;
+  /**
+   * An invoice finalized less than this long ago is not reported as not posted: its order-to-cash
+   * run is most likely posting it right now. Default 15 minutes.
+   */
+  graceMs?: number;
+}
+
+export function compareSystems(snapshot: Snapshot, options: CompareOptions): Comparison {
+  const { now = Date.now(), graceMs = 15 * 60_000 } = options;
   const findings: DriftFinding[] = [];
   const closed = new Set(snapshot.closedPeriods);
   const todayClosed = closed.has(options.today.slice(0, 7));
@@ -221,6 +235,8 @@ export function compareSystems(snapshot: Snapshot, options: { today: string }): 
     const finalized = invoice.status === 'OPEN' || invoice.status === 'PAID' || invoice.status === 'UNCOLLECTIBLE';
     if (finalized && total !== 0) {
       const doc = posted[0];
+      const inFlight = invoice.issuedAt !== null && now - Date.parse(invoice.issuedAt) < graceMs;
+      if (!doc && inFlight && !voidedInErp) continue;
       if (!doc) {
         findings.push({
           ...base,

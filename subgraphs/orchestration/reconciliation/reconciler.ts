@@ -16,7 +16,7 @@ import type { Logger } from '../../../core/log';
 import type { KeyValueStore } from '../kv';
 import type { Ports } from '../steps';
 import { compareSystems } from './compare';
-import { driftId, type Drift } from './drift';
+import { driftId, type Drift, type DriftFinding } from './drift';
 import type { ReconciliationReport, ReportStore } from './report-store';
 import { readSnapshot, type Pace } from './snapshot';
 
@@ -33,6 +33,11 @@ export interface ReconcilerOptions {
   lockTtlMs?: number;
   /** Drifts a report holds (all are counted). Default 5000. */
   maxDrifts?: number;
+  /**
+   * True when a finding's subject is being changed by a run right now (a customer sync, an
+   * amendment): what the comparison saw is a moment inside that run, not drift. Default: never.
+   */
+  inFlight?: (finding: DriftFinding) => Promise<boolean>;
   now?: () => Date;
 }
 
@@ -46,7 +51,7 @@ export interface Reconciler {
 export const RECONCILIATION_LOCK = 'reconciliation:lock';
 
 export function createReconciler(options: ReconcilerOptions): Reconciler {
-  const { ports, kv, reports, logger, events, pace = { CRM: 10, BILLING: 25, ERP: 10 }, lockTtlMs = 60_000, maxDrifts = 5000, now = () => new Date() } = options;
+  const { ports, kv, reports, logger, events, pace = { CRM: 10, BILLING: 25, ERP: 10 }, lockTtlMs = 60_000, maxDrifts = 5000, inFlight, now = () => new Date() } = options;
 
   async function running(): Promise<ReconciliationReport | null> {
     const holder = await kv.get(RECONCILIATION_LOCK);
@@ -77,7 +82,9 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     try {
       const snapshot = await readSnapshot(ports, pace);
       const today = now().toISOString().slice(0, 10);
-      const { findings, counts } = compareSystems(snapshot, { today });
+      const { findings: found, counts } = compareSystems(snapshot, { today, now: now().getTime() });
+      const busy = inFlight ? await Promise.all(found.map((f) => inFlight(f).catch(() => false))) : [];
+      const findings = found.filter((_, i) => !busy[i]);
       const detectedAt = now().toISOString();
       const drifts: Drift[] = findings.map((f) => ({ ...f, id: driftId(report.id, f), reportId: report.id, detectedAt }));
       const kept = drifts.slice(0, maxDrifts);

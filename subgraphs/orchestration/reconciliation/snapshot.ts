@@ -48,8 +48,11 @@ export function createPacer(perSecond: number): () => Promise<void> {
   };
 }
 
-/** Page sizes: each vendor's largest. */
-const PAGES = { crm: 2000, billing: 100, erp: 1000 } as const;
+/**
+ * Page sizes: each vendor's largest. Salesforce's is 1999 because listing asks for one row more
+ * than it returns (to know whether more follow): 2000 rows fit one query batch, 2001 would not.
+ */
+const PAGES = { crm: 1999, billing: 100, erp: 1000 } as const;
 
 export async function readSnapshot(ports: Ports, pace: Pace): Promise<Snapshot> {
   const calls: Record<SystemName, number> = { CRM: 0, BILLING: 0, ERP: 0 };

@@ -1,0 +1,519 @@
+/**
+ * Subscriptions of any supergraph, served by the subgraphs that own them: the standalone gateway's
+ * graphql-ws service (the protocol side; gateway/subscriptions-ws.ts is the transport, shared with
+ * Concord's own live events).
+ *
+ * Concord's bundled subscriptions (businessEvents, customerEvents, orderToCashRunUpdated) are read
+ * from Concord's event log inside the full system's gateway (gateway/live-events.ts). A supergraph
+ * of other teams' subgraphs has no such log: its Subscription fields are resolved by the subgraph
+ * that declares them. So, as Apollo Router's "passthrough" mode does, each client subscription opens
+ * one graphql-ws subscription to that subgraph for the plan's primary fetch, and every event it
+ * sends is completed through the rest of the federation query plan (fields owned by other
+ * subgraphs) with the gateway's own data sources, as a query would be:
+ *
+ *   client --ws--> gateway: auth (per mode), admission (validation, limits, scopes)
+ *                     | plan: Subscription { primary: Fetch(reviews), rest: Fetch(accounts), ... }
+ *                     +--ws--> subgraph `reviews`: the primary operation (principal + signature on the upgrade)
+ *   per upstream event: executeQueryPlan(primary answered by the event, rest fetched) --> client
+ *
+ * A subscription keeps the plan and the upstream socket it started with: a supergraph swapped in
+ * while it is open changes nothing for it (new subscriptions plan against the new one).
+ *
+ * The upgrade request to the subgraph carries `x-correlation-id`, the caller's principal
+ * (`x-concord-principal`, when there is one) and, when signing is on, `x-concord-signature` over the
+ * empty body of that GET (core/signing.ts); connection_init's payload carries the same as `headers`
+ * for servers that only look there. The client's own token is not forwarded, as on HTTP.
+ */
+import { randomUUID } from 'node:crypto';
+import { buildOperationContext, executeQueryPlan, type GraphQLDataSource, type ServiceMap } from '@apollo/gateway';
+import { Supergraph, operationFromDocument, type Schema } from '@apollo/federation-internals';
+import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan } from '@apollo/query-planner';
+import type { GatewayGraphQLRequestContext, GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import { decodeJwt } from 'jose';
+import {
+  GraphQLError,
+  Kind,
+  getVariableValues,
+  parse,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
+import { createClient, type Context, type ServerOptions, type Sink } from 'graphql-ws';
+import WebSocket from 'ws';
+import { ConcordError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { PRINCIPAL_HEADER, encodePrincipal, type Principal } from '../core/principal';
+import { SIGNATURE_HEADER, signRequest } from '../core/signing';
+import { Rejection, type AdmittedOperation, type GraphQLParams } from './admission';
+import type { Denial } from './authorization';
+import { formatGatewayError } from './errors';
+import { authorizationOf, type SubscriptionService } from './subscriptions';
+
+export interface UpstreamSubscriptionsOptions {
+  /** Subscriptions one client connection may hold. Default 100. */
+  maxSubscriptionsPerConnection?: number;
+  /** Subgraph name -> graphql-ws URL. Default: the subgraph's URL with ws(s): for http(s):. */
+  subgraphWebSocketUrls?: Record<string, string>;
+  /** Events computed but not yet taken by a slow client before its subscription is ended. Default 256. */
+  maxBufferedEvents?: number;
+  /** Ping interval on upstream sockets, in ms (a dead subgraph ends its subscriptions). Default 12000. */
+  upstreamKeepAliveMs?: number;
+  /** How long the upstream WebSocket handshake may take, in ms. Default 10000. */
+  upstreamConnectTimeoutMs?: number;
+}
+
+export interface UpstreamSubscriptionsDeps {
+  logger: Logger;
+  /** The caller of a connection by the gateway's auth mode (null = anonymous); throws when refused. */
+  authenticate(authorization: string | null): Promise<Principal | null>;
+  /** Admission as on HTTP (gateway/admission.ts); throws Rejection. */
+  admit(params: GraphQLParams, principal: Principal | null): AdmittedOperation;
+  /** The supergraph the gateway serves now, as @apollo/gateway loaded it. */
+  supergraphSdl(): string | null;
+  /** The gateway's data sources by subgraph name (signing, principal header). */
+  dataSources(): Record<string, GraphQLDataSource>;
+  /** A subgraph's HTTP URL as the gateway calls it. */
+  subgraphUrl(name: string): string | undefined;
+  /** Secret to sign upstream upgrade requests with; null = unsigned. */
+  subgraphSecret: string | null;
+}
+
+/** A subscription a subgraph refused or ended with errors: its errors, formatted for the client. */
+class UpstreamSubscriptionError extends Error {
+  constructor(readonly errors: GraphQLFormattedError[]) {
+    super(errors[0]?.message ?? 'the subgraph ended the subscription');
+    this.name = 'UpstreamSubscriptionError';
+  }
+}
+
+interface Planning {
+  sdl: string;
+  api: Schema;
+  apiSchema: GraphQLSchema;
+  supergraphSchema: GraphQLSchema;
+  planner: QueryPlanner;
+  prepared: Map<string, Prepared>;
+}
+
+interface Prepared {
+  planning: Planning;
+  document: DocumentNode;
+  operationContext: ReturnType<typeof buildOperationContext>;
+  /** The primary fetch then the rest, as executeQueryPlan runs it. */
+  plan: QueryPlan;
+  primary: FetchNode;
+}
+
+interface Connection {
+  principal: Principal | null;
+  subscriptions: Set<ClientSubscription>;
+  timer: NodeJS.Timeout | null;
+  expired: boolean;
+}
+
+interface ClientSubscription {
+  correlationId: string;
+  denials: Denial[];
+  start(): AsyncGenerator<ExecutionResult>;
+  stop(reason: Error): void;
+}
+
+const PLAN_CACHE_SIZE = 200;
+
+function upstreamUrl(httpUrl: string): string {
+  return httpUrl.replace(/^http(s?):/i, 'ws$1:');
+}
+
+/**
+ * An async iterator over upstream events, each mapped by `compute` in order. Unlike an async
+ * generator, `return()` takes effect at once even while waiting for the next event, so a client
+ * that leaves closes its upstream subscription immediately.
+ */
+function relay(
+  open: (sink: Sink<ExecutionResult>) => () => void,
+  compute: (event: ExecutionResult) => Promise<ExecutionResult>,
+  maxBuffered: number,
+): { iterator: AsyncGenerator<ExecutionResult>; stop(reason?: Error): void } {
+  const ready: ExecutionResult[] = [];
+  let computing = 0;
+  let chain: Promise<void> = Promise.resolve();
+  let ended: { error?: unknown } | null = null;
+  let closed = false;
+  let aborted = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const end = (error?: unknown) => {
+    chain = chain.then(() => {
+      ended ??= { error };
+      notify();
+    });
+  };
+  let unsubscribe: () => void = () => undefined;
+  const stop = (reason?: Error) => {
+    if (closed) return;
+    // With a reason (token expired, too slow): nothing more is delivered, the client gets the error.
+    if (reason) {
+      ended = { error: reason };
+      aborted = true;
+      ready.length = 0;
+    } else closed = true;
+    unsubscribe();
+    notify();
+  };
+  unsubscribe = open({
+    next(event) {
+      if (closed || ended) return;
+      if (ready.length + computing >= maxBuffered) {
+        stop(new ConcordError('INTERNAL', `more than ${maxBuffered} events are waiting for this subscriber; subscribe again`, { retryable: true }));
+        return;
+      }
+      computing += 1;
+      chain = chain.then(async () => {
+        const payload = await compute(event);
+        computing -= 1;
+        if (aborted || closed) return;
+        ready.push(payload);
+        notify();
+      });
+    },
+    error: (error) => end(error ?? new Error('upstream error')),
+    complete: () => end(),
+  });
+
+  const iterator: AsyncGenerator<ExecutionResult> = {
+    async next() {
+      for (;;) {
+        if (closed) return { done: true, value: undefined };
+        const head = ready.shift();
+        if (head) return { done: false, value: head };
+        if (ended) {
+          closed = true;
+          unsubscribe();
+          if (ended.error !== undefined) throw ended.error;
+          return { done: true, value: undefined };
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async return() {
+      stop();
+      return { done: true, value: undefined };
+    },
+    async throw(error) {
+      stop();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  } as AsyncGenerator<ExecutionResult>;
+  return { iterator, stop };
+}
+
+/** The graphql-ws service (hand it to attachWebSocketTransport) of upstream subscriptions. */
+export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOptions, deps: UpstreamSubscriptionsDeps): SubscriptionService {
+  const {
+    maxSubscriptionsPerConnection = 100,
+    subgraphWebSocketUrls = {},
+    maxBufferedEvents = 256,
+    upstreamKeepAliveMs = 12_000,
+    upstreamConnectTimeoutMs = 10_000,
+  } = options;
+  const { logger, authenticate, admit, supergraphSdl, dataSources, subgraphUrl, subgraphSecret } = deps;
+  const connections = new WeakMap<Context<Record<string, unknown> | undefined, unknown>, Connection>();
+  let planning: Planning | null = null;
+  let open = 0;
+  let active = 0;
+  let delivered = 0;
+  const quiet = {
+    debug() {},
+    info() {},
+    warn: (m: unknown) => logger.warn({ detail: m }, 'subscription plan execution'),
+    error: (m: unknown) => logger.error({ detail: m }, 'subscription plan execution'),
+  };
+
+  function planningFor(sdl: string): Planning {
+    if (planning?.sdl === sdl) return planning;
+    const supergraph = Supergraph.build(sdl);
+    const api = supergraph.apiSchema();
+    planning = { sdl, api, apiSchema: api.toGraphQLJSSchema(), supergraphSchema: supergraph.schema.toGraphQLJSSchema(), planner: new QueryPlanner(supergraph), prepared: new Map() };
+    return planning;
+  }
+
+  function prepare(query: string, operationName: string | undefined): Prepared {
+    const sdl = supergraphSdl();
+    if (!sdl) throw new ConcordError('INTERNAL', 'the gateway is starting; try again', { retryable: true });
+    const current = planningFor(sdl);
+    const key = `${operationName ?? ''}\u0000${query}`;
+    const cached = current.prepared.get(key);
+    if (cached) return cached;
+    const document = parse(query);
+    const operationContext = buildOperationContext({ schema: current.apiSchema, operationDocument: document, operationName });
+    const { operation } = operationContext;
+    if (operation.selectionSet.selections.length !== 1 || operation.selectionSet.selections[0].kind !== Kind.FIELD) {
+      throw new ConcordError('BAD_USER_INPUT', 'a subscription selects exactly one root field');
+    }
+    const plan = current.planner.buildQueryPlan(operationFromDocument(current.api, document, { operationName }));
+    if (plan.node?.kind !== 'Subscription') throw new ConcordError('INTERNAL', 'the subscription could not be planned');
+    const { primary, rest } = plan.node;
+    const flat: PlanNode = rest ? { kind: 'Sequence', nodes: [primary, rest] } : primary;
+    const prepared: Prepared = { planning: current, document, operationContext, plan: { kind: 'QueryPlan', node: flat }, primary };
+    if (current.prepared.size >= PLAN_CACHE_SIZE) current.prepared.delete(current.prepared.keys().next().value!);
+    current.prepared.set(key, prepared);
+    return prepared;
+  }
+
+  /** One upstream event completed through the rest of the plan. Never rejects. */
+  async function complete(prepared: Prepared, variables: Record<string, unknown>, event: ExecutionResult, context: { correlationId: string; principal: Principal | null }): Promise<ExecutionResult> {
+    const { primary, planning: at } = prepared;
+    const services: Record<string, GraphQLDataSource> = { ...dataSources() };
+    const fallback = services[primary.serviceName];
+    // The primary fetch is answered by the event the subgraph sent; every other fetch goes out.
+    services[primary.serviceName] = {
+      process: (request) =>
+        request.request.query === primary.operation
+          ? Promise.resolve({ data: event.data as GatewayGraphQLResponse['data'], errors: event.errors as GatewayGraphQLResponse['errors'] })
+          : fallback.process(request),
+    };
+    const requestContext = {
+      request: { query: primary.operation, operationName: prepared.operationContext.operation.name?.value, variables },
+      context,
+      logger: quiet,
+      metrics: {},
+      schema: at.apiSchema,
+      document: prepared.document,
+      operationName: prepared.operationContext.operation.name?.value ?? null,
+      operation: prepared.operationContext.operation,
+      overallCachePolicy: undefined,
+    } as unknown as GatewayGraphQLRequestContext;
+    try {
+      return await executeQueryPlan(prepared.plan, services as ServiceMap, requestContext, prepared.operationContext, at.supergraphSchema, at.api);
+    } catch (error) {
+      logger.error({ err: error, correlationId: context.correlationId }, 'subscription event could not be completed');
+      return { data: null, errors: [new GraphQLError('the event could not be resolved', { extensions: { code: 'INTERNAL' } })] };
+    }
+  }
+
+  /** The upstream graphql-ws subscription of the primary fetch. */
+  function openUpstream(prepared: Prepared, variables: Record<string, unknown>, correlationId: string, principal: Principal | null) {
+    const { primary } = prepared;
+    const name = primary.serviceName;
+    const httpUrl = subgraphUrl(name);
+    const url = subgraphWebSocketUrls[name] ?? (httpUrl ? upstreamUrl(httpUrl) : null);
+    const headers: Record<string, string> = { 'x-correlation-id': correlationId };
+    if (principal) headers[PRINCIPAL_HEADER] = encodePrincipal(principal);
+    if (subgraphSecret !== null) headers[SIGNATURE_HEADER] = signRequest(subgraphSecret, '', headers[PRINCIPAL_HEADER]);
+    class UpstreamSocket extends WebSocket {
+      constructor(address: string | URL, protocols?: string | string[]) {
+        super(address, protocols, { headers, handshakeTimeout: upstreamConnectTimeoutMs, perMessageDeflate: false });
+      }
+    }
+    const primaryVariables = Object.fromEntries((primary.variableUsages ?? []).filter((v) => v in variables).map((v) => [v, variables[v]]));
+    return (sink: Sink<ExecutionResult>) => {
+      if (!url) {
+        sink.error(new UpstreamSubscriptionError([{ message: `subgraph ${name} has no URL`, extensions: { code: 'INTERNAL', subgraph: name } }]));
+        return () => undefined;
+      }
+      const client = createClient({
+        url,
+        webSocketImpl: UpstreamSocket,
+        connectionParams: { headers },
+        lazy: true,
+        retryAttempts: 0,
+        keepAlive: upstreamKeepAliveMs,
+      });
+      const unsubscribe = client.subscribe<Record<string, unknown>>(
+        { query: primary.operation, operationName: primary.operationName, variables: primaryVariables },
+        {
+          next: (value) => sink.next(value as ExecutionResult),
+          complete: () => sink.complete(),
+          error: (error) => sink.error(upstreamFailure(name, error, correlationId)),
+        },
+      );
+      return () => {
+        unsubscribe();
+        void client.dispose();
+      };
+    };
+  }
+
+  /** What the client is told when a subgraph refuses or drops a subscription. */
+  function upstreamFailure(name: string, error: unknown, correlationId: string): UpstreamSubscriptionError {
+    if (Array.isArray(error)) {
+      // The subgraph refused the operation: its errors, under the gateway's error contract.
+      return new UpstreamSubscriptionError(
+        (error as GraphQLFormattedError[]).map((e) => formatGatewayError({ ...e, extensions: { ...e.extensions, serviceName: name } })),
+      );
+    }
+    const close = error as { code?: unknown; reason?: unknown; message?: unknown };
+    const detail = typeof close?.code === 'number' ? `closed ${close.code}${close.reason ? ` ${String(close.reason)}` : ''}` : String(close?.message ?? error);
+    logger.warn({ subgraph: name, detail, correlationId }, 'upstream subscription failed');
+    return new UpstreamSubscriptionError([
+      { message: `subgraph ${name} ended the subscription (${detail}); subscribe again`, extensions: { code: 'INTERNAL', retryable: true, subgraph: name } },
+    ]);
+  }
+
+  const withCorrelation = (errors: GraphQLFormattedError[], correlationId: string) =>
+    errors.map((e) => ({ ...e, extensions: { ...e.extensions, correlationId } }));
+
+  const serverOptions: SubscriptionService['serverOptions'] = {
+    connectionInitWaitTimeout: 5_000,
+
+    async onConnect(ctx) {
+      const authorization = authorizationOf(ctx.connectionParams);
+      let principal: Principal | null;
+      try {
+        principal = await authenticate(authorization);
+      } catch (error) {
+        logger.info({ reason: (error as Error).message }, 'subscription connection refused');
+        return false;
+      }
+      const connection: Connection = { principal, subscriptions: new Set(), timer: null, expired: false };
+      if (principal && authorization) {
+        let exp: number | undefined;
+        try {
+          exp = decodeJwt(authorization.replace(/^Bearer\s+/i, '')).exp;
+        } catch {
+          // Verified above; a token without a readable exp was refused there.
+        }
+        if (typeof exp === 'number') {
+          // Subscriptions do not outlive the token: they end with UNAUTHENTICATED.
+          const delay = Math.max(0, Math.min(exp * 1000 - Date.now(), 2 ** 31 - 1));
+          connection.timer = setTimeout(() => {
+            connection.expired = true;
+            for (const subscription of connection.subscriptions) subscription.stop(new ConcordError('UNAUTHENTICATED', 'token expired; reconnect with a fresh token'));
+          }, delay);
+          connection.timer.unref();
+        }
+      }
+      connections.set(ctx, connection);
+      open += 1;
+      return true;
+    },
+
+    async onSubscribe(ctx, _id, payload) {
+      const correlationId = randomUUID();
+      const fail = (error: ConcordError) => [new GraphQLError(error.message, { extensions: { ...error.toExtensions(), correlationId } })];
+      const connection = connections.get(ctx);
+      if (!connection) return fail(new ConcordError('UNAUTHENTICATED', 'send connection_init first'));
+      if (connection.expired) return fail(new ConcordError('UNAUTHENTICATED', 'token expired; reconnect with a fresh token'));
+      if (connection.subscriptions.size >= maxSubscriptionsPerConnection) {
+        return fail(new ConcordError('RATE_LIMITED', `at most ${maxSubscriptionsPerConnection} subscriptions per connection`));
+      }
+      const { principal } = connection;
+      let admitted: AdmittedOperation;
+      try {
+        admitted = admit({ query: payload.query, variables: payload.variables, operationName: payload.operationName, extensions: payload.extensions }, principal);
+      } catch (error) {
+        if (error instanceof Rejection) return error.errors.map((e) => new GraphQLError(e.message, { extensions: { code: e.code, correlationId } }));
+        throw error;
+      }
+      if (admitted.operationType !== 'subscription') {
+        return fail(new ConcordError('BAD_USER_INPUT', 'only subscriptions are served over WebSocket; send queries and mutations over HTTP'));
+      }
+      let prepared: Prepared;
+      let variables: Record<string, unknown>;
+      try {
+        prepared = prepare(admitted.query, admitted.operationName);
+        const coerced = getVariableValues(prepared.planning.apiSchema, prepared.operationContext.operation.variableDefinitions ?? [], admitted.variables ?? {});
+        if (coerced.errors) throw new ConcordError('BAD_USER_INPUT', coerced.errors.map((e) => e.message).join('; '));
+        variables = coerced.coerced;
+      } catch (error) {
+        if (error instanceof ConcordError) return fail(error);
+        logger.error({ err: error, correlationId }, 'subscription could not be planned');
+        return fail(new ConcordError('INTERNAL', 'the subscription could not be planned'));
+      }
+
+      let stopStream: ((reason?: Error) => void) | null = null;
+      let pendingStop: Error | null = null;
+      const subscription: ClientSubscription = {
+        correlationId,
+        denials: admitted.denials,
+        stop(reason) {
+          if (stopStream) stopStream(reason);
+          else pendingStop = reason;
+        },
+        start() {
+          const context = { correlationId, principal };
+          const stream = relay(openUpstream(prepared, variables, correlationId, principal), (event) => complete(prepared, variables, event, context), maxBufferedEvents);
+          stopStream = stream.stop;
+          connection.subscriptions.add(subscription);
+          active += 1;
+          if (pendingStop) stream.stop(pendingStop);
+          const ended = () => {
+            if (connection.subscriptions.delete(subscription)) active -= 1;
+          };
+          const { iterator } = stream;
+          const next = iterator.next.bind(iterator);
+          const finish = iterator.return.bind(iterator);
+          iterator.next = async () => {
+            try {
+              const step = await next();
+              if (step.done) ended();
+              return step;
+            } catch (error) {
+              ended();
+              throw error;
+            }
+          };
+          iterator.return = async (value) => {
+            ended();
+            return finish(value);
+          };
+          return iterator;
+        },
+      };
+      logger.debug({ correlationId, subgraph: prepared.primary.serviceName, subject: principal?.subject ?? null }, 'subscription started');
+      return {
+        schema: prepared.planning.apiSchema,
+        document: prepared.document,
+        operationName: admitted.operationName,
+        variableValues: variables,
+        contextValue: subscription,
+      } satisfies ExecutionArgs;
+    },
+
+    subscribe: (args: ExecutionArgs) => (args.contextValue as ClientSubscription).start(),
+
+    // Queries and mutations are refused in onSubscribe; defensive all the same.
+    execute: () => ({ errors: [new GraphQLError('send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })] }),
+
+    onNext(_ctx, _id, _payload, args, result) {
+      const subscription = args.contextValue as ClientSubscription;
+      delivered += 1;
+      if (!result.errors?.length && !subscription.denials.length) return undefined;
+      const errors: GraphQLFormattedError[] = [
+        ...subscription.denials.map((d) => ({ message: d.message, path: d.path, extensions: { code: 'FORBIDDEN' } })),
+        ...(result.errors ?? []).map((error) => formatGatewayError(error instanceof GraphQLError ? error.toJSON() : (error as GraphQLFormattedError))),
+      ];
+      return { data: result.data, errors: withCorrelation(errors, subscription.correlationId) };
+    },
+
+    onError(_ctx, _id, _payload, errors) {
+      return errors.flatMap((error) => {
+        const correlationId = (error.extensions?.correlationId as string | undefined) ?? randomUUID();
+        const original = error.originalError;
+        if (original instanceof UpstreamSubscriptionError) return withCorrelation(original.errors, correlationId);
+        if (original instanceof ConcordError) return [{ message: original.message, extensions: { ...original.toExtensions(), correlationId } }];
+        return withCorrelation([formatGatewayError(error.toJSON())], correlationId);
+      });
+    },
+
+    onClose(ctx) {
+      const connection = connections.get(ctx);
+      if (!connection) return;
+      if (connection.timer) clearTimeout(connection.timer);
+      connections.delete(ctx);
+      open -= 1;
+    },
+  };
+
+  return { serverOptions, stats: () => ({ connections: open, subscriptions: active, delivered }) };
+}
