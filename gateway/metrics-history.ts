@@ -71,7 +71,8 @@ export function createOpsHistory(options: OpsHistoryOptions) {
   const { registry, queues, runs, sampleMs = 5000, retentionMs = 3_600_000, logger } = options;
   const capacity = Math.max(2, Math.ceil(retentionMs / sampleMs));
   const samples: OpsSample[] = [];
-  let previous: Totals | null = null;
+  /** The raw readings behind `samples` (one more than samples), for figures over longer windows. */
+  const readings: Totals[] = [];
   let timer: NodeJS.Timeout | null = null;
   let sampling: Promise<void> | null = null;
 
@@ -104,36 +105,41 @@ export function createOpsHistory(options: OpsHistoryOptions) {
     };
   }
 
+  /** The figures of the interval between two readings, with the backlog and dead letters at its end. */
+  function between(from: Totals, to: Totals, backlog: number, deadLetters: number): OpsSample {
+    const seconds = Math.max(0.001, (to.at - from.at) / 1000);
+    const delta: [number, number][] = [...to.buckets].map(([le, count]) => [le, count - (from.buckets.get(le) ?? 0)]);
+    const ms = (q: number) => {
+      const value = quantileFromBuckets(q, delta);
+      return value === null ? null : Math.round(value * 10000) / 10;
+    };
+    const rate = (n: number) => Math.round((n / seconds) * 100) / 100;
+    return {
+      at: new Date(to.at).toISOString(),
+      requestsPerSecond: rate(to.requests - from.requests),
+      errorsPerSecond: rate(to.errors - from.errors),
+      latencyP50Ms: ms(0.5),
+      latencyP95Ms: ms(0.95),
+      vendorCallsPerSecond: rate(to.vendorCalls - from.vendorCalls),
+      runsCompleted: to.completed - from.completed,
+      runsDeadLettered: to.deadLettered - from.deadLettered,
+      backlog,
+      deadLetters,
+    };
+  }
+
   async function sample(): Promise<void> {
     const now = await totals();
     const [backlog, counts] = await Promise.all([
       queues?.backlog().catch(() => null) ?? null,
       runs?.countByStatus().catch(() => null) ?? null,
     ]);
-    if (previous) {
-      const seconds = Math.max(0.001, (now.at - previous.at) / 1000);
-      const base = previous.buckets;
-      const delta: [number, number][] = [...now.buckets].map(([le, count]) => [le, count - (base.get(le) ?? 0)]);
-      const ms = (q: number) => {
-        const seconds = quantileFromBuckets(q, delta);
-        return seconds === null ? null : Math.round(seconds * 10000) / 10;
-      };
-      const rate = (n: number) => Math.round((n / seconds) * 100) / 100;
-      samples.push({
-        at: new Date(now.at).toISOString(),
-        requestsPerSecond: rate(now.requests - previous.requests),
-        errorsPerSecond: rate(now.errors - previous.errors),
-        latencyP50Ms: ms(0.5),
-        latencyP95Ms: ms(0.95),
-        vendorCallsPerSecond: rate(now.vendorCalls - previous.vendorCalls),
-        runsCompleted: now.completed - previous.completed,
-        runsDeadLettered: now.deadLettered - previous.deadLettered,
-        backlog: backlog ? Object.values(backlog).reduce((total, lane) => total + lane.waiting + lane.active + lane.delayed, 0) : 0,
-        deadLetters: counts?.DEAD_LETTERED ?? 0,
-      });
-      if (samples.length > capacity) samples.splice(0, samples.length - capacity);
-    }
-    previous = now;
+    const queued = backlog ? Object.values(backlog).reduce((total, lane) => total + lane.waiting + lane.active + lane.delayed, 0) : 0;
+    const previous = readings[readings.length - 1];
+    if (previous) samples.push(between(previous, now, queued, counts?.DEAD_LETTERED ?? 0));
+    readings.push(now);
+    if (samples.length > capacity) samples.splice(0, samples.length - capacity);
+    if (readings.length > capacity + 1) readings.splice(0, readings.length - capacity - 1);
   }
 
   const tick = () => {
@@ -154,6 +160,14 @@ export function createOpsHistory(options: OpsHistoryOptions) {
       tick();
       timer = setInterval(tick, sampleMs);
       timer.unref();
+    },
+    /** The figures over the last `seconds` (one interval at least); null before two readings. */
+    window(seconds = 60): OpsSample | null {
+      const last = readings[readings.length - 1];
+      const latest = samples[samples.length - 1];
+      if (!last || !latest) return null;
+      const from = readings.find((r) => r.at >= last.at - seconds * 1000 && r !== last) ?? readings[readings.length - 2];
+      return { ...between(from, last, latest.backlog, latest.deadLetters), at: new Date(from.at).toISOString() };
     },
     /** Samples of the last `minutes`, oldest first. */
     samples(minutes = 30): OpsSample[] {

@@ -47,6 +47,14 @@ export interface VendorUsage {
 }
 
 const WINDOW_SECONDS = 60;
+
+/**
+ * A call that failed: no answer, or a 4xx/5xx other than 404. A 404 is a lookup that found nothing,
+ * which is how adapters check for an existing record before writing (not a failure to report).
+ */
+export function isVendorFailure(status: number): boolean {
+  return status === 0 || (status >= 400 && status !== 404);
+}
 const LATENCY_SAMPLES = 2000;
 
 interface Slot {
@@ -94,7 +102,7 @@ export function createVendorUsage(policies: Record<string, VendorLimitPolicy> = 
     const slot = slotOf(window, Math.floor(at / 1000));
     slot.calls += 1;
     slot.busyMs += call.durationMs;
-    if (call.status === 0 || call.status >= 400) slot.errors += 1;
+    if (isVendorFailure(call.status)) slot.errors += 1;
     if (call.status === 429) slot.limited += 1;
     window.total += 1;
     window.latencies.push({ at, ms: call.durationMs });

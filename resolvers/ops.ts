@@ -62,6 +62,8 @@ export interface OpsOverviewSource {
   vendorErrors(): Promise<OpsVendorErrors[]>;
   /** Oldest first. */
   timeline(minutes: number): OpsSample[];
+  /** Figures over the last `seconds`; null until two samples exist. */
+  window(seconds: number): OpsSample | null;
   sampleIntervalSeconds: number;
 }
 
@@ -101,6 +103,7 @@ export const opsResolvers: GraphQLResolverMap<OpsContext> = {
     hotspots: async (o: Overview, { first }: { first?: number | null }) => (await o.source.hotspots()).slice(0, bounded(first, 10, 100)),
     vendorErrors: async (o: Overview, { first }: { first?: number | null }) => (await o.source.vendorErrors()).slice(0, bounded(first, 10, 100)),
     timeline: (o: Overview, { minutes }: { minutes?: number | null }) => o.source.timeline(bounded(minutes, 30, 60)),
+    lastMinute: (o: Overview) => o.source.window(60),
     sampleIntervalSeconds: (o: Overview) => o.source.sampleIntervalSeconds,
   },
 };

@@ -10,6 +10,7 @@ import type { Run } from '../../subgraphs/orchestration/model';
 import type { WorkQueues } from '../../subgraphs/orchestration/queue';
 import type { RunStore } from '../../subgraphs/orchestration/store';
 import type { OpsHistory } from '../metrics-history';
+import { isVendorFailure } from '../metrics-vendors';
 import type { Metrics } from '../metrics';
 
 export interface OpsOverviewOptions {
@@ -51,6 +52,7 @@ export function createOpsOverview(options: OpsOverviewOptions): OpsOverviewSourc
     backlog: () => queues.backlog(),
     vendors: () => metrics.vendors.usage(),
     timeline: (minutes) => history.samples(minutes),
+    window: (seconds) => history.window(seconds),
 
     async hotspots() {
       const byKey = new Map<string, OpsFailureHotspot>();
@@ -79,7 +81,7 @@ export function createOpsOverview(options: OpsOverviewOptions): OpsOverviewSourc
       const failed: OpsVendorErrors[] = [];
       for (const { value, labels } of await counter('concord_vendor_api_calls_total')) {
         const status = Number(labels.status);
-        if (status === 0 || status >= 400) failed.push({ vendor: String(labels.vendor), operation: String(labels.operation), status, calls: value });
+        if (isVendorFailure(status)) failed.push({ vendor: String(labels.vendor), operation: String(labels.operation), status, calls: value });
       }
       return failed.sort((a, b) => b.calls - a.calls);
     },

@@ -210,7 +210,7 @@ describe('NetSuite simulator (open credentials)', () => {
 
   test('concurrency: over the limit -> 429 CONCURRENCY_LIMIT_EXCEEDED; the gated client never exceeds it', async () => {
     await control(sim, 'POST', '/__sim/reset');
-    await control(sim, 'POST', '/__sim/faults', { latencyMs: 100 });
+    await control(sim, 'POST', '/__sim/faults', { latencyMs: 500 });
     const sign = createTbaSigner({ accountId: ACCOUNT, ...CREDENTIALS });
     const raw = await Promise.all(
       Array.from({ length: 10 }, async () => {

@@ -125,7 +125,8 @@ describe('hot reload of the supergraph file', () => {
     }
     const failures = load.samples.filter((s) => !s.ok);
     expect(failures.map((f) => f.detail)).toEqual([]);
-    expect(load.samples.length).toBeGreaterThan(100);
+    // A few hundred on an idle machine; the point is that the load ran across every swap (below).
+    expect(load.samples.length).toBeGreaterThan(30);
     // Requests were in flight across each swap (the log's time is the gateway's clock, the same machine's).
     for (const swap of gateway.logs().filter((l) => l.msg === 'supergraph reloaded')) {
       expect(load.samples.some((s) => s.start <= swap.time && s.end >= swap.time)).toBe(true);

@@ -35,7 +35,13 @@ export interface TestSubgraph {
 export async function serveSubgraph(name: string, typeDefs: DocumentNode, resolvers: GraphQLResolverMap<unknown>): Promise<TestSubgraph> {
   const schema = buildSubgraphSchema({ typeDefs, resolvers });
   const seen: SeenRequest[] = [];
-  let subscriptions = 0;
+  const running = new Set<string>();
+  const contexts = new WeakMap<object, number>();
+  let nextContext = 0;
+  const keyOf = (ctx: object) => {
+    if (!contexts.has(ctx)) contexts.set(ctx, nextContext++);
+    return contexts.get(ctx);
+  };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -63,10 +69,13 @@ export async function serveSubgraph(name: string, typeDefs: DocumentNode, resolv
       schema,
       onSubscribe: (ctx, _id, payload) => {
         seen.push({ kind: 'ws', query: payload.query, headers: (ctx.extra as { request: http.IncomingMessage }).request.headers, body: JSON.stringify(ctx.connectionParams ?? {}) });
-        subscriptions += 1;
       },
-      onComplete: () => {
-        subscriptions -= 1;
+      // Counted once running (a subscription refused by validation never is), until it completes.
+      onOperation: (ctx, id) => {
+        running.add(`${keyOf(ctx)}:${id}`);
+      },
+      onComplete: (ctx, id) => {
+        running.delete(`${keyOf(ctx)}:${id}`);
       },
     },
     wss,
@@ -79,7 +88,7 @@ export async function serveSubgraph(name: string, typeDefs: DocumentNode, resolv
     url: `http://127.0.0.1:${port}/graphql`,
     seen,
     operations: () => seen.filter((r) => !r.query.includes('__ApolloServiceHealthCheck__')),
-    openSubscriptions: () => subscriptions,
+    openSubscriptions: () => running.size,
     close() {
       closing ??= (async () => {
         await ws.dispose();
