@@ -106,6 +106,8 @@ export interface ObservabilityConfig {
   metricsToken: string | null;
   /** How often the ops console's history is sampled, in ms (CONCORD_OPS_SAMPLE_MS). */
   opsSampleMs: number;
+  /** Port a worker process (npm run worker) serves GET /metrics on (CONCORD_METRICS_PORT); null = none. The gateway serves it on PORT. */
+  metricsPort: number | null;
 }
 
 /** Who may call the gateway: a verified token always (required), when sent (optional), or nobody checked (off). */
@@ -206,6 +208,7 @@ function observability(env: NodeJS.ProcessEnv): ObservabilityConfig {
     traceSampleRatio: ratio,
     metricsToken: env.CONCORD_METRICS_TOKEN || null,
     opsSampleMs: Math.max(100, integer(env, 'CONCORD_OPS_SAMPLE_MS', 5000)),
+    metricsPort: env.CONCORD_METRICS_PORT ? integer(env, 'CONCORD_METRICS_PORT', 0) : null,
   };
 }
 

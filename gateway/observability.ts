@@ -11,7 +11,6 @@
  */
 import type http from 'node:http';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { timingSafeEqual } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -20,6 +19,7 @@ import { activeSpan, startClientSpan, type Tracing } from '../core/tracing';
 import { finalStatus, traceIncoming } from '../core/tracing-http';
 import { sendJson } from './http';
 import type { Metrics } from './metrics';
+import { answerMetrics } from './metrics-server';
 
 export interface GatewayObservabilityOptions {
   /** Where request, fetch and error figures go. Default: none (and no /metrics). */
@@ -57,12 +57,6 @@ function errorCodes(body: unknown): string[] {
   } catch {
     return [];
   }
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export function createGatewayObservability(options: GatewayObservabilityOptions) {
@@ -173,16 +167,7 @@ export function createGatewayObservability(options: GatewayObservabilityOptions)
     /** GET /metrics: the Prometheus text format. */
     async serveMetrics(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
       if (!metrics) return sendJson(res, 404, { error: 'metrics are off' });
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'use GET' }, { allow: 'GET' });
-      if (metricsToken !== null) {
-        const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-        if (!sameSecret(given, metricsToken)) {
-          return sendJson(res, 401, { error: 'metrics need the CONCORD_METRICS_TOKEN bearer token' }, { 'www-authenticate': 'Bearer realm="metrics"' });
-        }
-      }
-      const { contentType, body } = await metrics.scrape();
-      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : body);
+      return answerMetrics(req, res, metrics, metricsToken);
     },
   };
 }

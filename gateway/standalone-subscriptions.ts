@@ -17,12 +17,8 @@
  *   per upstream event: executeQueryPlan(primary answered by the event, rest fetched) --> client
  *
  * A subscription keeps the plan and the upstream socket it started with: a supergraph swapped in
- * while it is open changes nothing for it (new subscriptions plan against the new one).
- *
- * The upgrade request to the subgraph carries `x-correlation-id`, the caller's principal
- * (`x-concord-principal`, when there is one) and, when signing is on, `x-concord-signature` over the
- * empty body of that GET (core/signing.ts); connection_init's payload carries the same as `headers`
- * for servers that only look there. The client's own token is not forwarded, as on HTTP.
+ * while it is open changes nothing for it (new subscriptions plan against the new one). The
+ * subgraph side (signed upgrade, failures, the event iterator) is gateway/standalone-upstream.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { buildOperationContext, executeQueryPlan, type GraphQLDataSource, type ServiceMap } from '@apollo/gateway';
@@ -41,15 +37,14 @@ import {
   type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
-import { createClient, type Context, type ServerOptions, type Sink } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { Context } from 'graphql-ws';
 import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
-import { PRINCIPAL_HEADER, encodePrincipal, type Principal } from '../core/principal';
-import { SIGNATURE_HEADER, signRequest } from '../core/signing';
+import type { Principal } from '../core/principal';
 import { Rejection, type AdmittedOperation, type GraphQLParams } from './admission';
 import type { Denial } from './authorization';
 import { formatGatewayError } from './errors';
+import { UpstreamSubscriptionError, openUpstreamSubscription, relay, webSocketUrlOf } from './standalone-upstream';
 import { authorizationOf, type SubscriptionService } from './subscriptions';
 
 export interface UpstreamSubscriptionsOptions {
@@ -81,14 +76,6 @@ export interface UpstreamSubscriptionsDeps {
   subgraphSecret: string | null;
 }
 
-/** A subscription a subgraph refused or ended with errors: its errors, formatted for the client. */
-class UpstreamSubscriptionError extends Error {
-  constructor(readonly errors: GraphQLFormattedError[]) {
-    super(errors[0]?.message ?? 'the subgraph ended the subscription');
-    this.name = 'UpstreamSubscriptionError';
-  }
-}
-
 interface Planning {
   sdl: string;
   api: Schema;
@@ -100,6 +87,8 @@ interface Planning {
 
 interface Prepared {
   planning: Planning;
+  /** The operation as admitted (after authorization), and parsed. */
+  query: string;
   document: DocumentNode;
   operationContext: ReturnType<typeof buildOperationContext>;
   /** The primary fetch then the rest, as executeQueryPlan runs it. */
@@ -122,100 +111,6 @@ interface ClientSubscription {
 }
 
 const PLAN_CACHE_SIZE = 200;
-
-function upstreamUrl(httpUrl: string): string {
-  return httpUrl.replace(/^http(s?):/i, 'ws$1:');
-}
-
-/**
- * An async iterator over upstream events, each mapped by `compute` in order. Unlike an async
- * generator, `return()` takes effect at once even while waiting for the next event, so a client
- * that leaves closes its upstream subscription immediately.
- */
-function relay(
-  open: (sink: Sink<ExecutionResult>) => () => void,
-  compute: (event: ExecutionResult) => Promise<ExecutionResult>,
-  maxBuffered: number,
-): { iterator: AsyncGenerator<ExecutionResult>; stop(reason?: Error): void } {
-  const ready: ExecutionResult[] = [];
-  let computing = 0;
-  let chain: Promise<void> = Promise.resolve();
-  let ended: { error?: unknown } | null = null;
-  let closed = false;
-  let aborted = false;
-  let wake: (() => void) | null = null;
-  const notify = () => {
-    const w = wake;
-    wake = null;
-    w?.();
-  };
-  const end = (error?: unknown) => {
-    chain = chain.then(() => {
-      ended ??= { error };
-      notify();
-    });
-  };
-  let unsubscribe: () => void = () => undefined;
-  const stop = (reason?: Error) => {
-    if (closed) return;
-    // With a reason (token expired, too slow): nothing more is delivered, the client gets the error.
-    if (reason) {
-      ended = { error: reason };
-      aborted = true;
-      ready.length = 0;
-    } else closed = true;
-    unsubscribe();
-    notify();
-  };
-  unsubscribe = open({
-    next(event) {
-      if (closed || ended) return;
-      if (ready.length + computing >= maxBuffered) {
-        stop(new ConcordError('INTERNAL', `more than ${maxBuffered} events are waiting for this subscriber; subscribe again`, { retryable: true }));
-        return;
-      }
-      computing += 1;
-      chain = chain.then(async () => {
-        const payload = await compute(event);
-        computing -= 1;
-        if (aborted || closed) return;
-        ready.push(payload);
-        notify();
-      });
-    },
-    error: (error) => end(error ?? new Error('upstream error')),
-    complete: () => end(),
-  });
-
-  const iterator: AsyncGenerator<ExecutionResult> = {
-    async next() {
-      for (;;) {
-        if (closed) return { done: true, value: undefined };
-        const head = ready.shift();
-        if (head) return { done: false, value: head };
-        if (ended) {
-          closed = true;
-          unsubscribe();
-          if (ended.error !== undefined) throw ended.error;
-          return { done: true, value: undefined };
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-    },
-    async return() {
-      stop();
-      return { done: true, value: undefined };
-    },
-    async throw(error) {
-      stop();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  } as AsyncGenerator<ExecutionResult>;
-  return { iterator, stop };
-}
 
 /** The graphql-ws service (hand it to attachWebSocketTransport) of upstream subscriptions. */
 export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOptions, deps: UpstreamSubscriptionsDeps): SubscriptionService {
@@ -264,7 +159,7 @@ export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOption
     if (plan.node?.kind !== 'Subscription') throw new ConcordError('INTERNAL', 'the subscription could not be planned');
     const { primary, rest } = plan.node;
     const flat: PlanNode = rest ? { kind: 'Sequence', nodes: [primary, rest] } : primary;
-    const prepared: Prepared = { planning: current, document, operationContext, plan: { kind: 'QueryPlan', node: flat }, primary };
+    const prepared: Prepared = { planning: current, query, document, operationContext, plan: { kind: 'QueryPlan', node: flat }, primary };
     if (current.prepared.size >= PLAN_CACHE_SIZE) current.prepared.delete(current.prepared.keys().next().value!);
     current.prepared.set(key, prepared);
     return prepared;
@@ -283,7 +178,7 @@ export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOption
           : fallback.process(request),
     };
     const requestContext = {
-      request: { query: primary.operation, operationName: prepared.operationContext.operation.name?.value, variables },
+      request: { query: prepared.query, operationName: prepared.operationContext.operation.name?.value, variables },
       context,
       logger: quiet,
       metrics: {},
@@ -301,63 +196,22 @@ export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOption
     }
   }
 
-  /** The upstream graphql-ws subscription of the primary fetch. */
+  /** The upstream graphql-ws subscription of a prepared operation's primary fetch. */
   function openUpstream(prepared: Prepared, variables: Record<string, unknown>, correlationId: string, principal: Principal | null) {
     const { primary } = prepared;
     const name = primary.serviceName;
     const httpUrl = subgraphUrl(name);
-    const url = subgraphWebSocketUrls[name] ?? (httpUrl ? upstreamUrl(httpUrl) : null);
-    const headers: Record<string, string> = { 'x-correlation-id': correlationId };
-    if (principal) headers[PRINCIPAL_HEADER] = encodePrincipal(principal);
-    if (subgraphSecret !== null) headers[SIGNATURE_HEADER] = signRequest(subgraphSecret, '', headers[PRINCIPAL_HEADER]);
-    class UpstreamSocket extends WebSocket {
-      constructor(address: string | URL, protocols?: string | string[]) {
-        super(address, protocols, { headers, handshakeTimeout: upstreamConnectTimeoutMs, perMessageDeflate: false });
-      }
-    }
-    const primaryVariables = Object.fromEntries((primary.variableUsages ?? []).filter((v) => v in variables).map((v) => [v, variables[v]]));
-    return (sink: Sink<ExecutionResult>) => {
-      if (!url) {
-        sink.error(new UpstreamSubscriptionError([{ message: `subgraph ${name} has no URL`, extensions: { code: 'INTERNAL', subgraph: name } }]));
-        return () => undefined;
-      }
-      const client = createClient({
-        url,
-        webSocketImpl: UpstreamSocket,
-        connectionParams: { headers },
-        lazy: true,
-        retryAttempts: 0,
-        keepAlive: upstreamKeepAliveMs,
-      });
-      const unsubscribe = client.subscribe<Record<string, unknown>>(
-        { query: primary.operation, operationName: primary.operationName, variables: primaryVariables },
-        {
-          next: (value) => sink.next(value as ExecutionResult),
-          complete: () => sink.complete(),
-          error: (error) => sink.error(upstreamFailure(name, error, correlationId)),
-        },
-      );
-      return () => {
-        unsubscribe();
-        void client.dispose();
-      };
-    };
-  }
-
-  /** What the client is told when a subgraph refuses or drops a subscription. */
-  function upstreamFailure(name: string, error: unknown, correlationId: string): UpstreamSubscriptionError {
-    if (Array.isArray(error)) {
-      // The subgraph refused the operation: its errors, under the gateway's error contract.
-      return new UpstreamSubscriptionError(
-        (error as GraphQLFormattedError[]).map((e) => formatGatewayError({ ...e, extensions: { ...e.extensions, serviceName: name } })),
-      );
-    }
-    const close = error as { code?: unknown; reason?: unknown; message?: unknown };
-    const detail = typeof close?.code === 'number' ? `closed ${close.code}${close.reason ? ` ${String(close.reason)}` : ''}` : String(close?.message ?? error);
-    logger.warn({ subgraph: name, detail, correlationId }, 'upstream subscription failed');
-    return new UpstreamSubscriptionError([
-      { message: `subgraph ${name} ended the subscription (${detail}); subscribe again`, extensions: { code: 'INTERNAL', retryable: true, subgraph: name } },
-    ]);
+    return openUpstreamSubscription(
+      {
+        subgraph: name,
+        url: subgraphWebSocketUrls[name] ?? (httpUrl ? webSocketUrlOf(httpUrl) : null),
+        query: primary.operation,
+        operationName: primary.operationName,
+        // Only the variables the primary fetch uses (the rest of the plan gets the others).
+        variables: Object.fromEntries((primary.variableUsages ?? []).filter((v) => v in variables).map((v) => [v, variables[v]])),
+      },
+      { correlationId, principal, subgraphSecret, keepAliveMs: upstreamKeepAliveMs, connectTimeoutMs: upstreamConnectTimeoutMs, logger },
+    );
   }
 
   const withCorrelation = (errors: GraphQLFormattedError[], correlationId: string) =>

@@ -2,13 +2,17 @@
  * An order-to-cash worker process on its own: no HTTP, just the engine's workers on Redis. Run as
  * many as needed next to API-only replicas (CONCORD_WORKERS=0); a killed worker's runs are taken
  * over by the others (BullMQ stalled-job recovery plus the run lease). Vendors come from the
- * environment (core/config.ts); REDIS_URL is required.
+ * environment (core/config.ts); REDIS_URL is required. With CONCORD_METRICS_PORT set, the worker's
+ * own metrics (its vendor calls, retries, dead letters, run durations) are served there at /metrics;
+ * OTEL_TRACES_EXPORTER traces its jobs as the gateway's requests are traced.
  *
  *   REDIS_URL=redis://127.0.0.1:6379 SALESFORCE_INSTANCE_URL=... tsx subgraphs/orchestration/worker-main.ts
  */
 import { ConfigError, loadConfig } from '../../core/config';
 import { createEventInfrastructure } from '../../core/events';
 import { createLogger } from '../../core/log';
+import { listenMetrics } from '../../gateway/metrics-server';
+import { createOpsRuntime } from '../../gateway/ops/runtime';
 import { createVendorPorts, vendorEndpoints } from '../../system';
 import { markConcordWrites } from '../events/echo';
 import { createEventsRuntime, echoTtlMs } from '../events/runtime';
@@ -20,13 +24,20 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'concord-worker' });
   // Workers also poll vendors for changes and run the event reactions (subgraphs/events/runtime.ts).
   const events = createEventInfrastructure(config, logger);
-  const ports = markConcordWrites(createVendorPorts(config, {}), events.coordination, echoTtlMs(config));
+  const ops = createOpsRuntime({ config, logger });
+  const ports = markConcordWrites(createVendorPorts(config, {}, ops.onVendorCall), events.coordination, echoTtlMs(config));
   const runtime = await createOrchestrationRuntime({
     config: { ...config, orchestration: { ...config.orchestration, workers: true } },
     ports,
     logger,
     events: events.log,
+    onRunChanged: ops.onRunChanged,
+    tracing: ops.tracing,
   });
+  ops.metrics.watch({ queues: runtime.queues, runs: runtime.store });
+  const { metricsPort, metricsToken } = config.observability;
+  const metricsServer = metricsPort === null ? null : await listenMetrics({ metrics: ops.metrics, port: metricsPort, host: config.host, token: metricsToken });
+  if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics served');
   const live = createEventsRuntime({ config, events, ports, vendors: vendorEndpoints(config, {}), logger, workers: true });
   await live.start();
   logger.info({ pid: process.pid }, 'order-to-cash worker started');
@@ -35,6 +46,8 @@ async function main(): Promise<void> {
     await live.close();
     await runtime.close();
     await events.close();
+    await metricsServer?.close();
+    await ops.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());

@@ -128,7 +128,7 @@ describe('ops console in a browser', () => {
     await retry.click();
     await page.waitForSelector(`tr[data-run-id="${deadRunId}"][data-status="COMPLETED"]`, { timeout: 20_000 });
     await page.locator(`[data-dead-letter-id="${deadRunId}"]`).waitFor({ state: 'detached', timeout: 10_000 });
-    await page.waitForFunction(() => document.querySelector('#dead-count')?.textContent === '1');
+    await page.waitForFunction("document.querySelector('#dead-count')?.textContent === '1'");
     const run = await getRun(system, deadRunId);
     expect(run.status).toBe('COMPLETED');
     // Redriven from the failed step: the posting ran twice, the billing steps once.
@@ -142,7 +142,7 @@ describe('ops console in a browser', () => {
     // The console re-reads everything after an action; select the live run for its timeline.
     await page.locator(`tr[data-run-id="${deadRunId}"]`).click();
     await page.locator('[data-filter="ALL"]').click();
-    await page.evaluate(() => window.dispatchEvent(new Event('resize')));
+    await page.evaluate("window.dispatchEvent(new Event('resize'))");
     await page.waitForSelector('#chart-latency canvas', { timeout: 15_000 });
     await page.waitForSelector('#chart-throughput canvas');
     await page.waitForSelector('#chart-backlog canvas');

@@ -5,6 +5,8 @@
  * its labels and a non-zero value. The same scenario runs against the in-memory and the Redis
  * (BullMQ) queues and store, whose backlog and counts are read at scrape time.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { mintToken } from '../../gateway/token';
 import { readyOpportunities, startRun, waitForRun } from '../helpers/order-to-cash';
 import { REDIS_URL, testPrefix } from '../helpers/redis';
@@ -167,6 +169,20 @@ describe.each(MODES)('metrics at /metrics ($mode)', ({ mode, env }) => {
     expect(total(final, 'concord_subscription_connections')).toBe(1);
     expect(total(final, 'concord_subscriptions_active')).toBe(1);
     expect(total(final, 'concord_subscription_deliveries_total')).toBeGreaterThanOrEqual(5);
+  });
+
+  it('serves every metric the Grafana dashboard (grafana/concord.json) charts', () => {
+    const dashboard = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'grafana', 'concord.json'), 'utf8'));
+    const panels = dashboard.panels as { id: number; gridPos: { x: number; w: number }; targets?: { expr: string }[] }[];
+    expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+    for (const panel of panels) expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
+    const exprs = panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+    const names = new Set(exprs.flatMap((expr) => expr.match(/\b(?:concord|process|nodejs)_[a-z0-9_]+/g) ?? []));
+    expect(names.size).toBeGreaterThan(15);
+    for (const name of names) {
+      const family = name.replace(/_(bucket|sum|count)$/, '');
+      expect(`${name}: ${scrapeText.includes(`# TYPE ${family} `)}`).toBe(`${name}: true`);
+    }
   });
 
   it('includes the Node.js process metrics', () => {

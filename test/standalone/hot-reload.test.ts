@@ -138,6 +138,27 @@ describe('hot reload of the supergraph file', () => {
   });
 });
 
+describe('reload on SIGHUP', () => {
+  it('re-reads the file on SIGHUP when it is not watched', async () => {
+    const subgraphs = await startTestSubgraphs();
+    const file = path.join(tempDir(), 'supergraph.graphql');
+    writeFileSync(file, subgraphs.compose(1));
+    const gateway = await startGatewayProcess(['--supergraph', file, '--port', '0', '--auth', 'off', '--no-signing', '--no-watch']);
+    try {
+      expect(gateway.output()).not.toMatch(/watched for changes/);
+      writeAtomically(file, subgraphs.compose(2));
+      await sleep(500);
+      expect((await gql(gateway.url, NEW_FIELD)).status).toBe(400);
+      gateway.child.kill('SIGHUP');
+      await gateway.waitForLog((l) => l.msg === 'supergraph reloaded');
+      expect((await gql(gateway.url, NEW_FIELD)).body).toEqual({ data: { product: { upc: 'b1', pages: 66 } } });
+    } finally {
+      await gateway.stop();
+      await subgraphs.close();
+    }
+  });
+});
+
 function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }

@@ -1,0 +1,113 @@
+/**
+ * The load driver, in a process of its own: autocannon against one gateway for a fixed time, every
+ * response checked against the expected answer. Each response's latency is recorded here (autocannon
+ * reports no p95). An answer is correct when it is byte-for-byte the expected JSON or, if not, when it
+ * parses to a deep-equal value (another gateway may serialise differently); a wrong answer counts as
+ * an error, as do non-2xx statuses, socket errors and timeouts.
+ *
+ * Run as a child process: `node --import tsx bench/gateway/load.ts`; send it a LoadJob over IPC,
+ * it answers with a LoadResult.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import autocannon from 'autocannon';
+
+export interface LoadJob {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  /** The expected answer, as JSON text. */
+  expected: string;
+  seconds: number;
+  connections: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  /** Correct 2xx answers per second. */
+  rps: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  errors: { total: number; socket: number; timeouts: number; non2xx: number; wrongAnswers: number };
+  /** The first wrong answer, cut short, for the report. */
+  sample?: string;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export function runLoad(job: LoadJob): Promise<LoadResult> {
+  const expectedValue = JSON.parse(job.expected) as unknown;
+  // Texts already found equal to the expected value: no second parse for the same bytes.
+  const accepted = new Set<string>([job.expected]);
+  let sample: string | undefined;
+  const verifyBody = (body: string): boolean => {
+    if (accepted.has(body)) return true;
+    let value: unknown;
+    try {
+      value = JSON.parse(body);
+    } catch {
+      value = undefined;
+    }
+    if (value !== undefined && isDeepStrictEqual(value, expectedValue)) {
+      if (accepted.size < 16) accepted.add(body);
+      return true;
+    }
+    sample ??= body.slice(0, 500);
+    return false;
+  };
+  let latencies = new Float64Array(1 << 16);
+  let count = 0;
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: job.url,
+        method: 'POST',
+        headers: job.headers,
+        body: job.body,
+        connections: job.connections,
+        pipelining: 1,
+        duration: job.seconds,
+        timeout: 10,
+        verifyBody,
+      },
+      (error, result) => {
+        if (error) return reject(error);
+        const sorted = latencies.subarray(0, count).sort();
+        const seconds = (result.finish.getTime() - result.start.getTime()) / 1000;
+        const wrongAnswers = result.mismatches;
+        // A non-2xx answer is also a wrong answer (its body is not the data): count it once.
+        const bad = Math.max(wrongAnswers, result.non2xx);
+        const total = result.errors + bad;
+        resolve({
+          requests: result.requests.total,
+          seconds,
+          rps: Math.max(0, result.requests.total - bad) / seconds,
+          latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) },
+          errors: { total, socket: result.errors - result.timeouts, timeouts: result.timeouts, non2xx: result.non2xx, wrongAnswers },
+          sample,
+        });
+      },
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => {
+      if (count === latencies.length) {
+        const grown = new Float64Array(latencies.length * 2);
+        grown.set(latencies);
+        latencies = grown;
+      }
+      latencies[count++] = responseTime;
+    });
+  });
+}
+
+if (require.main === module) {
+  process.on('message', (job: LoadJob | 'stop') => {
+    if (job === 'stop') process.exit(0);
+    runLoad(job).then(
+      (result) => process.send?.({ result }),
+      (error: unknown) => process.send?.({ error: String(error) }),
+    );
+  });
+  process.on('disconnect', () => process.exit(0));
+}

@@ -1,0 +1,101 @@
+/** Figures of the gateway benchmark: per-round results, their summary per gateway, and the report. */
+import type { LoadResult } from './load';
+
+export interface RoundFigures extends LoadResult {
+  /** CPU the gateway process used, in cores (1 = one core busy all the time). */
+  gatewayCpu: number;
+  /** CPU the subgraphs process used, in cores. */
+  subgraphCpu: number;
+  subgraphFetchesPerRequest: number;
+}
+
+export interface GatewaySummary {
+  kind: string;
+  rounds: number;
+  rps: { median: number; min: number; max: number };
+  latencyMs: { p50: number; p95: number; p99: number };
+  /** Every error of the run: measured rounds and warm-ups. */
+  errors: number;
+  requests: number;
+  peakRssBytes: number;
+  gatewayCpu: number;
+  subgraphCpu: number;
+  subgraphFetchesPerRequest: number;
+  /** Requests/s of each round, in order. */
+  perRound: number[];
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+export function summarise(kind: string, rounds: RoundFigures[], warmupErrors: number, peakRssBytes: number): GatewaySummary {
+  const rps = rounds.map((r) => r.rps);
+  return {
+    kind,
+    rounds: rounds.length,
+    rps: { median: median(rps), min: Math.min(...rps), max: Math.max(...rps) },
+    latencyMs: {
+      p50: median(rounds.map((r) => r.latencyMs.p50)),
+      p95: median(rounds.map((r) => r.latencyMs.p95)),
+      p99: median(rounds.map((r) => r.latencyMs.p99)),
+    },
+    errors: warmupErrors + rounds.reduce((sum, r) => sum + r.errors.total, 0),
+    requests: rounds.reduce((sum, r) => sum + r.requests, 0),
+    peakRssBytes,
+    gatewayCpu: median(rounds.map((r) => r.gatewayCpu)),
+    subgraphCpu: median(rounds.map((r) => r.subgraphCpu)),
+    subgraphFetchesPerRequest: median(rounds.map((r) => r.subgraphFetchesPerRequest)),
+    perRound: rps,
+  };
+}
+
+const pad = (text: string, width: number) => text.padStart(width);
+
+export function formatReport(summaries: GatewaySummary[], info: { pinned: boolean; gatewayCpus?: string; elapsedSeconds: number }): string {
+  const header = ['gateway', 'req/s median', 'min-max', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'peak RSS', 'gw CPU', 'subgraph CPU', 'fetches/req'];
+  const widths = [16, 13, 13, 8, 8, 8, 8, 10, 8, 13, 12];
+  const rows = summaries.map((s) => [
+    s.kind,
+    s.rps.median.toFixed(0),
+    `${s.rps.min.toFixed(0)}-${s.rps.max.toFixed(0)}`,
+    s.latencyMs.p50.toFixed(1),
+    s.latencyMs.p95.toFixed(1),
+    s.latencyMs.p99.toFixed(1),
+    String(s.errors),
+    `${(s.peakRssBytes / 1024 / 1024).toFixed(0)} MB`,
+    `${(s.gatewayCpu * 100).toFixed(0)}%`,
+    `${(s.subgraphCpu * 100).toFixed(0)}%`,
+    s.subgraphFetchesPerRequest.toFixed(1),
+  ]);
+  const lines = [header, ...rows].map((cells) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : pad(cell, widths[c]))).join(' '));
+  const perRound = summaries.map((s) => `${s.kind}: ${s.perRound.map((r) => r.toFixed(0)).join(', ')}`).join('; ');
+  const concord = summaries.find((s) => s.kind === 'concord');
+  const ratios = concord
+    ? summaries
+        .filter((s) => s !== concord)
+        .map((s) => {
+          const paired = concord.perRound.map((r, i) => r / s.perRound[i]);
+          return `concord/${s.kind} per round ${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)}`;
+        })
+        .join('; ')
+    : '';
+  return [
+    ...lines,
+    `requests/s per round: ${perRound}`,
+    ...(ratios ? [`ratios (paired by round): ${ratios}`] : []),
+    `errors: wrong answers, non-2xx, socket errors and timeouts, warm-ups included; ${info.pinned ? `each gateway pinned to CPU ${info.gatewayCpus}` : 'gateways not pinned'}; ${Math.round(info.elapsedSeconds)} s in all`,
+  ].join('\n');
+}
+
+/** `concord/apollo-gateway=R1 concord/hive-gateway=R2` (ratios of median requests/s), or null without Concord. */
+export function ratioLine(summaries: GatewaySummary[]): string | null {
+  const concord = summaries.find((s) => s.kind === 'concord');
+  if (!concord) return null;
+  return summaries
+    .filter((s) => s !== concord)
+    .map((s) => `concord/${s.kind}=${(concord.rps.median / s.rps.median).toFixed(2)}`)
+    .join(' ');
+}

@@ -1,0 +1,183 @@
+/**
+ * `npm run bench:gateway`: Concord's gateway side by side with bare @apollo/gateway and Hive Gateway,
+ * on one machine, on the same work (bench/README.md has the method and the figures).
+ *
+ *   subgraphs   one process (bench/gateway/subgraphs.ts): accounts, products, inventory, reviews
+ *   gateways    one process each (bench/gateway/gateway-process.ts), all over the same supergraph:
+ *               (a) concord         createGateway, auth required + limits + rate limit + signing
+ *               (b) apollo-gateway  @apollo/gateway on @apollo/server, startStandaloneServer defaults
+ *               (c) hive-gateway    @graphql-hive/gateway's createGatewayRuntime on node:http
+ *   load        autocannon in its own process (bench/gateway/load.ts), every answer checked
+ *
+ * With two or more CPUs and taskset, each gateway is pinned to the same one CPU (the last) and the
+ * subgraphs and load to the others, so every gateway has the same CPU budget: one core. The
+ * gateways' CPU use during a round is printed, to show that the gateway was the bottleneck.
+ *
+ * Order: every gateway answers the query once and must give the expected answer (else the run
+ * stops); then a warm-up per gateway; then `--rounds` rounds, each running a, b, c in turn
+ * (a short warm-up, then `--seconds` measured). Figures per gateway: the median of the rounds, with
+ * the min-max spread. The last line is `concord/apollo-gateway=R1 concord/hive-gateway=R2`, the
+ * ratios of the median requests/s.
+ *
+ * Options: --rounds 4, --seconds 12, --warmup 8 (first warm-up, s), --round-warmup 2,
+ *          --connections 32, --gateways concord,apollo-gateway,hive-gateway, --no-pin,
+ *          --no-memo (subgraphs execute every request), --profile <dir> (V8 CPU profiles of the
+ *          gateways named by --profile-gateways, default concord), --json <file>
+ */
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { mintToken } from '../../gateway/token';
+import type { LoadJob, LoadResult } from './load';
+import { canPin, cpuSeconds, nextMessage, peakRss, startChild, stopChild } from './processes';
+import { formatReport, ratioLine, summarise, type RoundFigures } from './report';
+import { BENCH_QUERY, composeBenchSupergraph, expectedResult } from './schema';
+import { GATEWAY_KINDS, type GatewayKind, type GatewayStartOptions } from './servers/types';
+
+const SUBGRAPH_SECRET = 'bench-subgraph-secret-0123456789abcdef';
+const JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '4' },
+    seconds: { type: 'string', default: '12' },
+    warmup: { type: 'string', default: '8' },
+    'round-warmup': { type: 'string', default: '2' },
+    connections: { type: 'string', default: '32' },
+    gateways: { type: 'string', default: GATEWAY_KINDS.join(',') },
+    'no-pin': { type: 'boolean', default: false },
+    'no-memo': { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    'profile-gateways': { type: 'string', default: 'concord' },
+    json: { type: 'string' },
+  },
+});
+
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const warmup = Number(values.warmup);
+const roundWarmup = Number(values['round-warmup']);
+const connections = Number(values.connections);
+const kinds = values.gateways!.split(',') as GatewayKind[];
+for (const kind of kinds) if (!GATEWAY_KINDS.includes(kind)) throw new Error(`unknown gateway ${kind}`);
+
+const cpuCount = os.cpus().length;
+const pin = !values['no-pin'] && cpuCount >= 2 && canPin();
+const gatewayCpus = pin ? String(cpuCount - 1) : undefined;
+const otherCpus = pin ? (cpuCount === 2 ? '0' : `0-${cpuCount - 2}`) : undefined;
+
+interface Gateway {
+  kind: GatewayKind;
+  child: ChildProcess;
+  url: string;
+  rounds: RoundFigures[];
+  warmupErrors: number;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const children: ChildProcess[] = [];
+  try {
+    const estimate = kinds.length * (warmup + rounds * (roundWarmup + seconds)) + 30;
+    console.log(
+      `gateway benchmark: ${kinds.join(', ')}; ${rounds} rounds x ${seconds} s, ${connections} connections; ` +
+        `${pin ? `gateways pinned to CPU ${gatewayCpus}, subgraphs and load to CPU ${otherCpus}` : 'not pinned'}; ` +
+        `subgraph answers ${values['no-memo'] ? 'executed every time' : 'memoised'}; about ${Math.round(estimate / 60)} min`,
+    );
+
+    const subgraphs = startChild('subgraphs.ts', [], {
+      cpus: otherCpus,
+      env: { BENCH_SUBGRAPH_SECRET: SUBGRAPH_SECRET, BENCH_SUBGRAPH_MEMO: values['no-memo'] ? '0' : '1' },
+    });
+    children.push(subgraphs);
+    const subgraphPort = await nextMessage(subgraphs, (m) => m?.ready as number | undefined, 60_000, 'subgraphs');
+    const subgraphBaseUrl = `http://127.0.0.1:${subgraphPort}`;
+    const supergraphSdl = composeBenchSupergraph((name) => `${subgraphBaseUrl}/${name}`);
+    const startOptions: GatewayStartOptions = { supergraphSdl, subgraphBaseUrl, subgraphSecret: SUBGRAPH_SECRET, jwtSecret: JWT_SECRET };
+
+    const profiled = new Set(values['profile-gateways']!.split(','));
+    const gateways: Gateway[] = await Promise.all(
+      kinds.map(async (kind) => {
+        // One directory per gateway: tsx's loader thread writes a (near idle) profile of its own next to the main thread's.
+        const nodeArgs = values.profile && profiled.has(kind) ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile, kind)}`] : [];
+        const child = startChild('gateway-process.ts', [kind], { cpus: gatewayCpus, nodeArgs, env: { NODE_ENV: 'production' } });
+        children.push(child);
+        child.send({ start: startOptions });
+        const port = await nextMessage(child, (m) => m?.ready as number | undefined, 120_000, kind);
+        return { kind, child, url: `http://127.0.0.1:${port}/graphql`, rounds: [], warmupErrors: 0 };
+      }),
+    );
+
+    // One token for the whole run (Concord verifies it on every request; the peers ignore it).
+    const token = await mintToken({ secret: JWT_SECRET, subject: 'bench', scopes: ['customers:read'], ttl: '1h' });
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+    const body = JSON.stringify({ query: BENCH_QUERY, operationName: 'Bench' });
+    const expected = JSON.stringify(expectedResult());
+
+    // Correctness first: each gateway's answer must be the expected one before any load.
+    for (const gateway of gateways) {
+      const response = await fetch(gateway.url, { method: 'POST', headers, body });
+      const text = await response.text();
+      let same = false;
+      try {
+        same = JSON.stringify(JSON.parse(text)) === expected;
+      } catch {
+        same = false;
+      }
+      if (!response.ok || !same) {
+        throw new Error(`${gateway.kind} answered ${response.status} with a wrong answer:\n${text.slice(0, 1000)}`);
+      }
+    }
+    console.log(`every gateway gave the expected answer (${expected.length} bytes); warming up`);
+
+    const load = startChild('load.ts', [], { cpus: otherCpus });
+    children.push(load);
+    const runLoad = async (gateway: Gateway, runSeconds: number): Promise<{ result: LoadResult; cpu: number }> => {
+      const pid = gateway.child.pid!;
+      const before = cpuSeconds(pid);
+      const job: LoadJob = { url: gateway.url, body, headers, expected, seconds: runSeconds, connections };
+      load.send(job);
+      const result = await nextMessage(load, (m) => m?.result as LoadResult | undefined, (runSeconds + 60) * 1000, `load on ${gateway.kind}`);
+      return { result, cpu: (cpuSeconds(pid) - before) / result.seconds };
+    };
+
+    for (const gateway of gateways) gateway.warmupErrors += (await runLoad(gateway, warmup)).result.errors.total;
+    const subgraphStats = () => {
+      subgraphs.send('stats');
+      return nextMessage(subgraphs, (m) => m?.stats as { requests: number } | undefined, 10_000, 'subgraph stats');
+    };
+
+    for (let round = 1; round <= rounds; round += 1) {
+      const line: string[] = [];
+      for (const gateway of gateways) {
+        gateway.warmupErrors += (await runLoad(gateway, roundWarmup)).result.errors.total;
+        const subgraphsBefore = (await subgraphStats()).requests;
+        const subgraphCpuBefore = cpuSeconds(subgraphs.pid!);
+        const { result, cpu } = await runLoad(gateway, seconds);
+        const subgraphRequests = (await subgraphStats()).requests - subgraphsBefore;
+        const subgraphCpu = (cpuSeconds(subgraphs.pid!) - subgraphCpuBefore) / result.seconds;
+        gateway.rounds.push({ ...result, gatewayCpu: cpu, subgraphCpu, subgraphFetchesPerRequest: subgraphRequests / Math.max(1, result.requests) });
+        if (result.sample) console.log(`  ${gateway.kind}: wrong answer, for example: ${result.sample}`);
+        line.push(`${gateway.kind} ${result.rps.toFixed(0)} req/s (cpu ${(cpu * 100).toFixed(0)}%, errors ${result.errors.total})`);
+      }
+      console.log(`round ${round}/${rounds}: ${line.join(', ')}`);
+    }
+
+    const peaks = new Map(gateways.map((g) => [g.kind, peakRss(g.child.pid!)]));
+    const summaries = gateways.map((g) => summarise(g.kind, g.rounds, g.warmupErrors, peaks.get(g.kind)!));
+    console.log('');
+    console.log(formatReport(summaries, { pinned: pin, gatewayCpus, elapsedSeconds: (Date.now() - started) / 1000 }));
+    if (values.json) writeFileSync(values.json, JSON.stringify({ summaries, rounds: Object.fromEntries(gateways.map((g) => [g.kind, g.rounds])) }, null, 2));
+    const last = ratioLine(summaries);
+    if (last) console.log(last);
+  } finally {
+    await Promise.all(children.map((child) => stopChild(child)));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,194 @@
+/**
+ * The subgraph side of a passed-through subscription (gateway/standalone-subscriptions.ts): one
+ * graphql-ws client subscription to the subgraph that owns the field, and the iterator the client's
+ * subscription reads its events from.
+ *
+ * The upgrade request carries `x-correlation-id`, the caller's principal (`x-concord-principal`,
+ * when there is one) and, when signing is on, `x-concord-signature` over the empty body of that GET
+ * (core/signing.ts); connection_init's payload carries the same as `headers`, for servers that only
+ * look there. The client's own token is not forwarded, as on HTTP.
+ */
+import { createClient, type Sink } from 'graphql-ws';
+import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
+import WebSocket from 'ws';
+import { ConcordError } from '../core/errors';
+import type { Logger } from '../core/log';
+import { PRINCIPAL_HEADER, encodePrincipal, type Principal } from '../core/principal';
+import { SIGNATURE_HEADER, signRequest } from '../core/signing';
+import { formatGatewayError } from './errors';
+
+/** A subscription a subgraph refused or ended with errors: its errors, formatted for the client. */
+export class UpstreamSubscriptionError extends Error {
+  constructor(readonly errors: GraphQLFormattedError[]) {
+    super(errors[0]?.message ?? 'the subgraph ended the subscription');
+    this.name = 'UpstreamSubscriptionError';
+  }
+}
+
+/** A subgraph's graphql-ws URL by default: its HTTP URL with ws(s):. */
+export function webSocketUrlOf(httpUrl: string): string {
+  return httpUrl.replace(/^http(s?):/i, 'ws$1:');
+}
+
+/** What to subscribe to, where. */
+export interface UpstreamTarget {
+  subgraph: string;
+  /** graphql-ws URL; null = the subgraph has none (the subscription fails with that reason). */
+  url: string | null;
+  query: string;
+  operationName?: string;
+  variables: Record<string, unknown>;
+}
+
+export interface UpstreamConnectOptions {
+  correlationId: string;
+  principal: Principal | null;
+  /** Null = unsigned. */
+  subgraphSecret: string | null;
+  /** Ping interval, in ms: a subgraph that stops answering ends the subscription. */
+  keepAliveMs: number;
+  /** Longest WebSocket handshake, in ms. */
+  connectTimeoutMs: number;
+  logger: Logger;
+}
+
+/** Subscribe to `target`; returns a function that unsubscribes (and closes the socket). For relay(). */
+export function openUpstreamSubscription(target: UpstreamTarget, options: UpstreamConnectOptions): (sink: Sink<ExecutionResult>) => () => void {
+  const { subgraph, url } = target;
+  const { correlationId, principal, subgraphSecret, keepAliveMs, connectTimeoutMs, logger } = options;
+  const headers: Record<string, string> = { 'x-correlation-id': correlationId };
+  if (principal) headers[PRINCIPAL_HEADER] = encodePrincipal(principal);
+  if (subgraphSecret !== null) headers[SIGNATURE_HEADER] = signRequest(subgraphSecret, '', headers[PRINCIPAL_HEADER]);
+  // graphql-ws constructs the socket itself: a subclass is how the upgrade request gets its headers.
+  class UpstreamSocket extends WebSocket {
+    constructor(address: string | URL, protocols?: string | string[]) {
+      super(address, protocols, { headers, handshakeTimeout: connectTimeoutMs, perMessageDeflate: false });
+    }
+  }
+
+  /** What the client is told when the subgraph refuses or drops the subscription. */
+  const failure = (error: unknown): UpstreamSubscriptionError => {
+    if (Array.isArray(error)) {
+      // The subgraph refused the operation: its errors, under the gateway's error contract.
+      return new UpstreamSubscriptionError(
+        (error as GraphQLFormattedError[]).map((e) => formatGatewayError({ ...e, extensions: { ...e.extensions, serviceName: subgraph } })),
+      );
+    }
+    const close = error as { code?: unknown; reason?: unknown; message?: unknown };
+    const detail = typeof close?.code === 'number' ? `closed ${close.code}${close.reason ? ` ${String(close.reason)}` : ''}` : String(close?.message ?? error);
+    logger.warn({ subgraph, detail, correlationId }, 'upstream subscription failed');
+    return new UpstreamSubscriptionError([
+      { message: `subgraph ${subgraph} ended the subscription (${detail}); subscribe again`, extensions: { code: 'INTERNAL', retryable: true, subgraph } },
+    ]);
+  };
+
+  return (sink) => {
+    if (!url) {
+      sink.error(new UpstreamSubscriptionError([{ message: `subgraph ${subgraph} has no URL`, extensions: { code: 'INTERNAL', subgraph } }]));
+      return () => undefined;
+    }
+    const client = createClient({ url, webSocketImpl: UpstreamSocket, connectionParams: { headers }, lazy: true, retryAttempts: 0, keepAlive: keepAliveMs });
+    const unsubscribe = client.subscribe<Record<string, unknown>>(
+      { query: target.query, operationName: target.operationName, variables: target.variables },
+      {
+        next: (value) => sink.next(value as ExecutionResult),
+        complete: () => sink.complete(),
+        error: (error) => sink.error(failure(error)),
+      },
+    );
+    return () => {
+      unsubscribe();
+      void client.dispose();
+    };
+  };
+}
+
+/**
+ * An async iterator over upstream events, each mapped by `compute` in order. Unlike an async
+ * generator, `return()` takes effect at once even while waiting for the next event, so a client
+ * that leaves closes its upstream subscription immediately.
+ */
+export function relay(
+  open: (sink: Sink<ExecutionResult>) => () => void,
+  compute: (event: ExecutionResult) => Promise<ExecutionResult>,
+  maxBuffered: number,
+): { iterator: AsyncGenerator<ExecutionResult>; stop(reason?: Error): void } {
+  const ready: ExecutionResult[] = [];
+  let computing = 0;
+  let chain: Promise<void> = Promise.resolve();
+  let ended: { error?: unknown } | null = null;
+  let closed = false;
+  let aborted = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const end = (error?: unknown) => {
+    chain = chain.then(() => {
+      ended ??= { error };
+      notify();
+    });
+  };
+  let unsubscribe: () => void = () => undefined;
+  const stop = (reason?: Error) => {
+    if (closed) return;
+    // With a reason (token expired, too slow): nothing more is delivered, the client gets the error.
+    if (reason) {
+      ended = { error: reason };
+      aborted = true;
+      ready.length = 0;
+    } else closed = true;
+    unsubscribe();
+    notify();
+  };
+  unsubscribe = open({
+    next(event) {
+      if (closed || ended) return;
+      if (ready.length + computing >= maxBuffered) {
+        stop(new ConcordError('INTERNAL', `more than ${maxBuffered} events are waiting for this subscriber; subscribe again`, { retryable: true }));
+        return;
+      }
+      computing += 1;
+      chain = chain.then(async () => {
+        const payload = await compute(event);
+        computing -= 1;
+        if (aborted || closed) return;
+        ready.push(payload);
+        notify();
+      });
+    },
+    error: (error) => end(error ?? new Error('upstream error')),
+    complete: () => end(),
+  });
+
+  const iterator: AsyncGenerator<ExecutionResult> = {
+    async next() {
+      for (;;) {
+        if (closed) return { done: true, value: undefined };
+        const head = ready.shift();
+        if (head) return { done: false, value: head };
+        if (ended) {
+          closed = true;
+          unsubscribe();
+          if (ended.error !== undefined) throw ended.error;
+          return { done: true, value: undefined };
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    async return() {
+      stop();
+      return { done: true, value: undefined };
+    },
+    async throw(error) {
+      stop();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  } as AsyncGenerator<ExecutionResult>;
+  return { iterator, stop };
+}
