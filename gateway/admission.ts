@@ -33,6 +33,7 @@ import type { Principal } from '../core/principal';
 import { authorizeOperation, operationText, selectOperation, type AuthorizationPolicy, type Denial } from './authorization';
 import { checkLimits, type QueryLimits } from './limits';
 import type { PersistedQueries } from './persisted';
+import { Lru } from '../core/lru';
 
 /** A request turned away before execution: the HTTP status and the errors of the answer. */
 export class Rejection extends Error {
@@ -90,23 +91,6 @@ export interface Admission {
   admit(params: GraphQLParams, principal: Principal | null): AdmittedOperation;
 }
 
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly size: number) {}
-  get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-  set(key: string, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
-  }
-}
 
 type Parsed = { document: DocumentNode } | { rejection: Rejection };
 

@@ -36,6 +36,7 @@ import { ConcordError } from '../core/errors';
 import type { BusinessEvent } from '../core/events/event-log';
 import type { Logger } from '../core/log';
 import type { Principal } from '../core/principal';
+import { Lru } from '../core/lru';
 
 /** An operation ready to run per event: its plan, and what the subscription asks for. */
 export interface PreparedOperation {
@@ -106,23 +107,6 @@ export function stableJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
 }
 
-class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly size: number) {}
-  get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
-  }
-  set(key: string, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.size) this.map.delete(this.map.keys().next().value!);
-  }
-}
 
 /** The plan as executeQueryPlan runs it: a subscription's primary fetch, then the rest. */
 function executablePlan(plan: QueryPlan): QueryPlan {

@@ -22,7 +22,7 @@ import {
   profileFromRecord,
   profileFromRow,
 } from './netsuite/mapping';
-import type { ErpPort, ErpWriteOptions } from './port';
+import type { ErpPort, ErpWriteOptions, ErpDocumentInput } from './port';
 
 export interface NetSuiteAdapterOptions {
   /** REST root: `https://{accountId}.suitetalk.api.netsuite.com` for the real account, e.g. http://127.0.0.1:4103 for the simulator. */
@@ -151,6 +151,33 @@ export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort 
     return Number(money.amount);
   };
 
+  /**
+   * The body of an invoice or credit memo upsert (sent with `?replace=item`: without it NetSuite
+   * merges lines, and a replay would add them again).
+   */
+  const documentBody = (input: ErpDocumentInput, correlationId: string): Record<string, unknown> => {
+    const tranDate = input.documentDate.slice(0, 10);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(tranDate) || Number.isNaN(Date.parse(tranDate))) {
+      throw new ConcordError('BAD_USER_INPUT', 'documentDate must be an ISO date');
+    }
+    return {
+      // The customer is referenced by its external id, the canonical id: no lookup call needed.
+      entity: { externalId: input.customerId },
+      tranDate,
+      memo: correlationId,
+      custbody_concord_correlation_id: correlationId,
+      taxTotal: decimal(input.tax, 'tax'),
+      item: {
+        items: input.lines.map((line) => ({
+          item: { id: itemId },
+          description: line.description,
+          quantity: line.quantity,
+          amount: decimal(line.amount, 'line amount'),
+        })),
+      },
+    };
+  };
+
   return {
     vendor: 'netsuite',
 
@@ -203,31 +230,11 @@ export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort 
     async postInvoice(input, { correlationId }: ErpWriteOptions) {
       requireExternalId(input.invoiceId, 'invoiceId');
       requireExternalId(input.customerId, 'customerId');
-      const tranDate = input.documentDate.slice(0, 10);
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(tranDate) || Number.isNaN(Date.parse(tranDate))) {
-        throw new ConcordError('BAD_USER_INPUT', 'documentDate must be an ISO date');
-      }
       const request: NetSuiteRequest = {
         method: 'PUT',
         path: recordPath('invoice', input.invoiceId),
-        // Replace the item sublist: without it NetSuite merges lines, and a replay would add them again.
         query: { replace: 'item' },
-        body: {
-          // The customer is referenced by its external id, the canonical id: no lookup call needed.
-          entity: { externalId: input.customerId },
-          tranDate,
-          memo: correlationId,
-          custbody_concord_correlation_id: correlationId,
-          taxTotal: decimal(input.tax, 'tax'),
-          item: {
-            items: input.lines.map((line) => ({
-              item: { id: itemId },
-              description: line.description,
-              quantity: line.quantity,
-              amount: decimal(line.amount, 'line amount'),
-            })),
-          },
-        },
+        body: documentBody(input, correlationId),
         operation: 'invoice.upsert',
       };
       try {
@@ -276,7 +283,7 @@ export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort 
     },
 
     // Credit memos, bulk reads and duplicate search (netsuite/bulk.ts).
-    ...netsuiteBulk({ read, write, suiteql, currency, itemId, requireExternalId, decimal }),
+    ...netsuiteBulk({ read, write, suiteql, currency, requireExternalId, documentBody }),
 
     async ping() {
       await read({

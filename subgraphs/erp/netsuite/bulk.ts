@@ -5,7 +5,7 @@
  * accounting periods, a duplicate search, and credit memos (external-id upserts, like invoices).
  * Split from netsuite-adapter.ts, which owns the client, retries and error mapping they share.
  */
-import type { ErpCustomerRecord, ErpPosting, ErpTransaction, Money, Page } from '../../../core/canonical';
+import type { ErpCustomerRecord, ErpPosting, ErpTransaction, Page } from '../../../core/canonical';
 import { ConcordError } from '../../../core/errors';
 import { fromDecimal } from '../../../core/money';
 import type { NetSuiteRequest, NetSuiteResponse } from '../netsuite-client';
@@ -29,10 +29,9 @@ export interface NetSuiteBulkDeps {
   /** Every row of a SuiteQL query. */
   suiteql(q: string): Promise<Row[]>;
   currency: string;
-  /** Item internal id used for document lines. */
-  itemId: string;
   requireExternalId(id: string, what: string): void;
-  decimal(money: Money, field: string): number;
+  /** The upsert body of an invoice or credit memo (validates the date and currency). */
+  documentBody(input: ErpDocumentInput, correlationId: string): Record<string, unknown>;
 }
 
 type BulkMethods = Pick<ErpPort, 'postCreditMemo' | 'reverseCreditMemo' | 'listCustomers' | 'listTransactions' | 'closedPeriods' | 'findCustomerCandidates'>;
@@ -85,7 +84,7 @@ function customerRecord(row: Row, currency: string): ErpCustomerRecord {
 }
 
 export function netsuiteBulk(deps: NetSuiteBulkDeps): BulkMethods {
-  const { read, write, suiteql, currency, itemId, requireExternalId, decimal } = deps;
+  const { read, write, suiteql, currency, requireExternalId, documentBody } = deps;
 
   /** One page of a keyset query: `limit` rows, and whether more follow. */
   async function suiteqlPage(q: string, limit: number): Promise<{ rows: Row[]; hasMore: boolean }> {
@@ -112,30 +111,11 @@ export function netsuiteBulk(deps: NetSuiteBulkDeps): BulkMethods {
     async postCreditMemo(input: ErpDocumentInput, { correlationId }: ErpWriteOptions): Promise<ErpPosting> {
       requireExternalId(input.invoiceId, 'invoiceId');
       requireExternalId(input.customerId, 'customerId');
-      const tranDate = input.documentDate.slice(0, 10);
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(tranDate) || Number.isNaN(Date.parse(tranDate))) {
-        throw new ConcordError('BAD_USER_INPUT', 'documentDate must be an ISO date');
-      }
       await write({
         method: 'PUT',
         path: creditPath(input.invoiceId),
-        // Replace the item sublist: without it NetSuite merges lines, and a replay would add them again.
         query: { replace: 'item' },
-        body: {
-          entity: { externalId: input.customerId },
-          tranDate,
-          memo: correlationId,
-          custbody_concord_correlation_id: correlationId,
-          taxTotal: decimal(input.tax, 'tax'),
-          item: {
-            items: input.lines.map((line) => ({
-              item: { id: itemId },
-              description: line.description,
-              quantity: line.quantity,
-              amount: decimal(line.amount, 'line amount'),
-            })),
-          },
-        },
+        body: documentBody(input, correlationId),
         operation: 'creditMemo.upsert',
       });
       const response = await read({ method: 'GET', path: creditPath(input.invoiceId), operation: 'creditMemo.get' });
