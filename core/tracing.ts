@@ -44,16 +44,13 @@ import {
 
 export { SpanKind, SpanStatusCode, type Span } from '@opentelemetry/api';
 
-/** Where finished spans go. 'none' records nothing but still propagates trace ids (and logs them). */
-export type TraceExporterKind = 'none' | 'log' | 'otlp' | 'memory';
-
 export interface TracingOptions {
   /**
-   * 'none' (default): spans are not recorded, trace ids are still propagated and logged;
-   * 'log': one JSON log line per span (core/tracing-export.ts); 'otlp': OTLP/HTTP JSON to
-   * `otlp.url`; 'memory': kept in `tracing.memory` (tests). Or any SpanExporter.
+   * Where finished spans go. 'none' (default): spans are not recorded, trace ids are still
+   * propagated and logged; 'memory': kept in `tracing.memory` (tests); or any SpanExporter, batched
+   * (core/tracing-export.ts has the log and OTLP ones, and builds them from the configuration).
    */
-  exporter?: TraceExporterKind | SpanExporter;
+  exporter?: 'none' | 'memory' | SpanExporter;
   /** Share of new traces recorded, 0..1; a sampled incoming parent is always followed. Default 1. */
   sampleRatio?: number;
   /** Tracer (instrumentation scope) name. Default 'concord'. */
@@ -103,7 +100,6 @@ export function createTracing(options: TracingOptions = {}): Tracing {
   const processors: SpanProcessor[] = [];
   if (memory) processors.push(new SimpleSpanProcessor(memory));
   else if (typeof exporter === 'object') processors.push(new BatchSpanProcessor(exporter));
-  else if (exporter !== 'none') throw new Error(`tracing exporter '${exporter}' needs createTracingFromConfig (core/tracing-export.ts)`);
   const recording = processors.length > 0;
   const provider = new BasicTracerProvider({
     // Unrecorded spans still carry ids: correlation across services and logs works without an exporter.

@@ -106,7 +106,29 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     ...(audience ? { audience } : {}),
   };
 
+  /**
+   * Tokens already verified, until their `exp` (a client sends the same token on every request;
+   * verifying it costs an HMAC or a signature check each time). Only successes are kept; past `exp`
+   * a token is verified again, so expiry and its clock tolerance answer as before. A JWKS-verified
+   * token is kept no longer than the JWKS keys themselves are (jwksCacheMaxAgeMs): a key withdrawn
+   * from the identity provider stops counting within the same time as without this cache.
+   */
+  const verified = new Map<string, { principal: Principal; until: number }>();
+  const MAX_VERIFIED = 10_000;
+  function remember(token: string, payload: JWTPayload, maxAgeMs: number): Principal {
+    const principal = principalOf(payload);
+    const until = Math.min((payload.exp as number) * 1000, Date.now() + maxAgeMs);
+    if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
+    verified.set(token, { principal, until });
+    return principal;
+  }
+
   async function verify(token: string): Promise<Principal> {
+    const known = verified.get(token);
+    if (known) {
+      if (Date.now() < known.until) return known.principal;
+      verified.delete(token);
+    }
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
@@ -115,10 +137,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
     try {
       if (alg === 'HS256' && secretKey) {
-        return principalOf((await jwtVerify(token, secretKey, { ...claims, algorithms: ['HS256'] })).payload);
+        return remember(token, (await jwtVerify(token, secretKey, { ...claims, algorithms: ['HS256'] })).payload, Infinity);
       }
       if (jwks && (JWKS_ALGORITHMS as readonly string[]).includes(alg ?? '')) {
-        return principalOf((await jwtVerify(token, jwks, { ...claims, algorithms: [...JWKS_ALGORITHMS] })).payload);
+        return remember(token, (await jwtVerify(token, jwks, { ...claims, algorithms: [...JWKS_ALGORITHMS] })).payload, jwksCacheMaxAgeMs);
       }
     } catch (error) {
       if (error instanceof ConcordError) throw error;

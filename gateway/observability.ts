@@ -131,7 +131,7 @@ export function createGatewayObservability(options: GatewayObservabilityOptions)
     fetcher(inner: Fetcher): Fetcher {
       return (async (url: string, init: { headers?: Record<string, string> } = {}) => {
         const subgraph = subgraphOf(url);
-        const span = startClientSpan(`subgraph ${subgraph}`, { 'concord.subgraph': subgraph, 'url.full': url, 'http.request.method': 'POST' });
+        const span = startClientSpan(`fetch ${subgraph}`, { 'concord.subgraph': subgraph, 'url.full': url, 'http.request.method': 'POST' });
         const started = performance.now();
         const took = () => (performance.now() - started) / 1000;
         try {

@@ -44,6 +44,7 @@ import { createUpstreamSubscriptions, type UpstreamSubscriptionsOptions } from '
 import { attachWebSocketTransport, type WebSocketTransport } from './subscriptions-ws';
 import { SupergraphError, supergraphId, validateSupergraph, type SupergraphInfo } from './supergraph-source';
 import { createMemoryRateLimiter, createRedisRateLimiter, createUnlimitedRateLimiter, type RateLimiter } from './rate-limit';
+import { subgraphFetch } from './subgraph-http';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
@@ -125,12 +126,20 @@ function correlationIdOf(req: http.IncomingMessage): string {
   return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
 }
 
-/** Global fetch with a timeout and, when a secret is set, the gateway's signature over principal and body. */
+/** Principal header values, encoded once per principal: a cached token's principal serves all its requests (gateway/auth.ts). */
+const principalHeaders = new WeakMap<Principal, string>();
+function principalHeader(principal: Principal): string {
+  let value = principalHeaders.get(principal);
+  if (value === undefined) principalHeaders.set(principal, (value = encodePrincipal(principal)));
+  return value;
+}
+
+/** Subgraph fetches on pooled keep-alive sockets (gateway/subgraph-http.ts) with a timeout and, when a secret is set, the gateway's signature over principal and body. */
 function subgraphFetcher(secret: string | null, timeoutMs: number): Fetcher {
   return (async (url: string, init: { body?: string; headers?: Record<string, string>; method?: string } = {}) => {
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
     if (secret !== null) headers[SIGNATURE_HEADER] = signRequest(secret, init.body ?? '', headers[PRINCIPAL_HEADER]);
-    return fetch(url, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
+    return subgraphFetch(url, { ...init, headers }, timeoutMs);
   }) as unknown as Fetcher;
 }
 
@@ -244,7 +253,7 @@ export function createGateway(options: GatewayOptions) {
         willSendRequest({ request, context }) {
           if (context.correlationId) request.http?.headers.set(CORRELATION_HEADER, context.correlationId);
           // Signed with the body by the fetcher. No principal, no header: the subgraph answers 401.
-          if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, encodePrincipal(context.principal));
+          if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, principalHeader(context.principal));
         },
       })),
   });

@@ -131,7 +131,8 @@
   function decodeClaims(/** @type {string} */ token) {
     try {
       const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-      return JSON.parse(decodeURIComponent(escape(atob(payload.padEnd(payload.length + ((4 - (payload.length % 4)) % 4), '=')))));
+      const binary = atob(payload.padEnd(payload.length + ((4 - (payload.length % 4)) % 4), '='));
+      return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
     } catch {
       return null;
     }

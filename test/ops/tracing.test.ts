@@ -74,7 +74,7 @@ describe('tracing and correlation', () => {
     for (const subgraph of ['crm', 'billing', 'erp']) {
       const server = spans.find((s) => s.kind === SpanKind.SERVER && s.name === `subgraph ${subgraph}`);
       expect(server).toBeDefined();
-      expect(ancestry(server!, spans)).toEqual([`subgraph ${subgraph}`, `subgraph ${subgraph}`, 'query TracedCustomer']);
+      expect(ancestry(server!, spans)).toEqual([`subgraph ${subgraph}`, `fetch ${subgraph}`, 'query TracedCustomer']);
       expect(byId(spans).get(server!.parentSpanId!)!.kind).toBe(SpanKind.CLIENT);
       const vendorCalls = spans.filter((s) => s.kind === SpanKind.CLIENT && s.attributes['concord.vendor'] === vendorOf[subgraph]);
       expect(vendorCalls.length).toBeGreaterThan(0);
@@ -125,7 +125,7 @@ describe('tracing and correlation', () => {
     for (const attempt of stripe) {
       expect(attempt.attributes['http.response.status_code']).toBe(503);
       expect(attempt.status.code).toBe(2);
-      expect(ancestry(attempt, spans)).toEqual([attempt.name, 'subgraph billing', 'subgraph billing', 'query TracedFailure']);
+      expect(ancestry(attempt, spans)).toEqual([attempt.name, 'subgraph billing', 'fetch billing', 'query TracedFailure']);
     }
 
     // The request's log line carries the correlation id, the trace id and the error code.
@@ -162,7 +162,7 @@ describe('tracing and correlation', () => {
     const inRequest = spansOf(traceId);
     const readDeal = inRequest.find((s) => s.name === 'salesforce query.Opportunity');
     expect(readDeal).toBeDefined();
-    expect(ancestry(readDeal!, inRequest)).toEqual(['salesforce query.Opportunity', 'subgraph orchestration', 'subgraph orchestration', 'mutation TracedStart']);
+    expect(ancestry(readDeal!, inRequest)).toEqual(['salesforce query.Opportunity', 'subgraph orchestration', 'fetch orchestration', 'mutation TracedStart']);
     // The steps run later, on workers: each job is a trace of its own, linked to what enqueued it,
     // with the run's correlation id on it and on its vendor calls.
     const jobs = tracing.memory!.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER && s.attributes['concord.run_id'] === run.id);
