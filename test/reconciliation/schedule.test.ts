@@ -45,7 +45,7 @@ describe('scheduled reconciliation', () => {
 
   /** A replica: its own connection to the shared store, its own reconciler. */
   function replica(kv: KeyValueStore): { kv: KeyValueStore; reconciler: Reconciler } {
-    return { kv, reconciler: createReconciler({ ports, kv, reports: createReportStore({ kv }), logger, pace: FAST, lockTtlMs: 1000 }) };
+    return { kv, reconciler: createReconciler({ ports, kv, reports: createReportStore({ kv }), logger, pace: FAST, lockTtlMs: 5000 }) };
   }
 
   const noOverlap = (reports: ReconciliationReport[]) => {
@@ -58,7 +58,8 @@ describe('scheduled reconciliation', () => {
     const a = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix }));
     const b = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix }));
     try {
-      const intervalMs = 600;
+      // Long enough that one reconciliation fits in an interval on a loaded 2-core CI machine.
+      const intervalMs = 1500;
       const started = Date.now();
       const schedulers = [a, b].map((r, i) => startReconciliationScheduler({ reconciler: r.reconciler, kv: r.kv, logger, intervalMs, tickMs: 20, instanceId: `replica-${i}` }));
       await sleep(intervalMs * 4 + 300);
