@@ -6,6 +6,8 @@ export interface RoundFigures extends LoadResult {
   gatewayCpu: number;
   /** CPU the subgraphs process used, in cores. */
   subgraphCpu: number;
+  /** CPU the load process (autocannon and the answer checks) used, in cores. */
+  loadCpu: number;
   subgraphFetchesPerRequest: number;
 }
 
@@ -19,7 +21,10 @@ export interface GatewaySummary {
   requests: number;
   peakRssBytes: number;
   gatewayCpu: number;
+  /** Correct answers per second of gateway CPU: steadier than requests/s when other work shares the CPU. */
+  perCpuSecond: number;
   subgraphCpu: number;
+  loadCpu: number;
   subgraphFetchesPerRequest: number;
   /** Requests/s of each round, in order. */
   perRound: number[];
@@ -46,7 +51,9 @@ export function summarise(kind: string, rounds: RoundFigures[], warmupErrors: nu
     requests: rounds.reduce((sum, r) => sum + r.requests, 0),
     peakRssBytes,
     gatewayCpu: median(rounds.map((r) => r.gatewayCpu)),
+    perCpuSecond: median(rounds.map((r) => r.rps / r.gatewayCpu)),
     subgraphCpu: median(rounds.map((r) => r.subgraphCpu)),
+    loadCpu: median(rounds.map((r) => r.loadCpu)),
     subgraphFetchesPerRequest: median(rounds.map((r) => r.subgraphFetchesPerRequest)),
     perRound: rps,
   };
@@ -55,8 +62,8 @@ export function summarise(kind: string, rounds: RoundFigures[], warmupErrors: nu
 const pad = (text: string, width: number) => text.padStart(width);
 
 export function formatReport(summaries: GatewaySummary[], info: { pinned: boolean; gatewayCpus?: string; elapsedSeconds: number }): string {
-  const header = ['gateway', 'req/s median', 'min-max', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'peak RSS', 'gw CPU', 'subgraph CPU', 'fetches/req'];
-  const widths = [16, 13, 13, 8, 8, 8, 8, 10, 8, 13, 12];
+  const header = ['gateway', 'req/s median', 'min-max', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'peak RSS', 'gw CPU', 'req/CPU-s', 'subgraph CPU', 'load CPU', 'fetches/req'];
+  const widths = [16, 13, 13, 8, 8, 8, 8, 10, 8, 10, 13, 9, 12];
   const rows = summaries.map((s) => [
     s.kind,
     s.rps.median.toFixed(0),
@@ -67,7 +74,9 @@ export function formatReport(summaries: GatewaySummary[], info: { pinned: boolea
     String(s.errors),
     `${(s.peakRssBytes / 1024 / 1024).toFixed(0)} MB`,
     `${(s.gatewayCpu * 100).toFixed(0)}%`,
+    s.perCpuSecond.toFixed(0),
     `${(s.subgraphCpu * 100).toFixed(0)}%`,
+    `${(s.loadCpu * 100).toFixed(0)}%`,
     s.subgraphFetchesPerRequest.toFixed(1),
   ]);
   const lines = [header, ...rows].map((cells) => cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : pad(cell, widths[c]))).join(' '));
@@ -78,7 +87,8 @@ export function formatReport(summaries: GatewaySummary[], info: { pinned: boolea
         .filter((s) => s !== concord)
         .map((s) => {
           const paired = concord.perRound.map((r, i) => r / s.perRound[i]);
-          return `concord/${s.kind} per round ${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)}`;
+          const perCpu = (concord.perCpuSecond / s.perCpuSecond).toFixed(2);
+          return `concord/${s.kind} per round ${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)}, per CPU-second ${perCpu}`;
         })
         .join('; ')
     : '';

@@ -19,7 +19,7 @@
  * the min-max spread. The last line is `concord/apollo-gateway=R1 concord/hive-gateway=R2`, the
  * ratios of the median requests/s.
  *
- * Options: --rounds 4, --seconds 12, --warmup 8 (first warm-up, s), --round-warmup 2,
+ * Options: --rounds 5, --seconds 10, --warmup 15 (first warm-up, s), --round-warmup 2,
  *          --connections 32, --gateways concord,apollo-gateway,hive-gateway, --no-pin,
  *          --no-memo (subgraphs execute every request), --profile <dir> (V8 CPU profiles of the
  *          gateways named by --profile-gateways, default concord), --json <file>
@@ -41,9 +41,9 @@ const JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123';
 
 const { values } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '4' },
-    seconds: { type: 'string', default: '12' },
-    warmup: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '15' },
     'round-warmup': { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
     gateways: { type: 'string', default: GATEWAY_KINDS.join(',') },
@@ -155,10 +155,12 @@ async function main(): Promise<void> {
         gateway.warmupErrors += (await runLoad(gateway, roundWarmup)).result.errors.total;
         const subgraphsBefore = (await subgraphStats()).requests;
         const subgraphCpuBefore = cpuSeconds(subgraphs.pid!);
+        const loadCpuBefore = cpuSeconds(load.pid!);
         const { result, cpu } = await runLoad(gateway, seconds);
         const subgraphRequests = (await subgraphStats()).requests - subgraphsBefore;
         const subgraphCpu = (cpuSeconds(subgraphs.pid!) - subgraphCpuBefore) / result.seconds;
-        gateway.rounds.push({ ...result, gatewayCpu: cpu, subgraphCpu, subgraphFetchesPerRequest: subgraphRequests / Math.max(1, result.requests) });
+        const loadCpu = (cpuSeconds(load.pid!) - loadCpuBefore) / result.seconds;
+        gateway.rounds.push({ ...result, gatewayCpu: cpu, subgraphCpu, loadCpu, subgraphFetchesPerRequest: subgraphRequests / Math.max(1, result.requests) });
         if (result.sample) console.log(`  ${gateway.kind}: wrong answer, for example: ${result.sample}`);
         line.push(`${gateway.kind} ${result.rps.toFixed(0)} req/s (cpu ${(cpu * 100).toFixed(0)}%, errors ${result.errors.total})`);
       }
@@ -170,6 +172,8 @@ async function main(): Promise<void> {
     console.log('');
     console.log(formatReport(summaries, { pinned: pin, gatewayCpus, elapsedSeconds: (Date.now() - started) / 1000 }));
     if (values.json) writeFileSync(values.json, JSON.stringify({ summaries, rounds: Object.fromEntries(gateways.map((g) => [g.kind, g.rounds])) }, null, 2));
+    // A wrong answer or a failed request fails the run (the figures are still printed).
+    if (summaries.some((s) => s.errors > 0)) process.exitCode = 1;
     const last = ratioLine(summaries);
     if (last) console.log(last);
   } finally {
