@@ -128,6 +128,10 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
             concurrency: workerConcurrency ?? settings[lane].concurrency,
             lockDuration: lockDurationMs,
             stalledInterval: stalledIntervalMs,
+            // BullMQ fails a job that stalled more than maxStalledCount times (default 1). A job here
+            // is only "look at run X", always safe to run again, and the only pointer to the run:
+            // failing it would strand the run when workers die twice in a row. So it never gives up.
+            maxStalledCount: Number.MAX_SAFE_INTEGER,
             autorun: true,
           },
         );
