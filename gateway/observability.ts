@@ -10,7 +10,6 @@
  *   - GET /metrics serves the registry (behind a bearer token when CONCORD_METRICS_TOKEN is set).
  */
 import type http from 'node:http';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -44,8 +43,14 @@ interface RequestRecord {
   codes: string[];
 }
 
-/** The /graphql request being served, for the Apollo plugin (which sees no HTTP objects). */
-const requests = new AsyncLocalStorage<RequestRecord>();
+/**
+ * The /graphql request being served: handed to the request's handler, which passes it to
+ * `operation` and puts it in the Apollo context (`observed`) for the plugin, which sees no HTTP
+ * objects. Passed by hand rather than held in an AsyncLocalStorage: on Node 20 an enabled
+ * AsyncLocalStorage runs a hook for every promise of every request, about 9% of the gateway's
+ * throughput in `npm run bench:gateway` (bench/README.md).
+ */
+export type ObservedRequest = RequestRecord;
 
 /** `extensions.code` of each error in a JSON response body; [] when there are none. */
 function errorCodes(body: unknown): string[] {
@@ -80,7 +85,7 @@ export function createGatewayObservability(options: GatewayObservabilityOptions)
 
   return {
     /** Serve one /graphql request in its span, and time and log it when the response has gone. */
-    graphql<T>(req: http.IncomingMessage, res: http.ServerResponse, correlationId: string, handler: () => T): T {
+    graphql<T>(req: http.IncomingMessage, res: http.ServerResponse, correlationId: string, handler: (observed: ObservedRequest) => T): T {
       const record: RequestRecord = { correlationId, operation: null, type: null, countFromBody: true, codes: [] };
       // Answers the gateway writes itself (refusals before execution, timeouts) are counted here.
       const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
@@ -98,7 +103,7 @@ export function createGatewayObservability(options: GatewayObservabilityOptions)
         const line = { correlationId, traceId, operation: record.operation, type: record.type, status, durationMs: Math.round(seconds * 10000) / 10, errors: record.codes.length ? [...new Set(record.codes)] : undefined };
         logger[level](line, 'graphql request');
       };
-      const run = () => requests.run(record, handler);
+      const run = () => handler(record);
       if (!tracing) {
         res.once('close', () => finished(finalStatus(res)));
         return run();
@@ -111,14 +116,11 @@ export function createGatewayObservability(options: GatewayObservabilityOptions)
     },
 
     /** The admitted operation's name and type: the request's metric labels and span name. */
-    operation(name: string | null | undefined, type: string): void {
-      const record = requests.getStore();
-      if (record) {
-        record.operation = name || 'anonymous';
-        record.type = type;
-        // Subscriptions are refused over HTTP by the gateway itself; everything else goes to Apollo.
-        record.countFromBody = type === 'subscription';
-      }
+    operation(record: ObservedRequest, name: string | null | undefined, type: string): void {
+      record.operation = name || 'anonymous';
+      record.type = type;
+      // Subscriptions are refused over HTTP by the gateway itself; everything else goes to Apollo.
+      record.countFromBody = type === 'subscription';
       const span = activeSpan();
       if (span) {
         // OpenTelemetry's GraphQL convention: "{operation type} {operation name}".
@@ -152,8 +154,8 @@ export function createGatewayObservability(options: GatewayObservabilityOptions)
       return {
         async requestDidStart() {
           return {
-            async willSendResponse({ response }) {
-              const record = requests.getStore();
+            async willSendResponse({ response, contextValue }) {
+              const record = (contextValue as { observed?: ObservedRequest }).observed;
               if (!record || response.body.kind !== 'single' || !response.body.singleResult.errors?.length) return;
               const codes = response.body.singleResult.errors.map((e) => (typeof e.extensions?.code === 'string' ? e.extensions.code : 'INTERNAL'));
               noteErrors(record, codes);

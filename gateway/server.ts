@@ -38,13 +38,13 @@ import { createLiveEvents, type GatewayEventsOptions } from './live-events';
 import { DEFAULT_LIMITS } from './limits';
 import { createPersistedQueries, loadSafelist } from './persisted';
 import type { Metrics } from './metrics';
-import { createGatewayObservability } from './observability';
+import { createGatewayObservability, type ObservedRequest } from './observability';
 import { serveOpsConsole } from './ops/console';
 import { createUpstreamSubscriptions, type UpstreamSubscriptionsOptions } from './standalone-subscriptions';
 import { attachWebSocketTransport, type WebSocketTransport } from './subscriptions-ws';
 import { SupergraphError, supergraphId, validateSupergraph, type SupergraphInfo } from './supergraph-source';
 import { createMemoryRateLimiter, createRedisRateLimiter, createUnlimitedRateLimiter, type RateLimiter } from './rate-limit';
-import { subgraphFetch } from './subgraph-http';
+import { leanSendRequest, subgraphFetch } from './subgraph-http';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
@@ -54,6 +54,8 @@ export interface GatewayContext {
   principal: Principal | null;
   /** FORBIDDEN errors for the fields authorization removed before execution. */
   denials?: Denial[];
+  /** The HTTP request's metrics and log record, for the observability plugin (gateway/observability.ts). */
+  observed?: ObservedRequest;
 }
 
 export interface GatewayOptions {
@@ -248,6 +250,7 @@ export function createGateway(options: GatewayOptions) {
     },
     buildService: ({ name, url }) =>
       (dataSources[name] = localSubgraphs[name] ?? new RemoteGraphQLDataSource<GatewayContext>({
+        ...leanSendRequest,
         url: subgraphUrls[name] ?? url,
         fetcher,
         willSendRequest({ request, context }) {
@@ -364,7 +367,7 @@ export function createGateway(options: GatewayOptions) {
     return body as GraphQLParams;
   }
 
-  async function graphql(req: http.IncomingMessage, res: http.ServerResponse, url: URL, correlationId: string): Promise<void> {
+  async function graphql(req: http.IncomingMessage, res: http.ServerResponse, url: URL, correlationId: string, observed: ObservedRequest): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendRejection(res, Rejection.of(405, new ConcordError('BAD_USER_INPUT', 'use GET or POST')), correlationId, { allow: 'GET, POST' });
     }
@@ -401,7 +404,7 @@ export function createGateway(options: GatewayOptions) {
       }
       throw error;
     }
-    observability.operation(admitted.operationName, admitted.operationType);
+    observability.operation(observed, admitted.operationName, admitted.operationType);
     const headers = new HeaderMap();
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined && key !== 'content-length') headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -430,7 +433,7 @@ export function createGateway(options: GatewayOptions) {
     const response = await Promise.race([
       apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method: req.method ?? 'POST', headers, search, body },
-        context: async () => ({ correlationId, principal, denials }),
+        context: async () => ({ correlationId, principal, denials, observed }),
       }),
       timedOut,
     ]).finally(() => clearTimeout(timer));
@@ -462,7 +465,7 @@ export function createGateway(options: GatewayOptions) {
       }
       case '/graphql': {
         const correlationId = correlationIdOf(req);
-        return observability.graphql(req, res, correlationId, () => graphql(req, res, url, correlationId));
+        return observability.graphql(req, res, correlationId, (observed) => graphql(req, res, url, correlationId, observed));
       }
       case '/metrics':
         return observability.serveMetrics(req, res);

@@ -1,7 +1,7 @@
 /**
  * One benchmarked gateway in a child process of its own: `node --import tsx
- * bench/gateway/gateway-process.ts <kind>`. It is sent `{ start: GatewayStartOptions }` over IPC,
- * answers `{ ready: port }`, and on `'stop'` closes and exits (so that a --cpu-prof profile is
+ * bench/gateway/gateway-process.ts <kind>`. It says `{ listening: true }`, is then sent
+ * `{ start: GatewayStartOptions }` over IPC, answers `{ ready: port }`, and on `'stop'` closes and exits (so that a --cpu-prof profile is
  * written).
  */
 import { GATEWAY_KINDS, type BenchGateway, type GatewayKind, type GatewayStartOptions } from './servers/types';
@@ -38,3 +38,5 @@ process.on('message', (message: { start: GatewayStartOptions } | 'stop') => {
   );
 });
 process.on('disconnect', () => process.exit(0));
+// Messages sent before a listener exists are lost: say when to send them.
+process.send?.({ listening: true });

@@ -5,8 +5,8 @@
  * parses to a deep-equal value (another gateway may serialise differently); a wrong answer counts as
  * an error, as do non-2xx statuses, socket errors and timeouts.
  *
- * Run as a child process: `node --import tsx bench/gateway/load.ts`; send it a LoadJob over IPC,
- * it answers with a LoadResult.
+ * Run as a child process: `node --import tsx bench/gateway/load.ts`; once it says
+ * `{ listening: true }`, send it a LoadJob over IPC; it answers `{ result: LoadResult }`.
  */
 import { isDeepStrictEqual } from 'node:util';
 import autocannon from 'autocannon';
@@ -110,4 +110,5 @@ if (require.main === module) {
     );
   });
   process.on('disconnect', () => process.exit(0));
+  process.send?.({ listening: true });
 }

@@ -54,6 +54,11 @@ export function nextMessage<T>(child: ChildProcess, pick: (message: any) => T | 
   });
 }
 
+/** Wait until a child (gateway-process.ts, load.ts) says it listens for IPC messages. */
+export function listening(child: ChildProcess, what: string): Promise<true> {
+  return nextMessage(child, (m) => (m?.listening === true ? true : undefined), 120_000, what);
+}
+
 /** Ask a child to stop and wait for it to exit (then kill it after `graceMs`). */
 export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

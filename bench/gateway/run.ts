@@ -31,7 +31,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../../gateway/token';
 import type { LoadJob, LoadResult } from './load';
-import { canPin, cpuSeconds, nextMessage, peakRss, startChild, stopChild } from './processes';
+import { canPin, cpuSeconds, listening, nextMessage, peakRss, startChild, stopChild } from './processes';
 import { formatReport, ratioLine, summarise, type RoundFigures } from './report';
 import { BENCH_QUERY, composeBenchSupergraph, expectedResult } from './schema';
 import { GATEWAY_KINDS, type GatewayKind, type GatewayStartOptions } from './servers/types';
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
         const nodeArgs = values.profile && profiled.has(kind) ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile, kind)}`] : [];
         const child = startChild('gateway-process.ts', [kind], { cpus: gatewayCpus, nodeArgs, env: { NODE_ENV: 'production' } });
         children.push(child);
+        await listening(child, kind);
         child.send({ start: startOptions });
         const port = await nextMessage(child, (m) => m?.ready as number | undefined, 120_000, kind);
         return { kind, child, url: `http://127.0.0.1:${port}/graphql`, rounds: [], warmupErrors: 0 };
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
 
     const load = startChild('load.ts', [], { cpus: otherCpus });
     children.push(load);
+    await listening(load, 'load');
     const runLoad = async (gateway: Gateway, runSeconds: number): Promise<{ result: LoadResult; cpu: number }> => {
       const pid = gateway.child.pid!;
       const before = cpuSeconds(pid);
