@@ -12,7 +12,7 @@ import { startSystem } from './system';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, production: config.production });
   const say = (line = '') => process.stdout.write(`${line}\n`);
 
   if (!config.redisUrl) {

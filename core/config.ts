@@ -1,6 +1,6 @@
 /**
  * Every environment variable Concord reads, read once at start-up into one typed object
- * (shared/API.md lists the public ones). Nothing else reads process.env.
+ * (docs/configuration.md lists every one; a test keeps the two in step). Nothing else reads process.env.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -38,7 +38,7 @@ export interface OrchestrationConfig {
   concurrency: { CRM: number; BILLING: number; ERP: number };
 }
 
-/** Customer master, amendments, reconciliation and repair (README "Keeping the systems in step"). */
+/** Customer master, amendments, reconciliation and repair (docs/consistency.md). */
 export interface ConsistencyConfig {
   /** Minutes between scheduled reconciliations; 0 = no schedule (CONCORD_RECONCILIATION_INTERVAL_MINUTES; default 360, 0 under NODE_ENV=test). */
   reconciliationIntervalMinutes: number;
@@ -48,7 +48,7 @@ export interface ConsistencyConfig {
   mutationWaitMs: number;
 }
 
-/** Live events: the event log, webhooks and change polling (README "Live events"). */
+/** Live events: the event log, webhooks and change polling (docs/events.md). */
 export interface EventsConfig {
   /** Events the log keeps (CONCORD_EVENTS_RETENTION; Redis MAXLEN ~, so at least this many). */
   retention: number;
@@ -60,7 +60,7 @@ export interface EventsConfig {
   pollIntervalMs: number;
 }
 
-/** Authentication details and request limits of the gateway (docs/governance.md, README "Security"). */
+/** Authentication details and request limits of the gateway (docs/security.md). */
 export interface SecurityConfig {
   /** Required token issuer (`iss`), when set (CONCORD_JWT_ISSUER). */
   jwtIssuer: string | null;
@@ -90,7 +90,7 @@ export interface SecurityConfig {
   apq: boolean;
 }
 
-/** Metrics, tracing and the ops console (README "Operations"). */
+/** Metrics, tracing and the ops console (docs/operations.md). */
 export interface ObservabilityConfig {
   /** Where spans go: none (ids still propagated and logged), log (one JSON line per span), otlp (OTEL_TRACES_EXPORTER; 'console' = log). */
   traceExporter: 'none' | 'log' | 'otlp';
@@ -114,7 +114,7 @@ export interface ObservabilityConfig {
 export type AuthMode = 'required' | 'optional' | 'off';
 export const AUTH_MODES: readonly AuthMode[] = ['required', 'optional', 'off'];
 
-/** The gateway on its own over a supergraph file (`npm run gateway`, README "The gateway on its own"). */
+/** The gateway on its own over a supergraph file (`npm run gateway`, docs/standalone-gateway.md). */
 export interface StandaloneConfig {
   /** Supergraph SDL file (CONCORD_SUPERGRAPH; `--supergraph` wins). Null = not given. */
   supergraphPath: string | null;
@@ -142,6 +142,8 @@ export interface ConcordConfig {
   security: SecurityConfig;
   standalone: StandaloneConfig;
   logLevel: string;
+  /** CONCORD_LOG_FORMAT: json, pretty, or auto (unset: pretty on a terminal outside production). */
+  logFormat: 'json' | 'pretty' | 'auto';
   /** Customers the bundled simulators seed. */
   seedCustomers: number;
   /** Key prefix of everything Concord keeps in Redis (one per tenant or environment). */
@@ -210,6 +212,12 @@ function observability(env: NodeJS.ProcessEnv): ObservabilityConfig {
     opsSampleMs: Math.max(100, integer(env, 'CONCORD_OPS_SAMPLE_MS', 5000)),
     metricsPort: env.CONCORD_METRICS_PORT ? integer(env, 'CONCORD_METRICS_PORT', 0) : null,
   };
+}
+
+function logFormat(raw: string | undefined): 'json' | 'pretty' | 'auto' {
+  const value = (raw || 'auto').trim().toLowerCase();
+  if (value !== 'json' && value !== 'pretty' && value !== 'auto') throw new ConfigError(`CONCORD_LOG_FORMAT must be json, pretty or auto, got "${raw}"`);
+  return value;
 }
 
 const isOff = (value: string | undefined) => ['0', 'false', 'no', 'off'].includes((value ?? '').trim().toLowerCase());
@@ -283,6 +291,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
       apq: !['0', 'false', 'no'].includes((env.CONCORD_APQ ?? '').toLowerCase()),
     },
     logLevel: env.LOG_LEVEL || (production ? 'info' : env.NODE_ENV === 'test' ? 'silent' : 'info'),
+    logFormat: logFormat(env.CONCORD_LOG_FORMAT),
     seedCustomers: integer(env, 'CONCORD_SEED_CUSTOMERS', 50),
     redisPrefix: env.CONCORD_REDIS_PREFIX || 'concord',
     observability: observability(env),

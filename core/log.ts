@@ -6,6 +6,7 @@
  * while a request or run is served carry its correlation id and W3C trace ids (core/tracing.ts).
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { logContext } from './tracing';
 
 export type { Logger } from 'pino';
@@ -103,8 +104,34 @@ function scrubValue(value: unknown, depth = 0): unknown {
   return out;
 }
 
-export function createLogger(options: { level?: string; name?: string; destination?: DestinationStream } = {}): Logger {
-  const { level = 'info', name = 'concord', destination } = options;
+/** How lines are written: JSON objects, pretty (for a person at a terminal), or auto (pretty on a TTY outside production). */
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
+export interface LoggerOptions {
+  /** pino level; default `info`. */
+  level?: string;
+  /** `name` on every line; default `concord`. */
+  name?: string;
+  /** Where lines go; default stdout. A destination given here is always written JSON. */
+  destination?: DestinationStream;
+  /** Default `json`; processes pass config.logFormat (CONCORD_LOG_FORMAT). */
+  format?: LogFormat;
+  /** Whether the process runs in production (auto never picks pretty there); default false. */
+  production?: boolean;
+}
+
+/** Pretty only for a person: asked for, or auto on a terminal outside production. Logs collected by machines stay JSON. */
+export function usePretty(format: LogFormat, production: boolean, isTty = Boolean(process.stdout.isTTY)): boolean {
+  return format === 'pretty' || (format === 'auto' && isTty && !production);
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const { level = 'info', name = 'concord', format = 'json', production = false } = options;
+  // pino-pretty as a synchronous stream rather than a transport (worker thread): lines appear in order
+  // with the process's own stdout writes, and redaction and scrubbing have already run (pino does them
+  // before the destination sees the line).
+  const destination =
+    options.destination ?? (usePretty(format, production) ? pinoPretty({ sync: true, colorize: Boolean(process.stdout.isTTY), translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }) : undefined);
   return pino(
     {
       name,

@@ -1,7 +1,7 @@
 /**
  * The gateway's security settings in one options object (authentication, limits, rate limits,
  * persisted queries), and how they come from the configuration (core/config.ts reads the
- * environment once). docs/governance.md and the README's configuration table describe each.
+ * environment once). docs/configuration.md describes each.
  */
 import type { ConcordConfig } from '../core/config';
 import type { JWTVerifyGetKey } from 'jose';

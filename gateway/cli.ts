@@ -34,8 +34,7 @@ Options:
                                (repeatable)
   -h, --help                   this help
 
-Tokens, limits and rate limits use the same environment as the full system (README
-"Configuration"): CONCORD_JWT_SECRET or CONCORD_JWKS_URL, CONCORD_MAX_*, CONCORD_RATE_LIMIT_*, ...`;
+Tokens, limits and rate limits use the same environment as the full system (docs/configuration.md): CONCORD_JWT_SECRET or CONCORD_JWKS_URL, CONCORD_MAX_*, CONCORD_RATE_LIMIT_*, ...`;
 
 /** A mistake on the command line (exit code 2, with the usage). */
 export class UsageError extends Error {
@@ -163,7 +162,7 @@ export async function runGatewayCli(argv: string[], env: NodeJS.ProcessEnv, say:
     return null;
   }
   const config = loadConfig(env);
-  const logger = createLogger({ level: config.logLevel, name: 'concord-gateway' });
+  const logger = createLogger({ level: config.logLevel, name: 'concord-gateway', format: config.logFormat, production: config.production });
   const { options, notes } = standaloneOptions(args, config, logger);
   for (const warning of notes.warnings) say(`!! ${warning}`);
   const gateway = await startStandaloneGateway(options);

@@ -31,6 +31,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../../gateway/token';
 import type { LoadJob, LoadResult } from './load';
+import { ensurePeersInstalled } from './peers';
 import { canPin, cpuSeconds, listening, nextMessage, peakRss, startChild, stopChild } from './processes';
 import { formatReport, ratioLine, summarise, type RoundFigures } from './report';
 import { BENCH_QUERY, composeBenchSupergraph, expectedResult } from './schema';
@@ -78,6 +79,7 @@ interface Gateway {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  if (kinds.includes('hive-gateway')) ensurePeersInstalled();
   const children: ChildProcess[] = [];
   try {
     const estimate = kinds.length * (warmup + rounds * (roundWarmup + seconds)) + 30;

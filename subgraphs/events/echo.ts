@@ -7,7 +7,7 @@
  *
  * The cost of the mark: a change made by someone else to the same record within `ttlMs` of
  * Concord's write is not reported either (with Salesforce's LastModifiedById or NetSuite's system
- * notes, attribution could be exact; see the README).
+ * notes, attribution could be exact; see docs/events.md).
  */
 import type { Coordination } from '../../core/events/coordination';
 import type { Ports } from '../orchestration/steps';

@@ -21,7 +21,7 @@ import { createOrchestrationRuntime } from './runtime';
 async function main(): Promise<void> {
   const config = loadConfig();
   if (!config.redisUrl) throw new ConfigError('a worker process needs REDIS_URL (embedded mode runs workers inside npm start)');
-  const logger = createLogger({ level: config.logLevel, name: 'concord-worker' });
+  const logger = createLogger({ level: config.logLevel, name: 'concord-worker', format: config.logFormat, production: config.production });
   // Workers also poll vendors for changes and run the event reactions (subgraphs/events/runtime.ts).
   const events = createEventInfrastructure(config, logger);
   const ops = createOpsRuntime({ config, logger });

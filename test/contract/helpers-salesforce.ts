@@ -42,7 +42,7 @@ export async function raw(
 
 export const soqlUrl = (soql: string) => `${API}/query?q=${encodeURIComponent(soql)}`;
 
-/** The shared /__sim/ control API (shared/API.md), over HTTP as any client would use it. */
+/** The shared /__sim/ control API (docs/simulators.md), over HTTP as any client would use it. */
 export async function simControl<T = unknown>(baseUrl: string, path: 'stats' | 'reset' | 'faults' | 'state', body?: Partial<FaultConfig>): Promise<T> {
   const post = path === 'reset' || body !== undefined;
   const response = await fetch(`${baseUrl}/__sim/${path}`, {

@@ -1,5 +1,5 @@
 /**
- * Live events end to end on Redis, through the gateway's graphql-ws endpoint (shared/API.md
+ * Live events end to end on Redis, through the gateway's graphql-ws endpoint (docs/api.md,
  * "Subscription"): run progress with federated fields, resuming from a cursor after a disconnect,
  * the payment-failure reaction seen through customerEvents, and two gateway processes on one Redis.
  */

@@ -1,5 +1,5 @@
 /**
- * The unified customer view through the gateway, against the three simulators: the README's example
+ * The unified customer view through the gateway, against the three simulators: docs/api.md's example
  * query returns what the vendors hold, in few vendor calls, and survives one vendor's outage.
  */
 import { readFileSync } from 'node:fs';
@@ -26,8 +26,8 @@ describe('unified customer view through the gateway', () => {
     await Promise.all(Object.values(urls).map((url) => simCall(url, 'reset', {})));
   });
 
-  it('is the query the README shows', () => {
-    const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  it('is the query docs/api.md shows', () => {
+    const readme = readFileSync(path.join(__dirname, '..', '..', 'docs', 'api.md'), 'utf8');
     expect(readme).toContain(EXAMPLE.trim());
   });
 

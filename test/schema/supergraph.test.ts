@@ -12,7 +12,7 @@ describe('supergraph composition', () => {
     expect(readFileSync(SUPERGRAPH_PATH, 'utf8')).toBe(composeSupergraph());
   });
 
-  it('exposes the public names of shared/API.md on the federated types', () => {
+  it('exposes the public names of docs/api.md on the federated types', () => {
     const schema = buildSchema(readFileSync(SUPERGRAPH_PATH, 'utf8'));
     const fieldsOf = (name: string) => Object.keys((schema.getType(name) as GraphQLObjectType).getFields());
     const fields = fieldsOf('Customer');

@@ -5,11 +5,22 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createGatewayRuntime } from '@graphql-hive/gateway';
 import type { BenchGateway, GatewayStartOptions } from './types';
 
+/** The part of @graphql-hive/gateway's runtime used here: a node:http request listener that can be disposed. */
+type HiveRuntime = http.RequestListener & { dispose(): Promise<void> | void };
+type CreateGatewayRuntime = (options: { supergraph: string; logging: boolean }) => HiveRuntime;
+
+/**
+ * Loaded at run time from bench/gateway/node_modules (bench/gateway/peers.ts installs it there), so
+ * that neither the main install nor the type check needs the package.
+ */
+function loadHive(): CreateGatewayRuntime {
+  return (require('@graphql-hive/gateway') as { createGatewayRuntime: CreateGatewayRuntime }).createGatewayRuntime;
+}
+
 export async function startHiveGateway(options: GatewayStartOptions): Promise<BenchGateway> {
-  const runtime = createGatewayRuntime({ supergraph: options.supergraphSdl, logging: false });
+  const runtime = loadHive()({ supergraph: options.supergraphSdl, logging: false });
   const server = http.createServer(runtime);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
