@@ -10,7 +10,32 @@ import { createLogger } from './core/log';
 import { SCOPES, mintToken } from './gateway/token';
 import { startSystem } from './system';
 
+const USAGE = `Usage: npm start [-- --help]
+
+Starts the whole system on this machine: the Salesforce, Stripe and NetSuite simulators, the crm,
+billing, erp and orchestration subgraphs and the gateway, then prints every URL, an admin dev token
+and a link to the ops console. Takes no options: everything comes from the environment
+(docs/configuration.md). Without REDIS_URL everything runs in this one process, in memory.
+
+Ports: the gateway at PORT (default 4000), subgraphs at PORT+1..PORT+4 (crm, billing, erp,
+orchestration), simulators at PORT+101..PORT+103 (Salesforce, Stripe, NetSuite).
+
+Examples:
+  npm start
+  PORT=7000 npm start
+  REDIS_URL=redis://127.0.0.1:6379 npm start
+  LOG_LEVEL=debug CONCORD_LOG_FORMAT=json npm start`;
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args.length > 0) {
+    process.stderr.write(`concord: unknown option ${args[0]}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, production: config.production });
   const say = (line = '') => process.stdout.write(`${line}\n`);

@@ -34,6 +34,11 @@ Options:
                                (repeatable)
   -h, --help                   this help
 
+Examples:
+  npm run gateway -- --supergraph ./supergraph.graphql
+  CONCORD_JWT_SECRET=... npx concord-gateway -s supergraph.graphql --port 8080 --host 0.0.0.0
+  npm run gateway -- -s supergraph.graphql --auth optional --subgraph inventory=http://127.0.0.1:4010/graphql
+
 Tokens, limits and rate limits use the same environment as the full system (docs/configuration.md): CONCORD_JWT_SECRET or CONCORD_JWKS_URL, CONCORD_MAX_*, CONCORD_RATE_LIMIT_*, ...`;
 
 /** A mistake on the command line (exit code 2, with the usage). */

@@ -18,7 +18,34 @@ import { markConcordWrites } from '../events/echo';
 import { createEventsRuntime, echoTtlMs } from '../events/runtime';
 import { createOrchestrationRuntime } from './runtime';
 
+export const USAGE = `Usage: npm run worker [-- --help]
+
+Runs order-to-cash and workflow workers (and the change pollers and event reactions) on their own,
+with no HTTP API, next to API replicas started with CONCORD_WORKERS=0. Takes no options: everything
+comes from the environment (docs/configuration.md). REDIS_URL is required (embedded mode runs the
+workers inside npm start); use the same REDIS_URL, CONCORD_REDIS_PREFIX and vendor settings as the
+API replicas. Prints "worker ready <pid>" once it takes work; SIGTERM or SIGINT stops it cleanly.
+
+Environment worth knowing:
+  REDIS_URL                  the Redis the API replicas use (required)
+  CONCORD_REDIS_PREFIX       the same prefix as the API replicas (default concord)
+  CONCORD_METRICS_PORT       serve this worker's /metrics on that port (default: none)
+  CONCORD_ERP_CONCURRENCY    ERP steps at once across all workers (default 5)
+
+Examples:
+  REDIS_URL=redis://127.0.0.1:6379 npm run worker
+  REDIS_URL=redis://redis:6379 CONCORD_METRICS_PORT=9464 npm run worker`;
+
 async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args.length > 0) {
+    process.stderr.write(`concord-worker: unknown option ${args[0]}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
   const config = loadConfig();
   if (!config.redisUrl) throw new ConfigError('a worker process needs REDIS_URL (embedded mode runs workers inside npm start)');
   const logger = createLogger({ level: config.logLevel, name: 'concord-worker', format: config.logFormat, production: config.production });
