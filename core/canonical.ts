@@ -154,9 +154,12 @@ export interface BillingInvoice {
   subtotal: Money;
   tax: Money;
   total: Money;
+  /** What is still owed now: 0 once paid or voided (the API's Invoice.amountDue). */
   amountDue: Money;
+  /** What the invoice asked for when it was finalized, as the billing system keeps it (Stripe `amount_due`). */
+  billedAmountDue: Money;
   amountPaid: Money;
-  /** What is still owed (amountDue - amountPaid for an open invoice). */
+  /** What is still owed, as the billing system reports it (Stripe `amount_remaining`). */
   amountRemaining: Money;
   issuedAt: DateTime | null;
   dueAt: DateTime | null;

@@ -104,7 +104,9 @@ export function billingPortContract(name: string, makeHarness: () => Promise<Bil
             subtotal: usd(i.subtotal),
             tax: usd(i.tax),
             total: usd(i.total),
-            amountDue: usd(i.amountDue),
+            // What is owed now (0 once paid or voided); Stripe's own amount_due stays as billedAmountDue.
+            amountDue: usd(i.status === 'paid' || i.status === 'void' ? 0 : i.amountRemaining),
+            billedAmountDue: usd(i.amountDue),
             amountPaid: usd(i.amountPaid),
             amountRemaining: usd(i.amountRemaining),
           });

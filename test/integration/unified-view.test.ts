@@ -31,6 +31,23 @@ describe('unified customer view through the gateway', () => {
     expect(readme).toContain(EXAMPLE.trim());
   });
 
+  it('shows a paid invoice as owing nothing, with the billed figure kept as billedAmountDue', async () => {
+    const stripe = await simCall(urls.stripe, 'state');
+    const paid = stripe.invoices.find((i: any) => i.status === 'paid' && i.amount_due > 0);
+    const open = stripe.invoices.find((i: any) => i.status === 'open' && i.amount_paid === 0);
+    const query = `query($id: ID!) { invoice(id: $id) { status total { amount } amountDue { amount currency } billedAmountDue { amount } amountPaid { amount } } }`;
+    const paidAnswer = (await system.gql(query, { id: paid.id })).body;
+    expect(paidAnswer.errors).toBeUndefined();
+    expect(paidAnswer.data.invoice).toMatchObject({
+      status: 'PAID',
+      amountDue: { amount: '0.00', currency: 'USD' },
+      billedAmountDue: { amount: dollars(paid.amount_due) },
+      amountPaid: { amount: dollars(paid.amount_paid) },
+    });
+    const openAnswer = (await system.gql(query, { id: open.id })).body;
+    expect(openAnswer.data.invoice).toMatchObject({ status: 'OPEN', amountDue: { amount: dollars(open.amount_remaining) }, billedAmountDue: { amount: dollars(open.amount_due) } });
+  });
+
   it('returns 50 customers with data from all three systems that matches the vendors', async () => {
     const { body } = await system.gql(EXAMPLE);
     expect(body.errors).toBeUndefined();

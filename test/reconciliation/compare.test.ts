@@ -45,6 +45,7 @@ const invoice = (id: string, customerId: string, status: InvoiceStatus, total: s
   tax: usd('0.00'),
   total: usd(total),
   amountDue: usd(total),
+  billedAmountDue: usd(total),
   amountPaid: usd('0.00'),
   amountRemaining: usd(total),
   issuedAt: '2026-11-01T00:00:00.000Z',

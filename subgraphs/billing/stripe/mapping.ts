@@ -118,7 +118,11 @@ export function toInvoice(invoice: Stripe.Invoice, fallbackCustomerId?: string |
     subtotal: money(invoice.subtotal),
     tax: money(tax),
     total: money(invoice.total),
-    amountDue: money(invoice.amount_due),
+    // What is owed now, as a portal reads it: Stripe keeps amount_due at the billed figure after the
+    // invoice is paid or voided, and amount_remaining is what is left of it (Stripe API reference,
+    // "The Invoice object"). The billed figure stays available as billedAmountDue.
+    amountDue: money(invoice.status === 'paid' || invoice.status === 'void' ? 0 : invoice.amount_remaining),
+    billedAmountDue: money(invoice.amount_due),
     amountPaid: money(invoice.amount_paid),
     amountRemaining: money(invoice.amount_remaining),
     issuedAt: isoFromUnix(invoice.status_transitions.finalized_at),
