@@ -7,7 +7,7 @@ export const SUBGRAPH_NAMES = ['crm', 'billing', 'erp', 'orchestration', 'events
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
 /**
- * Port offset from the gateway port (API.md: crm +1, billing +2, erp +3, orchestration +4). The
+ * Port offset from the gateway port (docs/configuration.md: crm +1, billing +2, erp +3, orchestration +4). The
  * events subgraph is served inside the gateway (it executes subscriptions), so it is at the gateway's port.
  */
 export const SUBGRAPH_PORT_OFFSET: Record<SubgraphName, number> = { crm: 1, billing: 2, erp: 3, orchestration: 4, events: 0 };
