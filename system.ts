@@ -172,6 +172,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       opportunityOwner,
       consistency: orchestration.consistency,
       ops: ops.watch(orchestration),
+      opsRuns: orchestration.opsRuns,
+      audit: orchestration.audit,
       tracing,
     }).listen(at(4), host);
     closers.push(() => orchestrationServer.close());
