@@ -188,6 +188,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ...securityOptionsFromConfig(config),
       logger,
       production: config.production,
+      ide: config.graphiql,
       events: { log: events.log, webhooks: live.webhooks },
       metrics: ops.metrics,
       metricsToken: config.observability.metricsToken,
