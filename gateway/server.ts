@@ -224,6 +224,7 @@ export function createGateway(options: GatewayOptions) {
     : null;
   const localSubgraphs = live?.localDataSources ?? {};
   if (live) metrics?.watch({ subscriptions: () => live.stats() });
+  metrics?.watch({ ready: async () => (await ready()).ready });
 
   /** The caller under the auth mode: null = anonymous. Throws UNAUTHENTICATED (or a 503 INTERNAL: identity provider down). */
   async function principalOf(authorization: string | null | undefined): Promise<Principal | null> {

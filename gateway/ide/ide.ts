@@ -20,7 +20,7 @@ const CSS = 'text/css; charset=utf-8';
 /** URL path -> file and content type. Nothing else is served. */
 const FILES: Record<string, { file: string; type: string }> = {
   '/graphql': { file: path.join(HERE, 'index.html'), type: 'text/html; charset=utf-8' },
-  '/graphiql/ide.js': { file: path.join(HERE, 'ide.js'), type: JS },
+  '/graphiql/boot.js': { file: path.join(HERE, 'boot.js'), type: JS },
   '/graphiql/ide.css': { file: path.join(HERE, 'ide.css'), type: CSS },
   '/graphiql/graphiql.min.js': { file: path.join(packageDir('graphiql'), 'graphiql.min.js'), type: JS },
   '/graphiql/graphiql.min.css': { file: path.join(packageDir('graphiql'), 'graphiql.min.css'), type: CSS },

@@ -53,6 +53,8 @@ export interface OrchestrationRuntime {
    * second engine instance with its own run store, sharing `queues` (and so the vendors' limits).
    */
   consistency: Consistency;
+  /** The workflow runs' store (customer sync, amendment, repair). */
+  workflowStore: RunStore;
   /** Runs of every kind for operators (opsRuns), read from both run stores. */
   opsRuns: OpsRunList;
   /** The audit trail of operator actions (Redis with REDIS_URL, memory otherwise) and its recorder. */
@@ -144,6 +146,7 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     store,
     queues,
     consistency,
+    workflowStore,
     opsRuns,
     audit,
     close: async () => {
