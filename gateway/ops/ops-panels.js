@@ -109,19 +109,16 @@
       return h('span', { class: `status ${css}`, 'data-report-status': report.status }, text);
     }
 
-    /** The drift's values as one row per field, one column per system. */
+    /** The drift's values side by side: one column per system, each with its fields and values (— none —: no such record there). */
     function valuesTable(/** @type {any} */ drift) {
-      const fields = [...new Set(drift.values.map((/** @type {any} */ v) => v.field))];
-      if (!fields.length) return null;
-      const value = (/** @type {string} */ field, /** @type {string} */ system) => drift.values.find((/** @type {any} */ v) => v.field === field && v.system === system);
+      const systems = SYSTEMS.filter((s) => drift.values.some((/** @type {any} */ v) => v.system === s));
+      if (!systems.length) return null;
       return h('table', { class: 'values' },
-        h('thead', null, h('tr', null, h('th', null, 'Field'), SYSTEMS.map((s) => h('th', { class: s === drift.system ? 'off' : '' }, s)))),
-        h('tbody', null, fields.map((field) => h('tr', null,
-          h('td', { class: 'mono' }, String(field)),
-          SYSTEMS.map((system) => {
-            const v = value(String(field), system);
-            return h('td', { class: `mono${system === drift.system ? ' off' : ''}`, 'data-system': system }, v ? (v.value ?? '— none —') : '');
-          }),
+        h('thead', null, h('tr', null, systems.map((s) => h('th', { class: s === drift.system ? 'off' : '' }, s === drift.system ? `${s} (out of step)` : s)))),
+        h('tbody', null, h('tr', null, systems.map((system) =>
+          h('td', { class: `mono${system === drift.system ? ' off' : ''}`, 'data-system': system },
+            drift.values.filter((/** @type {any} */ v) => v.system === system).map((/** @type {any} */ v) =>
+              h('div', { class: 'value', 'data-field': v.field }, h('span', { class: 'field' }, `${v.field}: `), v.value ?? '— none —'))),
         ))),
       );
     }

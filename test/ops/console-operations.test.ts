@@ -128,8 +128,9 @@ describe('operating from the console (browser)', () => {
     await drift.waitFor({ timeout: 30_000 });
     driftId = (await drift.getAttribute('data-drift-id'))!;
     // Side by side: the CRM and billing have the customer, the ERP has none.
-    expect(await drift.locator('td[data-system="ERP"]').first().textContent()).toBe('— none —');
-    expect(await drift.locator('table.values').textContent()).toContain(tailspinName);
+    expect(await drift.locator('td[data-system="ERP"]').textContent()).toBe('customer: — none —');
+    expect(await drift.locator('td[data-system="CRM"]').textContent()).toContain(tailspinName);
+    expect(await drift.locator('td[data-system="BILLING"]').textContent()).not.toContain('— none —');
     const human = page.locator('[data-drift-kind="MISSING_IN_CRM"]', { hasText: ghost });
     await human.waitFor();
     expect(await human.locator('[data-needs-human]').count()).toBe(1);
