@@ -1,5 +1,5 @@
 /**
- * The canonical event log: BusinessEvents (shared/API.md) appended by the orchestrator, ingestion
+ * The canonical event log: BusinessEvents (the public API contract, schema/events.graphql) appended by the orchestrator, ingestion
  * and reconciliation, read back from a cursor and followed live by subscriptions. One interface,
  * two implementations (memory for embedded mode, Redis Streams for production) and one contract
  * suite over both (test/events/event-log-contract.test.ts).
