@@ -20,6 +20,7 @@ import { buildSeed, salesforceId } from '../../simulators/common/seed';
 import type { Ports } from '../../subgraphs/orchestration/steps';
 import { createVendorPorts } from '../../system';
 import { TEST_JWT_SECRET, simCall, startTestSystem, type TestSystem } from '../helpers/system';
+import { subscribe, wsClient } from '../events/helpers';
 import { scrape, until } from './helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -177,6 +178,28 @@ describe('operating from the console (browser)', () => {
         ['REPAIR_DRIFT', OPERATOR, driftId],
       ]),
     );
+  });
+
+  it('streams OPERATOR_ACTION events to operators only', async () => {
+    const log = await system.events.log.read(null, 100_000);
+    // The repair's event, and a drift announced after it (by the reconciliation run after the repair).
+    const repaired = log.findIndex((e) => e.type === 'OPERATOR_ACTION' && e.data?.action === 'REPAIR_DRIFT');
+    const laterDrift = log.findIndex((e, i) => i > repaired && e.type === 'DRIFT_DETECTED');
+    expect(repaired).toBeGreaterThan(0);
+    expect(laterDrift).toBeGreaterThan(repaired);
+    const query = 'subscription($after: String) { businessEvents(types: [OPERATOR_ACTION, DRIFT_DETECTED], after: $after) { id type } }';
+    const integration = await mintToken({ secret: TEST_JWT_SECRET, subject: 'crm-integration', scopes: ['customers:read'] });
+    const clients = [wsClient(system.gateway.url, integration), wsClient(system.gateway.url, token)];
+    try {
+      const [other, operator] = clients.map((client) => subscribe(client, query, { after: log[0].id }));
+      // Both replay the log in order; once each has the drift announced after the repair, it had its chance to see the repair.
+      for (const sub of [other, operator]) await sub.until((payloads) => payloads.some((p) => p.data?.businessEvents.id === log[laterDrift].id));
+      expect(operator.payloads.map((p) => p.data?.businessEvents.id)).toContain(log[repaired].id);
+      expect(other.payloads.filter((p) => p.data?.businessEvents.type === 'OPERATOR_ACTION')).toEqual([]);
+      expect(other.payloads.some((p) => p.data?.businessEvents.type === 'DRIFT_DETECTED')).toBe(true);
+    } finally {
+      for (const client of clients) await client.dispose();
+    }
   });
 
   it('is readable at 1440 and at 390 px wide, with no sideways scrolling on a phone', async () => {
