@@ -447,6 +447,8 @@
     if (!o) return;
     const count = (/** @type {string} */ status) => o.runs.find((r) => r.status === status)?.count ?? 0;
     const inFlight = count('PENDING') + count('RUNNING') + count('WAITING_RETRY') + count('COMPENSATING');
+    // Order-to-cash dead letters counted by the store, workflow ones (amendments, syncs, repairs) as listed.
+    const dead = o.deadLetters + state.letters.filter((l) => l.kind !== 'ORDER_TO_CASH').length;
     const backlog = o.backlog.reduce((n, lane) => n + lane.waiting + lane.active + lane.delayed, 0);
     // Rates over the last minute, so that one quiet sample does not show as zero.
     const last = o.lastMinute;
@@ -455,7 +457,7 @@
     $('kpis').replaceChildren(
       tile('In flight', fmt.format(inFlight), `${fmt.format(count('WAITING_RETRY'))} waiting to retry`, 'run', 'inflight'),
       tile('Completed', fmt.format(count('COMPLETED')), `${fmt.format(count('COMPENSATED'))} compensated`, 'ok', 'completed'),
-      tile('Dead letters', fmt.format(o.deadLetters), o.deadLetters ? 'need an operator' : 'none open', `dead${o.deadLetters ? ' nonzero' : ''}`, 'dead'),
+      tile('Dead letters', fmt.format(dead), dead ? 'need an operator' : 'none open', `dead${dead ? ' nonzero' : ''}`, 'dead'),
       tile('Backlog', fmt.format(backlog), o.backlog.map((l) => `${l.system} ${l.waiting + l.delayed + l.active}`).join(' · '), 'wait', 'backlog'),
       tile('Gateway p95', last?.latencyP95Ms != null ? `${num(last.latencyP95Ms, 1)} ms` : '–', last?.latencyP50Ms != null ? `p50 ${num(last.latencyP50Ms, 1)} ms · last minute` : 'no requests in the last minute', 'run', 'p95'),
       tile('Requests', last ? `${num(last.requestsPerSecond, 1)}/s` : '–', last ? `${num(last.errorsPerSecond, 2)} errors/s` : 'collecting', 'ok', 'rps'),

@@ -109,6 +109,7 @@ describe('operating from the console (browser)', () => {
     const card = page.locator(`[data-dead-letter-id="${amendmentId}"][data-kind="CONTRACT_AMENDMENT"]`);
     await card.waitFor({ timeout: 15_000 });
     expect(await card.textContent()).toContain('while undoing');
+    expect(await page.textContent('[data-kpi="dead"] .kpi-value')).toBe('1');
     await card.locator('[data-action="retry"]').click();
     await page.waitForSelector(`tr[data-run-id="${amendmentId}"][data-status="COMPENSATED"]`, { timeout: 30_000 });
     await card.waitFor({ state: 'detached', timeout: 15_000 });
