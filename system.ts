@@ -172,6 +172,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       opportunityOwner,
       consistency: orchestration.consistency,
       ops: ops.watch(orchestration),
+      opsRuns: orchestration.opsRuns,
+      audit: orchestration.audit,
       tracing,
     }).listen(at(4), host);
     closers.push(() => orchestrationServer.close());
@@ -186,6 +188,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ...securityOptionsFromConfig(config),
       logger,
       production: config.production,
+      ide: config.graphiql,
       events: { log: events.log, webhooks: live.webhooks },
       metrics: ops.metrics,
       metricsToken: config.observability.metricsToken,

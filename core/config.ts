@@ -128,6 +128,8 @@ export interface StandaloneConfig {
 
 export interface ConcordConfig {
   production: boolean;
+  /** Serve the GraphQL IDE to browsers at /graphql (CONCORD_GRAPHIQL=on|off); default on, off under NODE_ENV=production. */
+  graphiql: boolean;
   /** Gateway port; subgraphs at port+1..+4, simulators at port+101..+103. */
   port: number;
   host: string;
@@ -266,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
   }
   return {
     production,
+    graphiql: env.CONCORD_GRAPHIQL === undefined || env.CONCORD_GRAPHIQL === '' ? !production : !isOff(env.CONCORD_GRAPHIQL),
     port: integer(env, 'PORT', 4000),
     host: env.HOST || '127.0.0.1',
     redisUrl: env.REDIS_URL || null,

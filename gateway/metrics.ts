@@ -97,6 +97,12 @@ export function createMetrics(options: MetricsOptions = {}) {
     queues?: Pick<WorkQueues, 'backlog'>;
     runs?: Pick<RunStore, 'countByStatus'>;
     subscriptions?: () => SubscriptionStats;
+    /** Workflow runs (customer sync, amendment, repair): their dead letters. */
+    workflowRuns?: Pick<RunStore, 'countByStatus'>;
+    /** The latest reconciliation reports (newest first) and the schedule's interval in seconds (0: none). */
+    reconciliation?: { latest(count: number): Promise<{ status: string; finishedAt: string | null; driftCount: number }[]>; intervalSeconds: number };
+    /** Whether this process is ready (the gateway's /ready). */
+    ready?: () => Promise<boolean>;
   } = {};
   const warn = (what: string) => (error: unknown) => logger?.warn({ err: error }, `metrics: ${what} unavailable for this scrape`);
   const runCounts = sharedRead(async () => (sources.runs ? sources.runs.countByStatus().catch(warn('run counts')) : undefined));
@@ -204,6 +210,56 @@ export function createMetrics(options: MetricsOptions = {}) {
     async collect() {
       const counts = await runCounts.get();
       if (counts) this.set(counts.DEAD_LETTERED ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'concord_workflow_dead_letters',
+    help: 'Dead-lettered workflow runs (customer sync, amendment, repair) waiting for an operator (retryWorkflowRun or cancelWorkflowRun)',
+    registers,
+    async collect() {
+      if (!sources.workflowRuns) return;
+      const counts = await sources.workflowRuns.countByStatus().catch(warn('workflow run counts'));
+      if (counts) this.set(counts.DEAD_LETTERED ?? 0);
+    },
+  });
+  // Reconciliation, for alerting (grafana/alerts.yml): drift found, and no successful run within the interval.
+  const latestReconciliation = async () => {
+    if (!sources.reconciliation) return null;
+    return (await sources.reconciliation.latest(20).catch(warn('reconciliation reports'))) ?? null;
+  };
+  new Gauge({
+    name: 'concord_reconciliation_drifts',
+    help: 'Drifts found by the latest completed reconciliation',
+    registers,
+    async collect() {
+      const done = (await latestReconciliation())?.find((r) => r.status === 'COMPLETED');
+      if (done) this.set(done.driftCount);
+    },
+  });
+  new Gauge({
+    name: 'concord_reconciliation_last_success_timestamp_seconds',
+    help: 'When the latest completed reconciliation finished (Unix seconds; absent until one has)',
+    registers,
+    async collect() {
+      const done = (await latestReconciliation())?.find((r) => r.status === 'COMPLETED' && r.finishedAt);
+      if (done) this.set(Date.parse(done.finishedAt!) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'concord_reconciliation_interval_seconds',
+    help: 'Seconds between scheduled reconciliations (CONCORD_RECONCILIATION_INTERVAL_MINUTES; 0: no schedule)',
+    registers,
+    collect() {
+      if (sources.reconciliation) this.set(sources.reconciliation.intervalSeconds);
+    },
+  });
+  new Gauge({
+    name: 'concord_ready',
+    help: 'Whether this process is ready to serve (1) or not (0), as its /ready answers',
+    registers,
+    async collect() {
+      if (!sources.ready) return;
+      this.set((await sources.ready().catch(() => false)) ? 1 : 0);
     },
   });
   new Gauge({

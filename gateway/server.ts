@@ -39,6 +39,7 @@ import { DEFAULT_LIMITS } from './limits';
 import { createPersistedQueries, loadSafelist } from './persisted';
 import type { Metrics } from './metrics';
 import { createGatewayObservability, type ObservedRequest } from './observability';
+import { isIdeAsset, serveIde, wantsIde } from './ide/ide';
 import { serveOpsConsole } from './ops/console';
 import { createUpstreamSubscriptions, type UpstreamSubscriptionsOptions } from './standalone-subscriptions';
 import { attachWebSocketTransport, type WebSocketTransport } from './subscriptions-ws';
@@ -94,6 +95,8 @@ export interface GatewayOptions {
   metricsToken?: string | null;
   /** Spans of requests and subgraph fetches, continuing a client's `traceparent` (core/tracing.ts). Default: none. */
   tracing?: Tracing;
+  /** Serve the GraphQL IDE (GraphiQL) to browsers opening /graphql (gateway/ide/ide.ts; CONCORD_GRAPHIQL). Default false. */
+  ide?: boolean;
 }
 
 export interface RunningGateway {
@@ -163,6 +166,7 @@ export function createGateway(options: GatewayOptions) {
     metrics,
     metricsToken = null,
     tracing,
+    ide = false,
   } = options;
   if (auth === 'off' && production) throw new Error('auth "off" is for local development only; refused in production');
   if (events && upstreamSubscriptions) throw new Error('live events and upstream subscriptions both serve WebSocket on /graphql: choose one');
@@ -220,6 +224,7 @@ export function createGateway(options: GatewayOptions) {
     : null;
   const localSubgraphs = live?.localDataSources ?? {};
   if (live) metrics?.watch({ subscriptions: () => live.stats() });
+  metrics?.watch({ ready: async () => (await ready()).ready });
 
   /** The caller under the auth mode: null = anonymous. Throws UNAUTHENTICATED (or a 503 INTERNAL: identity provider down). */
   async function principalOf(authorization: string | null | undefined): Promise<Principal | null> {
@@ -464,6 +469,7 @@ export function createGateway(options: GatewayOptions) {
         return sendJson(res, state.ready ? 200 : 503, state);
       }
       case '/graphql': {
+        if (ide && wantsIde(req, url)) return serveIde(req, res, url.pathname);
         const correlationId = correlationIdOf(req);
         return observability.graphql(req, res, correlationId, (observed) => graphql(req, res, url, correlationId, observed));
       }
@@ -471,6 +477,7 @@ export function createGateway(options: GatewayOptions) {
         return observability.serveMetrics(req, res);
       default:
         if (url.pathname === '/ops' || url.pathname.startsWith('/ops/')) return serveOpsConsole(req, res, url.pathname);
+        if (ide && isIdeAsset(url.pathname)) return serveIde(req, res, url.pathname);
         if (live && (await live.handleWebhook(req, res, url.pathname))) return;
         return sendJson(res, 404, { error: `no route ${url.pathname}` });
     }

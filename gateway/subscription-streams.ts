@@ -58,8 +58,13 @@ export async function openStream(field: string, args: Record<string, unknown>, p
       const types = Array.isArray(args.types) && args.types.length ? new Set(args.types as EventType[]) : null;
       if (types) for (const type of types) if (!(EVENT_TYPES as readonly string[]).includes(type)) throw new ConcordError('BAD_USER_INPUT', `unknown event type ${type}`);
       const after = cursorOf(args.after);
-      // A portal token sees its own customer's events only; other tokens see every event.
-      return { events: (signal) => filtered(log, after, signal, (e) => (!types || types.has(e.type)) && canSeeCustomer(principal, e.customerId)) };
+      // A portal token sees its own customer's events only; other tokens see every event, but the
+      // audit trail's OPERATOR_ACTION (who did what) is for operators (ops:read) only.
+      const operator = principal.scopes.has('ops:read');
+      return {
+        events: (signal) =>
+          filtered(log, after, signal, (e) => (!types || types.has(e.type)) && canSeeCustomer(principal, e.customerId) && (operator || e.type !== 'OPERATOR_ACTION')),
+      };
     }
     case 'orderToCashRunUpdated': {
       const runId = String(args.runId);

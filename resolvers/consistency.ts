@@ -17,9 +17,10 @@ import { DRIFT_KINDS, type Drift, type DriftKind } from '../subgraphs/orchestrat
 import type { ReconciliationReport } from '../subgraphs/orchestration/reconciliation/report-store';
 import { isWorkflowRunId } from '../subgraphs/orchestration/workflow-model';
 import { callerKey } from '../subgraphs/orchestration/workflow-runs';
+import { audited, runOutcome, type AuditContext } from './audit';
 import { checkFirst } from './pagination';
 
-export interface ConsistencyContext {
+export interface ConsistencyContext extends AuditContext {
   /** Absent when the subgraph was started without it (then these fields fail with INTERNAL). */
   consistency?: Consistency;
   correlationId: string;
@@ -96,6 +97,18 @@ function repairStatus(view: DriftView): string {
   }
 }
 
+async function cancelWorkflow(ctx: ConsistencyContext, runId: string): Promise<Run> {
+  operatorsOnly(ctx, 'workflow runs');
+  const { workflows } = services(ctx);
+  const run = isWorkflowRunId(runId) ? await workflows.get(runId) : null;
+  if (!run) throw new ConcordError('NOT_FOUND', `no workflow run ${runId}`);
+  if (run.workflow?.kind === 'CONTRACT_AMENDMENT' && run.status === 'COMPLETED') {
+    // Its proration invoice is final and its ERP adjustment posted: the way back is another amendment.
+    throw new ConcordError('CONFLICT', `amendment ${runId} is complete; amend the contract again to change it back`);
+  }
+  return workflows.cancel(runId);
+}
+
 async function reportState(ctx: ConsistencyContext, report: ReconciliationReport): Promise<ReconciliationReport> {
   return (await services(ctx).reports.get(report.id)) ?? report;
 }
@@ -153,33 +166,35 @@ export const consistencyResolvers: GraphQLResolverMap<ConsistencyContext> = {
     runReconciliation: async (_: unknown, __: unknown, ctx: ConsistencyContext) => {
       operatorsOnly(ctx, 'reconciliation');
       const s = services(ctx);
-      const { report, done } = await s.reconciler.start('MANUAL');
-      // Answer with the finished report when it is quick; else with the running one (poll reconciliationReport).
-      const finished = await Promise.race([done, new Promise<null>((resolve) => setTimeout(() => resolve(null), s.waitMs).unref())]);
-      return finished ?? (await reportState(ctx, report));
+      return audited(
+        ctx,
+        { action: 'RUN_RECONCILIATION', target: null, describe: (r: ReconciliationReport) => `report ${r.id} ${r.status}${r.status === 'COMPLETED' ? `: ${r.driftCount} drift(s)` : ''}` },
+        async () => {
+          const { report, done } = await s.reconciler.start('MANUAL');
+          // Answer with the finished report when it is quick; else with the running one (poll reconciliationReport).
+          const finished = await Promise.race([done, new Promise<null>((resolve) => setTimeout(() => resolve(null), s.waitMs).unref())]);
+          return finished ?? (await reportState(ctx, report));
+        },
+      );
     },
     repairDrift: async (_: unknown, { driftId }: { driftId: string }, ctx: ConsistencyContext) => {
       operatorsOnly(ctx, 'drift repair');
-      const { drift, run } = await services(ctx).repairs.repair(driftId, ctx.correlationId);
-      return { drift, run } satisfies DriftView;
+      return audited(ctx, { action: 'REPAIR_DRIFT', target: driftId, describe: (v: DriftView) => (v.run ? `${repairStatus(v)} (run ${v.run.id} ${v.run.status})` : repairStatus(v)) }, async () => {
+        const { drift, run } = await services(ctx).repairs.repair(driftId, ctx.correlationId);
+        return { drift, run } satisfies DriftView;
+      });
     },
     retryWorkflowRun: async (_: unknown, { runId }: { runId: string }, ctx: ConsistencyContext) => {
       operatorsOnly(ctx, 'workflow runs');
-      if (!isWorkflowRunId(runId)) throw new ConcordError('NOT_FOUND', `no workflow run ${runId}`);
-      return services(ctx).workflows.retry(runId);
+      return audited(ctx, { action: 'RETRY_RUN', target: runId, describe: runOutcome }, async () => {
+        if (!isWorkflowRunId(runId)) throw new ConcordError('NOT_FOUND', `no workflow run ${runId}`);
+        return services(ctx).workflows.retry(runId);
+      });
     },
-    cancelWorkflowRun: async (_: unknown, { runId }: { runId: string }, ctx: ConsistencyContext) => {
-      operatorsOnly(ctx, 'workflow runs');
-      const { workflows } = services(ctx);
-      const run = isWorkflowRunId(runId) ? await workflows.get(runId) : null;
-      if (!run) throw new ConcordError('NOT_FOUND', `no workflow run ${runId}`);
-      if (run.workflow?.kind === 'CONTRACT_AMENDMENT' && run.status === 'COMPLETED') {
-        // Its proration invoice is final and its ERP adjustment posted: the way back is another amendment.
-        throw new ConcordError('CONFLICT', `amendment ${runId} is complete; amend the contract again to change it back`);
-      }
-      return workflows.cancel(runId);
-    },
+    cancelWorkflowRun: (_: unknown, { runId }: { runId: string }, ctx: ConsistencyContext) =>
+      audited(ctx, { action: 'CANCEL_RUN', target: runId, describe: runOutcome }, () => cancelWorkflow(ctx, runId)),
   },
+
 
   WorkflowRun: {
     __resolveReference: async (ref: { id: string }, ctx: ConsistencyContext) =>

@@ -4,9 +4,10 @@ import { ConcordError } from '../core/errors';
 import { assertCanSeeCustomer, isPortal, type Principal } from '../core/principal';
 import type { Run, RunStatus } from '../subgraphs/orchestration/model';
 import type { OrderToCashEngine } from '../subgraphs/orchestration/engine';
+import { audited, runOutcome, type AuditContext } from './audit';
 import { checkFirst } from './pagination';
 
-export interface OrchestrationContext {
+export interface OrchestrationContext extends AuditContext {
   engine: OrderToCashEngine;
   correlationId: string;
   /** The caller (set by the subgraph server from the gateway's signed header). */
@@ -100,9 +101,9 @@ export const orchestrationResolvers: GraphQLResolverMap<OrchestrationContext> = 
     startOrderToCash: (_: unknown, { input }: { input: { opportunityId: string; idempotencyKey: string } }, ctx: OrchestrationContext) =>
       startVisible(ctx, input),
     retryOrderToCash: (_: unknown, { runId }: { runId: string }, ctx: OrchestrationContext) =>
-      actOnVisibleRun(ctx, runId, (id) => ctx.engine.retry(id)),
+      audited(ctx, { action: 'RETRY_RUN', target: runId, describe: runOutcome }, () => actOnVisibleRun(ctx, runId, (id) => ctx.engine.retry(id))),
     cancelOrderToCash: (_: unknown, { runId }: { runId: string }, ctx: OrchestrationContext) =>
-      actOnVisibleRun(ctx, runId, (id) => ctx.engine.cancel(id)),
+      audited(ctx, { action: 'CANCEL_RUN', target: runId, describe: runOutcome }, () => actOnVisibleRun(ctx, runId, (id) => ctx.engine.cancel(id))),
   },
   Opportunity: {
     __resolveReference: (opportunity: { id: string }) => ({ id: opportunity.id }),

@@ -22,6 +22,8 @@ export const EVENT_TYPES = [
   'ACCOUNT_STATUS_CHANGED',
   'RUN_STATUS_CHANGED',
   'DRIFT_DETECTED',
+  // Added for the audit trail (issue 18): an operator's retry, cancel, repair or reconciliation.
+  'OPERATOR_ACTION',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

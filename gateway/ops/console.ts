@@ -16,6 +16,7 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/ops': { file: path.join(HERE, 'index.html'), type: 'text/html; charset=utf-8' },
   '/ops/': { file: path.join(HERE, 'index.html'), type: 'text/html; charset=utf-8' },
   '/ops/ops.js': { file: path.join(HERE, 'ops.js'), type: 'text/javascript; charset=utf-8' },
+  '/ops/ops-panels.js': { file: path.join(HERE, 'ops-panels.js'), type: 'text/javascript; charset=utf-8' },
   '/ops/ops.css': { file: path.join(HERE, 'ops.css'), type: 'text/css; charset=utf-8' },
   '/ops/vendor/uPlot.iife.min.js': { file: path.join(packageDir('uplot'), 'dist', 'uPlot.iife.min.js'), type: 'text/javascript; charset=utf-8' },
   '/ops/vendor/uPlot.min.css': { file: path.join(packageDir('uplot'), 'dist', 'uPlot.min.css'), type: 'text/css; charset=utf-8' },

@@ -5,10 +5,13 @@
  * no other back end. The token comes from the URL fragment (#token=..., which browsers never send to
  * a server; it is removed from the address bar at once) or is pasted, and stays in sessionStorage.
  *
- *   live runs      orderToCashRuns, then businessEvents(RUN_STATUS_CHANGED) keeps every row current
- *   dead letters   deadLetters, with retryOrderToCash / cancelOrderToCash (ops:write)
- *   everything     opsOverview (runs per status, backlog, vendor limits, hotspots, timeline) and
- *   else           reconciliationReport, polled every few seconds (?poll=ms overrides)
+ *   runs           opsRuns (every kind, from the run stores: filters by kind and status, search by
+ *                  customer, deal, run or correlation id, paged), then
+ *                  businessEvents(RUN_STATUS_CHANGED) keeps order-to-cash rows current
+ *   dead letters   deadLetters and workflowRuns(DEAD_LETTERED), with retry/cancel (ops:write)
+ *   everything     opsOverview (runs per status, backlog, vendor limits, hotspots, timeline),
+ *   else           polled every few seconds (?poll=ms overrides); reconciliation and the audit
+ *                  trail are ops-panels.js
  */
 (() => {
   'use strict';
@@ -31,6 +34,10 @@
 
   const STEP_FIELDS = 'name system status attempts startedAt finishedAt nextAttemptAt lastError { code message retryable }';
   const RUN_FIELDS = `id opportunityId correlationId status createdAt updatedAt steps { ${STEP_FIELDS} }`;
+  const DEAD_FIELDS = 'deadLetter { step duringCompensation deadLetteredAt error { code message retryable system } }';
+  const KIND_LABELS = { ORDER_TO_CASH: 'Order to cash', CUSTOMER_SYNC: 'Customer sync', CONTRACT_AMENDMENT: 'Amendment', DRIFT_REPAIR: 'Repair' };
+  /** Customer names come from the CRM through the gateway when the token may read customers. */
+  const opsRunFields = () => `id kind status correlationId opportunityId customerName amount currency outcome createdAt updatedAt steps { ${STEP_FIELDS} } ${DEAD_FIELDS} customer { id${scopes().includes('customers:read') ? ' name' : ''} }`;
   const OVERVIEW_QUERY = `query OpsConsole {
     opsOverview {
       generatedAt sampleIntervalSeconds deadLetters
@@ -45,19 +52,23 @@
     deadLetters(first: 50) { edges { node { id step duringCompensation deadLetteredAt state error { code message retryable system } run { ${RUN_FIELDS} } } } }
   }
   fragment Sample on OpsSample { at requestsPerSecond errorsPerSecond latencyP50Ms latencyP95Ms vendorCallsPerSecond runsCompleted runsDeadLettered backlog deadLetters }`;
-  const RUNS_QUERY = `query OpsRuns { orderToCashRuns(first: ${MAX_RUNS}) { edges { node { ${RUN_FIELDS} } } } }`;
-  const RECONCILIATION_QUERY = `query OpsReconciliation {
-    reconciliationReport { id status trigger startedAt finishedAt checked driftCount truncated error counts { customers contracts invoices } drifts(first: 6) { id kind system subjectType subjectId detail } }
+  const runsQuery = () => `query OpsRuns($kind: OpsRunKind, $status: RunStatus, $search: String, $first: Int, $after: String) {
+    opsRuns(kind: $kind, status: $status, search: $search, first: $first, after: $after) { edges { node { ${opsRunFields()} } } pageInfo { hasNextPage endCursor } }
+    workflowLetters: opsRuns(status: DEAD_LETTERED, kind: null, first: 50) { edges { node { ${opsRunFields()} } } }
   }`;
   const RUN_EVENTS = `subscription OpsRunEvents { businessEvents(types: [RUN_STATUS_CHANGED]) { id occurredAt run { ${RUN_FIELDS} } } }`;
 
-  /** @type {{ token: string | null, claims: any, runs: Map<string, any>, selected: string | null, filter: string, letters: any[], overview: any, charts: Record<string, any>, ws: any, unsubscribe: (() => void) | null, pollTimer: any, pending: Set<string>, confirming: string | null }} */
+  /** @type {{ token: string | null, claims: any, runs: Map<string, any>, selected: string | null, filter: string, kind: string, search: string, limit: number, cursor: string | null, letters: any[], overview: any, charts: Record<string, any>, ws: any, unsubscribe: (() => void) | null, pollTimer: any, pending: Set<string>, confirming: string | null }} */
   const state = {
     token: null,
     claims: null,
     runs: new Map(),
     selected: null,
     filter: 'ALL',
+    kind: '',
+    search: '',
+    limit: MAX_RUNS,
+    cursor: null,
     letters: [],
     overview: null,
     charts: {},
@@ -192,20 +203,40 @@
     const known = state.runs.get(run.id);
     // Events may arrive out of order across replicas: keep the newest state.
     if (known && Date.parse(known.updatedAt) > Date.parse(run.updatedAt)) return;
-    state.runs.set(run.id, { ...known, ...run, _flash: flash && (!known || known.status !== run.status || JSON.stringify(known.steps) !== JSON.stringify(run.steps)) });
-    if (state.runs.size > MAX_RUNS * 2) {
+    state.runs.set(run.id, { kind: 'ORDER_TO_CASH', ...known, ...run, _flash: flash && (!known || known.status !== run.status || JSON.stringify(known.steps) !== JSON.stringify(run.steps)) });
+    if (state.runs.size > state.limit * 2) {
       const oldest = [...state.runs.values()].sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt))[0];
       if (oldest && oldest.id !== state.selected) state.runs.delete(oldest.id);
     }
   }
 
-  const visible = (/** @type {any} */ run) =>
+  const matchesStatus = (/** @type {any} */ run) =>
     state.filter === 'ALL' ||
     (state.filter === 'ACTIVE' && !SETTLED.has(run.status)) ||
     run.status === state.filter;
 
+  /** The same rules as opsRuns applies on the server, for rows that arrive live. */
+  function visible(/** @type {any} */ run) {
+    if (!matchesStatus(run)) return false;
+    if (state.kind && run.kind !== state.kind) return false;
+    const text = state.search.toLowerCase();
+    if (!text) return true;
+    return [run.id, run.correlationId, run.opportunityId, run.customerName, run.customer?.id, run.customer?.name].some((v) => typeof v === 'string' && v.toLowerCase().includes(text));
+  }
+
+  const customerLabel = (/** @type {any} */ run) => run.customer?.name ?? run.customerName ?? run.customer?.id ?? '–';
+  const money = (/** @type {any} */ run) => {
+    if (run.amount === null || run.amount === undefined) return '–';
+    const value = Number(run.amount);
+    try {
+      return new Intl.NumberFormat('en-US', { style: 'currency', currency: run.currency || 'USD' }).format(value);
+    } catch {
+      return `${run.amount} ${run.currency ?? ''}`.trim();
+    }
+  };
+
   function renderRuns() {
-    const runs = [...state.runs.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).filter(visible).slice(0, MAX_RUNS);
+    const runs = [...state.runs.values()].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).filter(visible).slice(0, state.limit);
     const tbody = /** @type {HTMLTableSectionElement} */ ($('runs').querySelector('tbody'));
     tbody.replaceChildren(
       ...runs.map((run) => {
@@ -214,26 +245,29 @@
         const row = h(
           'tr',
           { 'data-run-id': run.id, 'data-status': run.status, class: [run.id === state.selected ? 'selected' : '', run._flash ? 'flash' : ''].join(' ').trim(), onclick: () => selectRun(run.id) },
-          h('td', null, h('div', { class: 'run-id', title: run.id }, shortId(run.id)), h('div', { class: 'run-sub' }, run.opportunityId)),
-          h('td', null, statusBadge(run.status)),
-          h('td', null, stepStrip(run)),
-          h('td', { class: 'num' }, String(attempts)),
-          h('td', { class: 'num' }, duration(end - Date.parse(run.createdAt))),
-          h('td', { class: 'num', title: run.updatedAt }, ago(run.updatedAt)),
+          h('td', { 'data-label': 'Run' }, h('div', { class: 'run-kind', 'data-kind': run.kind }, KIND_LABELS[run.kind] ?? run.kind), h('div', { class: 'run-id', title: run.id }, shortId(run.id))),
+          h('td', { 'data-label': 'Customer' }, h('div', { class: 'run-customer' }, customerLabel(run)), h('div', { class: 'run-sub' }, run.opportunityId ? `deal ${run.opportunityId}` : '')),
+          h('td', { 'data-label': 'Amount', class: 'num' }, money(run)),
+          h('td', { 'data-label': 'Status' }, statusBadge(run.status)),
+          h('td', { 'data-label': 'Steps' }, stepStrip(run)),
+          h('td', { 'data-label': 'Attempts', class: 'num' }, String(attempts)),
+          h('td', { 'data-label': 'Age', class: 'num', title: run.createdAt }, duration(end - Date.parse(run.createdAt))),
+          h('td', { 'data-label': 'Updated', class: 'num', title: run.updatedAt }, ago(run.updatedAt)),
         );
         run._flash = false;
         return row;
       }),
     );
     $('runs-empty').hidden = runs.length > 0;
+    $('runs-more').hidden = !state.cursor;
   }
 
   function stepStrip(/** @type {any} */ run) {
     return h(
       'div',
       { class: 'steps', 'aria-label': 'steps' },
-      STEP_NAMES.map((name) => {
-        const step = run.steps.find((s) => s.name === name) ?? { status: 'PENDING', attempts: 0 };
+      (run.kind === 'ORDER_TO_CASH' ? STEP_NAMES : run.steps.map((/** @type {any} */ s) => s.name)).map((/** @type {string} */ name) => {
+        const step = run.steps.find((/** @type {any} */ s) => s.name === name) ?? { status: 'PENDING', attempts: 0 };
         const tip = `${STEP_LABELS[name] ?? name}: ${step.status}${step.attempts > 1 ? ` (${step.attempts} attempts)` : ''}${step.lastError ? ` — ${step.lastError.code}` : ''}`;
         return h('span', { class: `step-seg ${step.status}`, title: tip, 'data-step': name, 'data-step-status': step.status });
       }),
@@ -281,7 +315,15 @@
       h('div', { class: 'detail-head' },
         h('div', null,
           h('div', null, statusBadge(run.status), ' ', h('span', { class: 'run-id' }, run.id)),
-          h('div', { class: 'meta' }, `Deal ${run.opportunityId} · correlation ${run.correlationId} · started ${new Date(start).toLocaleTimeString()}`),
+          h('div', { class: 'meta' }, [
+            KIND_LABELS[run.kind] ?? run.kind,
+            `customer ${customerLabel(run)}`,
+            run.opportunityId ? `deal ${run.opportunityId}` : null,
+            run.amount ? money(run) : null,
+            `correlation ${run.correlationId}`,
+            `started ${new Date(start).toLocaleTimeString()}`,
+            run.outcome ? `outcome: ${run.outcome}` : null,
+          ].filter(Boolean).join(' · ')),
         ),
         actionButtons(run, 'detail'),
       ),
@@ -330,15 +372,17 @@
   }
 
   async function act(/** @type {'retry' | 'cancel'} */ action, /** @type {string} */ runId) {
-    const mutation = action === 'retry'
-      ? `mutation OpsRetry($id: ID!) { retryOrderToCash(runId: $id) { ${RUN_FIELDS} } }`
-      : `mutation OpsCancel($id: ID!) { cancelOrderToCash(runId: $id) { ${RUN_FIELDS} } }`;
+    // Workflow runs (wf_ ids) have their own mutations; both are audited under the caller's subject.
+    const workflow = runId.startsWith('wf_');
+    const fields = workflow ? `id kind status correlationId createdAt updatedAt steps { ${STEP_FIELDS} }` : RUN_FIELDS;
+    const field = `${action}${workflow ? 'WorkflowRun' : 'OrderToCash'}`;
+    const mutation = `mutation Ops${action === 'retry' ? 'Retry' : 'Cancel'}($id: ID!) { ${field}(runId: $id) { ${fields} } }`;
     state.pending.add(runId);
     renderAll();
     try {
       const { data, errors } = await gql(mutation, { id: runId });
       if (errors.length) throw new Error(`${errors[0].extensions?.code ?? 'ERROR'}: ${errors[0].message}`);
-      const run = data.retryOrderToCash ?? data.cancelOrderToCash;
+      const run = data[field];
       upsertRun(run, true);
       state.letters = state.letters.filter((l) => l.id !== runId);
       toast(action === 'retry' ? `Retry started for ${shortId(runId)}` : `Cancellation started for ${shortId(runId)}`);
@@ -370,7 +414,7 @@
         } catch {
           /* shown as it is */
         }
-        return h('article', { class: `letter${state.pending.has(letter.id) ? ' working' : ''}`, 'data-dead-letter-id': letter.id },
+        return h('article', { class: `letter${state.pending.has(letter.id) ? ' working' : ''}`, 'data-dead-letter-id': letter.id, 'data-kind': letter.kind },
           h('div', { class: 'letter-head' },
             h('div', { class: 'letter-title' }, `${STEP_LABELS[letter.step] ?? letter.step} failed`, letter.duringCompensation ? ' while undoing' : '', ' · ', h('span', { class: 'run-id' }, shortId(letter.id))),
             h('div', { class: 'letter-time', title: letter.deadLetteredAt }, ago(letter.deadLetteredAt)),
@@ -381,7 +425,10 @@
             h('span', { class: 'letter-message' }, letter.error.message),
           ),
           h('div', { class: 'letter-meta' },
-            h('span', null, `Deal ${run.opportunityId}`),
+            h('span', null, KIND_LABELS[letter.kind] ?? letter.kind),
+            h('span', null, `Customer ${customerLabel(run)}`),
+            run.opportunityId ? h('span', null, `Deal ${run.opportunityId}`) : null,
+            run.amount ? h('span', null, money(run)) : null,
             h('span', null, `Correlation ${run.correlationId}`),
             h('span', null, letter.error.retryable ? 'Retryable' : 'Not retryable as it stands: fix the cause, then retry'),
           ),
@@ -400,6 +447,8 @@
     if (!o) return;
     const count = (/** @type {string} */ status) => o.runs.find((r) => r.status === status)?.count ?? 0;
     const inFlight = count('PENDING') + count('RUNNING') + count('WAITING_RETRY') + count('COMPENSATING');
+    // Order-to-cash dead letters counted by the store, workflow ones (amendments, syncs, repairs) as listed.
+    const dead = o.deadLetters + state.letters.filter((l) => l.kind !== 'ORDER_TO_CASH').length;
     const backlog = o.backlog.reduce((n, lane) => n + lane.waiting + lane.active + lane.delayed, 0);
     // Rates over the last minute, so that one quiet sample does not show as zero.
     const last = o.lastMinute;
@@ -408,7 +457,7 @@
     $('kpis').replaceChildren(
       tile('In flight', fmt.format(inFlight), `${fmt.format(count('WAITING_RETRY'))} waiting to retry`, 'run', 'inflight'),
       tile('Completed', fmt.format(count('COMPLETED')), `${fmt.format(count('COMPENSATED'))} compensated`, 'ok', 'completed'),
-      tile('Dead letters', fmt.format(o.deadLetters), o.deadLetters ? 'need an operator' : 'none open', `dead${o.deadLetters ? ' nonzero' : ''}`, 'dead'),
+      tile('Dead letters', fmt.format(dead), dead ? 'need an operator' : 'none open', `dead${dead ? ' nonzero' : ''}`, 'dead'),
       tile('Backlog', fmt.format(backlog), o.backlog.map((l) => `${l.system} ${l.waiting + l.delayed + l.active}`).join(' · '), 'wait', 'backlog'),
       tile('Gateway p95', last?.latencyP95Ms != null ? `${num(last.latencyP95Ms, 1)} ms` : '–', last?.latencyP50Ms != null ? `p50 ${num(last.latencyP50Ms, 1)} ms · last minute` : 'no requests in the last minute', 'run', 'p95'),
       tile('Requests', last ? `${num(last.requestsPerSecond, 1)}/s` : '–', last ? `${num(last.errorsPerSecond, 2)} errors/s` : 'collecting', 'ok', 'rps'),
@@ -459,12 +508,12 @@
     body.replaceChildren(
       ...o.hotspots.map((spot) =>
         h('tr', { 'data-hotspot': `${spot.step}:${spot.code}` },
-          h('td', null, STEP_LABELS[spot.step] ?? spot.step),
-          h('td', null, VENDOR_NAMES[spot.vendor] ?? spot.vendor ?? spot.system ?? '–'),
-          h('td', null, h('span', { class: 'code' }, spot.code)),
-          h('td', { class: 'num' }, fmt.format(spot.openDeadLetters)),
-          h('td', { class: 'num' }, fmt.format(spot.failedAttempts)),
-          h('td', { class: 'num', title: spot.lastSeenAt ?? '' }, ago(spot.lastSeenAt)),
+          h('td', { 'data-label': 'Step' }, STEP_LABELS[spot.step] ?? spot.step),
+          h('td', { 'data-label': 'Vendor' }, VENDOR_NAMES[spot.vendor] ?? spot.vendor ?? spot.system ?? '–'),
+          h('td', { 'data-label': 'Code' }, h('span', { class: 'code' }, spot.code)),
+          h('td', { 'data-label': 'Open dead letters', class: 'num' }, fmt.format(spot.openDeadLetters)),
+          h('td', { 'data-label': 'Failed attempts', class: 'num' }, fmt.format(spot.failedAttempts)),
+          h('td', { 'data-label': 'Last seen', class: 'num', title: spot.lastSeenAt ?? '' }, ago(spot.lastSeenAt)),
         ),
       ),
     );
@@ -476,40 +525,6 @@
       ),
     );
     $('vendor-errors-empty').hidden = o.vendorErrors.length > 0;
-  }
-
-  function reportBadge(/** @type {any} */ report) {
-    const [css, text] = report.status === 'RUNNING' ? ['s-RUNNING', 'RUNNING']
-      : report.status === 'FAILED' ? ['s-FAILED', 'FAILED']
-      : report.driftCount === 0 ? ['s-COMPLETED', 'IN STEP']
-      : ['s-WAITING_RETRY', `${fmt.format(report.driftCount)} DRIFT${report.driftCount === 1 ? '' : 'S'}`];
-    return h('span', { class: `status ${css}`, 'data-report-status': report.status }, text);
-  }
-
-  function renderReconciliation(/** @type {any} */ report, /** @type {string | null} */ problem) {
-    const container = $('reconciliation');
-    if (problem) return container.replaceChildren(h('p', { class: 'empty' }, problem));
-    if (!report) return container.replaceChildren(h('p', { class: 'empty' }, 'No reconciliation has run yet.'));
-    const took = report.finishedAt ? duration(Date.parse(report.finishedAt) - Date.parse(report.startedAt)) : 'running';
-    container.replaceChildren(
-      h('div', null,
-        h('div', { class: 'letter-head' }, h('div', null, reportBadge(report), ' ', h('span', { class: 'run-sub' }, report.id)), h('div', { class: 'letter-time' }, `${report.trigger.toLowerCase()} · ${ago(report.startedAt)} · ${took}`)),
-        h('div', { class: 'facts', style: { marginTop: '10px' } },
-          h('div', { class: 'fact' }, stat('Records checked', fmt.format(report.checked))),
-          h('div', { class: 'fact' }, stat('Drifts', fmt.format(report.driftCount), report.driftCount > 0)),
-          h('div', { class: 'fact' }, stat('Customers · contracts · invoices', `${fmt.format(report.counts.customers)} · ${fmt.format(report.counts.contracts)} · ${fmt.format(report.counts.invoices)}`)),
-        ),
-        report.error ? h('p', { class: 'tl-error' }, report.error) : null,
-      ),
-      h('div', null,
-        report.drifts.length
-          ? h('table', { class: 'table compact' },
-              h('thead', null, h('tr', null, h('th', null, 'Kind'), h('th', null, 'System'), h('th', null, 'Subject'), h('th', null, 'Detail'))),
-              h('tbody', null, report.drifts.map((d) => h('tr', null, h('td', null, h('span', { class: 'code' }, d.kind)), h('td', null, d.system), h('td', { class: 'mono' }, `${d.subjectType.toLowerCase()} ${d.subjectId}`), h('td', null, d.detail)))),
-            )
-          : h('p', { class: 'empty' }, 'The three systems agree.'),
-      ),
-    );
   }
 
   // Charts (uPlot, served by the gateway itself)
@@ -564,29 +579,77 @@
   // ---------------------------------------------------------------------------------------------
   // Data: polling for the overview, a subscription for runs
 
+  // @ts-ignore concordOpsPanels is defined by ops-panels.js, loaded first
+  const panels = window.concordOpsPanels({ h, gql, toast, ago, fmt, canWrite, statusBadge, duration, stat, fail });
+  /** Whether this gateway serves the GraphQL IDE (development, or turned on). */
+  let ide = false;
+
+  /** The runs query's variables: status chips that are one status go to the server, "in flight" is several. */
+  const runVariables = (/** @type {string | null} */ after, /** @type {number} */ first) => ({
+    kind: state.kind || null,
+    status: state.filter === 'ALL' || state.filter === 'ACTIVE' ? null : state.filter,
+    search: state.search || null,
+    first,
+    after,
+  });
+
+  /** A workflow run's dead letter in the shape of deadLetters' (its preserved state: the steps). */
+  const workflowLetter = (/** @type {any} */ run) => ({
+    id: run.id,
+    kind: run.kind,
+    step: run.deadLetter.step,
+    error: run.deadLetter.error,
+    duringCompensation: run.deadLetter.duringCompensation,
+    deadLetteredAt: run.deadLetter.deadLetteredAt,
+    state: JSON.stringify({ kind: run.kind, customer: run.customer?.id ?? null, steps: run.steps }),
+    run,
+  });
+
   async function refreshOverview() {
     try {
-      const [overview, runs] = await Promise.all([gql(OVERVIEW_QUERY), gql(RUNS_QUERY)]);
+      const [overview, runs] = await Promise.all([gql(OVERVIEW_QUERY), gql(runsQuery(), runVariables(null, state.limit))]);
       if (overview.data.opsOverview) state.overview = overview.data.opsOverview;
-      if (overview.data.deadLetters) state.letters = overview.data.deadLetters.edges.map((e) => e.node);
+      const letters = (overview.data.deadLetters?.edges ?? []).map((/** @type {any} */ e) => ({ kind: 'ORDER_TO_CASH', ...e.node, run: { kind: 'ORDER_TO_CASH', ...e.node.run } }));
+      const workflowLetters = (runs.data.workflowLetters?.edges ?? []).map((/** @type {any} */ e) => e.node).filter((/** @type {any} */ r) => r.kind !== 'ORDER_TO_CASH' && r.deadLetter).map(workflowLetter);
+      if (overview.data.deadLetters || runs.data.workflowLetters) state.letters = [...letters, ...workflowLetters].sort((a, b) => Date.parse(b.deadLetteredAt) - Date.parse(a.deadLetteredAt));
       for (const letter of state.letters) upsertRun(letter.run);
-      for (const edge of runs.data.orderToCashRuns?.edges ?? []) upsertRun(edge.node);
+      for (const edge of runs.data.opsRuns?.edges ?? []) upsertRun(edge.node);
+      state.cursor = runs.data.opsRuns?.pageInfo.hasNextPage ? runs.data.opsRuns.pageInfo.endCursor : null;
       const problems = [...overview.errors, ...runs.errors];
       if (problems.some((e) => e.extensions?.code === 'FORBIDDEN')) toast('This token may not read some of the operations data (ops:read needed).', true);
       renderAll();
       $('footer').replaceChildren(
         h('span', null, `Updated ${new Date().toLocaleTimeString()} · every ${Math.round(POLL_MS / 100) / 10} s · figures of this gateway process, runs and dead letters of all`),
-        h('span', null, 'Prometheus: ', h('a', { href: '/metrics' }, '/metrics')),
+        h('span', null, 'Prometheus: ', h('a', { href: '/metrics' }, '/metrics'), ide ? ' · ' : '', ide ? h('a', { href: '/graphql', id: 'ide-link' }, 'GraphQL IDE') : ''),
       );
     } catch (error) {
       fail(error);
     }
+    await panels.refresh();
+  }
+
+  /** The next page of runs (older ones) for the current filters. */
+  async function loadMore() {
+    if (!state.cursor) return;
     try {
-      const { data, errors } = await gql(RECONCILIATION_QUERY);
-      renderReconciliation(data.reconciliationReport ?? null, errors.length && !data.reconciliationReport ? `Reconciliation unavailable: ${errors[0].message}` : null);
+      const { data } = await gql(runsQuery(), runVariables(state.cursor, MAX_RUNS));
+      const edges = data.opsRuns?.edges ?? [];
+      state.limit += edges.length;
+      for (const edge of edges) upsertRun(edge.node);
+      state.cursor = data.opsRuns?.pageInfo.hasNextPage ? data.opsRuns.pageInfo.endCursor : null;
+      renderRuns();
     } catch (error) {
-      renderReconciliation(null, `Reconciliation unavailable: ${error instanceof Error ? error.message : String(error)}`);
+      fail(error);
     }
+  }
+
+  /** New filters: the list is read again from the store. */
+  function refilter() {
+    state.limit = MAX_RUNS;
+    state.cursor = null;
+    for (const id of [...state.runs.keys()]) if (id !== state.selected) state.runs.delete(id);
+    renderRuns();
+    void refreshOverview();
   }
 
   function setLive(/** @type {string} */ mode, /** @type {string} */ label) {
@@ -692,9 +755,24 @@
       chip.addEventListener('click', () => {
         state.filter = /** @type {HTMLElement} */ (chip).dataset.filter ?? 'ALL';
         for (const other of document.querySelectorAll('[data-filter]')) other.classList.toggle('active', other === chip);
-        renderRuns();
+        refilter();
       });
     }
+    /** @type {HTMLSelectElement} */ ($('run-kind')).addEventListener('change', (event) => {
+      state.kind = /** @type {HTMLSelectElement} */ (event.target).value;
+      refilter();
+    });
+    let searchTimer = /** @type {any} */ (null);
+    $('run-search').addEventListener('input', (event) => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => {
+        state.search = /** @type {HTMLInputElement} */ (event.target).value.trim();
+        refilter();
+      }, 300);
+    });
+    $('runs-more').addEventListener('click', () => void loadMore());
+    panels.boot();
+    void fetch('/graphql', { headers: { accept: 'text/html' } }).then((r) => { ide = r.ok && (r.headers.get('content-type') ?? '').startsWith('text/html'); }, () => undefined);
     window.addEventListener('resize', () => renderCharts());
     // Relative times and running durations age between updates.
     setInterval(() => {

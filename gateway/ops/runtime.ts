@@ -57,8 +57,13 @@ export function createOpsRuntime(options: OpsRuntimeOptions) {
     onRunChanged: (run: Run) => metrics.runChanged(run),
 
     /** Read the runtime's queues and run store at each scrape, and start the console's history. */
-    watch(orchestration: Pick<OrchestrationRuntime, 'queues' | 'store'>): OpsOverviewSource {
-      metrics.watch({ queues: orchestration.queues, runs: orchestration.store });
+    watch(orchestration: Pick<OrchestrationRuntime, 'queues' | 'store' | 'workflowStore' | 'consistency'>): OpsOverviewSource {
+      metrics.watch({
+        queues: orchestration.queues,
+        runs: orchestration.store,
+        workflowRuns: orchestration.workflowStore,
+        reconciliation: { latest: (count) => orchestration.consistency.reports.latest(count), intervalSeconds: config.consistency.reconciliationIntervalMinutes * 60 },
+      });
       history = createOpsHistory({
         registry: metrics.registry,
         queues: orchestration.queues,

@@ -8,11 +8,15 @@ import { createRedisEventLog } from '../../core/events/redis-log';
 import type { Logger } from '../../core/log';
 import { traceJob, type Tracing } from '../../core/tracing';
 import { runEventPublisher } from '../events/run-events';
+import { createMemoryAuditTrail } from './audit/memory';
+import { createOperatorAudit, type OperatorAudit } from './audit/recorder';
+import { createRedisAuditTrail } from './audit/redis';
 import { createConsistency, type Consistency } from './consistency';
 import { createOrderToCashEngine, type OrderToCashEngine } from './engine';
 import { createMemoryKeyValueStore } from './kv-memory';
 import { createRedisKeyValueStore } from './kv-redis';
 import type { Run } from './model';
+import { createOpsRunList, type OpsRunList } from './ops-runs';
 import { createBullMqWorkQueues } from './queue-bullmq';
 import { createMemoryWorkQueues } from './queue-memory';
 import type { WorkQueues } from './queue';
@@ -49,6 +53,12 @@ export interface OrchestrationRuntime {
    * second engine instance with its own run store, sharing `queues` (and so the vendors' limits).
    */
   consistency: Consistency;
+  /** The workflow runs' store (customer sync, amendment, repair). */
+  workflowStore: RunStore;
+  /** Runs of every kind for operators (opsRuns), read from both run stores. */
+  opsRuns: OpsRunList;
+  /** The audit trail of operator actions (Redis with REDIS_URL, memory otherwise) and its recorder. */
+  audit: OperatorAudit;
   close(): Promise<void>;
 }
 
@@ -116,6 +126,11 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     queues,
     logger,
   });
+  const trail = config.redisUrl
+    ? createRedisAuditTrail({ url: config.redisUrl, prefix: config.redisPrefix, onError: (error) => logger.warn({ err: error }, 'audit trail connection error; reconnecting') })
+    : createMemoryAuditTrail();
+  const audit = createOperatorAudit({ trail, events, logger: logger.child({ component: 'audit' }) });
+  const opsRuns = createOpsRunList({ orderToCash: (filter, page) => store.list(filter, page), workflows: (filter, page) => workflowStore.list(filter, page) });
   // A job names its run; the run's id says which engine owns it.
   const tracing = options.tracing;
   if (o2c.workers) {
@@ -131,8 +146,12 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     store,
     queues,
     consistency,
+    workflowStore,
+    opsRuns,
+    audit,
     close: async () => {
       await consistency.close();
+      await trail.close();
       await queues.close();
       await store.close();
       await workflowStore.close();

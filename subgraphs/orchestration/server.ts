@@ -1,4 +1,5 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import { auditResolvers } from '../../resolvers/audit';
 import { consistencyResolvers, type ConsistencyContext } from '../../resolvers/consistency';
 import { orchestrationResolvers, type OrchestrationContext } from '../../resolvers/orchestration';
 import { opsResolvers, type OpsContext, type OpsOverviewSource } from '../../resolvers/ops';
@@ -6,8 +7,10 @@ import { subgraphTypeDefs } from '../../schema/subgraphs';
 import type { Logger } from '../../core/log';
 import type { Tracing } from '../../core/tracing';
 import { createSubgraphServer } from '../common/subgraph-server';
+import type { OperatorAudit } from './audit/recorder';
 import type { Consistency } from './consistency';
 import type { OrderToCashEngine } from './engine';
+import type { OpsRunList } from './ops-runs';
 
 export interface OrchestrationSubgraphOptions {
   engine: OrderToCashEngine;
@@ -23,6 +26,10 @@ export interface OrchestrationSubgraphOptions {
   consistency?: Consistency;
   /** The ops console's figures (opsOverview; gateway/ops/overview.ts). Absent = opsOverview fails with INTERNAL. */
   ops?: OpsOverviewSource;
+  /** Runs of every kind (opsRuns). Absent = opsRuns fails with INTERNAL. */
+  opsRuns?: OpsRunList;
+  /** Records operator actions (audit trail). Absent = actions are not recorded and operatorActions fails with INTERNAL. */
+  audit?: OperatorAudit;
   /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
   tracing?: Tracing;
 }
@@ -37,7 +44,7 @@ function mergeResolvers<C>(...maps: GraphQLResolverMap<C>[]): GraphQLResolverMap
 }
 
 export function createOrchestrationSubgraph(options: OrchestrationSubgraphOptions) {
-  const { engine, secret, logger, opportunityOwner, consistency, ops, tracing } = options;
+  const { engine, secret, logger, opportunityOwner, consistency, ops, opsRuns, audit, tracing } = options;
   return createSubgraphServer<OrchestrationContext & ConsistencyContext & OpsContext>({
     name: 'orchestration',
     typeDefs: subgraphTypeDefs('orchestration'),
@@ -45,8 +52,9 @@ export function createOrchestrationSubgraph(options: OrchestrationSubgraphOption
       orchestrationResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
       consistencyResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
       opsResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
+      auditResolvers as GraphQLResolverMap<OrchestrationContext & ConsistencyContext>,
     ),
-    context: ({ correlationId }) => ({ engine, correlationId, opportunityOwner, consistency, ops }),
+    context: ({ correlationId }) => ({ engine, correlationId, opportunityOwner, consistency, ops, opsRuns, audit }),
     secret,
     logger,
     tracing,
