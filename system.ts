@@ -9,8 +9,8 @@ import { createEventInfrastructure, type EventInfrastructure } from './core/even
 import type { Logger } from './core/log';
 import type { VendorCallListener } from './core/vendor-call';
 import { securityOptionsFromConfig } from './gateway/auth-options';
-import type { Metrics } from './gateway/metrics';
-import { createOpsRuntime } from './gateway/ops/runtime';
+import type { Metrics } from './observability/metrics';
+import { createOpsRuntime } from './observability/runtime';
 import type { Tracing } from './core/tracing';
 import { createGateway, type RunningGateway } from './gateway/server';
 import { SUPERGRAPH_PATH } from './schema/subgraphs';
@@ -19,12 +19,12 @@ import { buildSeed, type Seed } from './simulators/common/seed';
 import { createNetSuiteSimulator } from './simulators/netsuite/server';
 import { createSalesforceSimulator } from './simulators/salesforce/server';
 import { createStripeSimulator } from './simulators/stripe/server';
-import { createStripeAdapter } from './subgraphs/billing/stripe-adapter';
+import { createStripeAdapter } from './vendors/stripe/adapter';
 import { createBillingSubgraph } from './subgraphs/billing/server';
 import type { RunningServer } from './subgraphs/common/subgraph-server';
-import { createSalesforceAdapter } from './subgraphs/crm/salesforce-adapter';
+import { createSalesforceAdapter } from './vendors/salesforce/adapter';
 import { createCrmSubgraph } from './subgraphs/crm/server';
-import { createNetSuiteAdapter } from './subgraphs/erp/netsuite-adapter';
+import { createNetSuiteAdapter } from './vendors/netsuite/adapter';
 import { createErpSubgraph } from './subgraphs/erp/server';
 import { markConcordWrites } from './subgraphs/events/echo';
 import { createEventsRuntime, echoTtlMs, type VendorEndpoints } from './subgraphs/events/runtime';
@@ -56,7 +56,7 @@ export interface SystemOptions {
   onVendorCall?: VendorCallListener;
   /** Batch entity reads onto vendor bulk reads. Default true; false is the benchmarks' baseline. */
   batch?: boolean;
-  /** Prometheus metrics of this process (gateway/metrics.ts), served at /metrics. Default: a new registry. */
+  /** Prometheus metrics of this process (observability/metrics.ts), served at /metrics. Default: a new registry. */
   metrics?: Metrics;
   /** Spans and trace propagation (core/tracing.ts). Default: from the configuration (OTEL_TRACES_EXPORTER). */
   tracing?: Tracing;
@@ -139,7 +139,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     // Before everything that appends (runs, webhooks, pollers), closed after all of them.
     const events = createEventInfrastructure(config, logger);
     closers.push(() => events.close());
-    // Metrics, tracing and the ops console's figures (gateway/ops/runtime.ts).
+    // Metrics, tracing and the ops console's figures (observability/runtime.ts).
     const ops = createOpsRuntime({ config, logger, metrics: options.metrics, tracing: options.tracing, onVendorCall });
     closers.push(() => ops.close());
     const { tracing } = ops;

@@ -1,7 +1,7 @@
 /**
  * Webhook ingress: `POST /webhooks/<vendor>`. The route only reads the raw body (signatures are
  * computed over the exact bytes, so it is never parsed or re-encoded here) and hands it to the
- * vendor's handler (subgraphs/events/stripe-webhooks.ts), which verifies, de-duplicates, normalises
+ * vendor's handler (vendors/stripe/webhooks.ts), which verifies, de-duplicates, normalises
  * and appends. The handler's status goes back as is: 2xx = acknowledged, 4xx = refused for good,
  * 5xx = "try again later" (vendors retry).
  */

@@ -15,10 +15,10 @@ import type { Logger } from '../../core/log';
 import type { WebhookHandler } from '../../gateway/webhooks';
 import type { Ports } from '../orchestration/steps';
 import { createAccountStatusReaction } from './account-status';
-import { createNetSuiteChangeFeed } from './netsuite-changes';
+import { createNetSuiteChangeFeed } from '../../vendors/netsuite/changes';
 import { runPoller, type ChangeFeed } from './poller';
-import { createSalesforceChangeFeed } from './salesforce-changes';
-import { createStripeWebhookHandler, stripeCustomerLink } from './stripe-webhooks';
+import { createSalesforceChangeFeed } from '../../vendors/salesforce/changes';
+import { createStripeWebhookHandler, stripeCustomerLink } from '../../vendors/stripe/webhooks';
 
 /** Where the vendors are: the configured ones, or the bundled simulators. */
 export interface VendorEndpoints {

@@ -21,7 +21,7 @@ export interface OrchestrationSubgraphOptions {
   opportunityOwner?: (opportunityId: string) => Promise<string | null>;
   /** Customer master, amendments, reconciliation and repair. Absent = those fields fail with INTERNAL. */
   consistency?: Consistency;
-  /** The ops console's figures (opsOverview; gateway/ops/overview.ts). Absent = opsOverview fails with INTERNAL. */
+  /** The ops console's figures (opsOverview; observability/overview.ts). Absent = opsOverview fails with INTERNAL. */
   ops?: OpsOverviewSource;
   /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
   tracing?: Tracing;

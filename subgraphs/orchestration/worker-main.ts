@@ -11,8 +11,8 @@
 import { ConfigError, loadConfig } from '../../core/config';
 import { createEventInfrastructure } from '../../core/events';
 import { createLogger } from '../../core/log';
-import { listenMetrics } from '../../gateway/metrics-server';
-import { createOpsRuntime } from '../../gateway/ops/runtime';
+import { listenMetrics } from '../../observability/metrics-server';
+import { createOpsRuntime } from '../../observability/runtime';
 import { createVendorPorts, vendorEndpoints } from '../../system';
 import { markConcordWrites } from '../events/echo';
 import { createEventsRuntime, echoTtlMs } from '../events/runtime';

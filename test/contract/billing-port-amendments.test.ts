@@ -10,7 +10,7 @@ import { buildSeed, type Seed } from '../../simulators/common/seed';
 import type { SimServer } from '../../simulators/common/sim-server';
 import { startStripeSimulator } from '../../simulators/stripe/server';
 import type { BillingPort } from '../../subgraphs/billing/port';
-import { createStripeAdapter } from '../../subgraphs/billing/stripe-adapter';
+import { createStripeAdapter } from '../../vendors/stripe/adapter';
 
 const seed: Seed = buildSeed();
 /** 16 Nov 2026 00:00 UTC: half of the seeded November period (1 Nov - 1 Dec) remains. */

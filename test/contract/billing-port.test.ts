@@ -13,7 +13,7 @@ import { buildSeed, type Seed, type SeedContractStatus } from '../../simulators/
 import type { FaultConfig, SimServer } from '../../simulators/common/sim-server';
 import { startStripeSimulator } from '../../simulators/stripe/server';
 import type { BillingPort } from '../../subgraphs/billing/port';
-import { createStripeAdapter } from '../../subgraphs/billing/stripe-adapter';
+import { createStripeAdapter } from '../../vendors/stripe/adapter';
 
 /** What the contract needs around an adapter. */
 export interface BillingHarness {

@@ -11,8 +11,8 @@ import type {
   BillingInvoice,
   ContractStatus,
   InvoiceStatus,
-} from '../../../core/canonical';
-import { fromMinorUnits } from '../../../core/money';
+} from '../../core/canonical';
+import { fromMinorUnits } from '../../core/money';
 
 /** Metadata keys Concord writes on Stripe objects. */
 export const META = {

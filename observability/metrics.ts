@@ -30,14 +30,14 @@ import type { VendorCall } from '../core/vendor-call';
 import type { Run, RunStatus } from '../subgraphs/orchestration/model';
 import type { WorkQueues } from '../subgraphs/orchestration/queue';
 import type { RunStore } from '../subgraphs/orchestration/store';
-import { createVendorUsage, type VendorLimitPolicy, type VendorUsageTracker } from './metrics-vendors';
+import { createVendorUsage, type VendorLimitPolicy, type VendorUsageTracker } from './vendor-usage';
 
 export interface MetricsOptions {
   /** Registry the families are registered in. Default: a new Registry. */
   registry?: Registry;
   /** Node.js process metrics (CPU, memory, event-loop lag, GC). Default true. */
   processMetrics?: boolean;
-  /** How each vendor's limit is known (gateway/metrics-vendors.ts defaultVendorLimits). Default none. */
+  /** How each vendor's limit is known (observability/vendor-usage.ts defaultVendorLimits). Default none. */
   vendorLimits?: Record<string, VendorLimitPolicy>;
   /** Distinct operation names kept as label values; later ones are counted as 'other'. Default 200. */
   maxOperations?: number;
@@ -254,7 +254,7 @@ export function createMetrics(options: MetricsOptions = {}) {
 
   return {
     registry,
-    /** Vendor consumption against limits, for the ops console (gateway/metrics-vendors.ts). */
+    /** Vendor consumption against limits, for the ops console (observability/vendor-usage.ts). */
     vendors,
 
     gatewayRequest(labels: { operation: string | null; type: string | null; status: number }, seconds: number): void {

@@ -13,11 +13,11 @@ import type { BillingContract, BillingCustomer, BillingInvoice } from '../../cor
 import { ConcordError } from '../../core/errors';
 import type { VendorCallListener } from '../../core/vendor-call';
 import { STRIPE_TAX_RATE_ID } from '../../simulators/common/seed';
-import type { BillingPort, NewContractItem } from './port';
-import { stripeAmendments } from './stripe/amendments';
-import { reportingHttpClient } from './stripe/calls';
-import { errorFromStripe } from './stripe/errors';
-import { META, idOf, toBillingCustomer, toContract, toInvoice } from './stripe/mapping';
+import type { BillingPort, NewContractItem } from '../../subgraphs/billing/port';
+import { stripeAmendments } from './amendments';
+import { reportingHttpClient } from './calls';
+import { errorFromStripe } from './errors';
+import { META, idOf, toBillingCustomer, toContract, toInvoice } from './mapping';
 
 export interface StripeAdapterOptions {
   /** Secret (or restricted) API key. Required. */
@@ -377,4 +377,4 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
   return port;
 }
 
-export { errorFromStripe } from './stripe/errors';
+export { errorFromStripe } from './errors';

@@ -13,8 +13,8 @@
 import { createHash } from 'node:crypto';
 import { Connection } from 'jsforce';
 import type { NewBusinessEvent } from '../../core/events/event-log';
-import { ObservedTransport } from '../crm/salesforce/transport';
-import type { ChangeFeed } from './poller';
+import { ObservedTransport } from './transport';
+import type { ChangeFeed } from '../../subgraphs/events/poller';
 
 export interface SalesforceChangesOptions {
   instanceUrl: string;

@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { HttpRequest, HttpRequestOptions, HttpResponse, StreamPromise } from 'jsforce';
 import { Transport } from 'jsforce/lib/transport';
-import { startVendorSpan } from '../../../core/tracing';
+import { startVendorSpan } from '../../core/tracing';
 
 /** What the adapter is doing, carried across jsforce's internals to the HTTP layer. */
 export interface CallContext {

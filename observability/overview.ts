@@ -4,14 +4,14 @@
  * whole system's), and this process's metrics (vendor consumption, failed attempts, the history
  * behind the charts). Prometheus scraping every process is the fleet-wide view; grafana/ has it.
  */
-import type { SystemName } from '../../core/canonical';
-import type { OpsFailureHotspot, OpsOverviewSource, OpsVendorErrors } from '../../resolvers/ops';
-import type { Run } from '../../subgraphs/orchestration/model';
-import type { WorkQueues } from '../../subgraphs/orchestration/queue';
-import type { RunStore } from '../../subgraphs/orchestration/store';
-import type { OpsHistory } from '../metrics-history';
-import { isVendorFailure } from '../metrics-vendors';
-import type { Metrics } from '../metrics';
+import type { SystemName } from '../core/canonical';
+import type { OpsFailureHotspot, OpsOverviewSource, OpsVendorErrors } from '../resolvers/ops';
+import type { Run } from '../subgraphs/orchestration/model';
+import type { WorkQueues } from '../subgraphs/orchestration/queue';
+import type { RunStore } from '../subgraphs/orchestration/store';
+import type { OpsHistory } from './history';
+import { isVendorFailure } from './vendor-usage';
+import type { Metrics } from './metrics';
 
 export interface OpsOverviewOptions {
   metrics: Metrics;

@@ -4,7 +4,7 @@
  * a socket `code`, AbortError on timeout) for transport failures. Messages name the operation and
  * Salesforce's code, never the vendor payload, the SOQL or the session token.
  */
-import { ConcordError, UncertainOutcomeError } from '../../../core/errors';
+import { ConcordError, UncertainOutcomeError } from '../../core/errors';
 
 export interface SalesforceFailureContext {
   /** Adapter operation, for example 'query.Account'. */

@@ -9,9 +9,9 @@ import type {
   CrmOpportunity,
   CrmOpportunityLine,
   OpportunityWriteBack,
-} from '../../../core/canonical';
-import { ConcordError } from '../../../core/errors';
-import { fromDecimal } from '../../../core/money';
+} from '../../core/canonical';
+import { ConcordError } from '../../core/errors';
+import { fromDecimal } from '../../core/money';
 
 /** A row as jsforce returns it (field name -> JSON value). */
 export type SalesforceRow = { [field: string]: unknown };

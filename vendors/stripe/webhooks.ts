@@ -13,7 +13,7 @@ import Stripe from 'stripe';
 import type { EventLog } from '../../core/events/event-log';
 import type { Logger } from '../../core/log';
 import type { WebhookHandler } from '../../gateway/webhooks';
-import { normalizeStripeEvent, type CustomerLink } from './stripe-normalize';
+import { normalizeStripeEvent, type CustomerLink } from './normalize';
 
 export interface StripeWebhookOptions {
   /** The endpoint's signing secret (`whsec_...`). */

@@ -3,8 +3,8 @@
  * and system are decided in one place (shared/API.md error contract). Messages are Concord's own:
  * never NetSuite's raw payload, never a credential.
  */
-import { ConcordError, UncertainOutcomeError } from '../../../core/errors';
-import { NetSuiteTransportError, type NetSuiteResponse } from '../netsuite-client';
+import { ConcordError, UncertainOutcomeError } from '../../core/errors';
+import { NetSuiteTransportError, type NetSuiteResponse } from './client';
 
 /** What went wrong: an HTTP answer that was not 2xx, or no answer at all. */
 export type NetSuiteFailure = { response: NetSuiteResponse } | { error: unknown };

@@ -16,7 +16,7 @@ import type { NewBusinessEvent } from '../../core/events/event-log';
 
 const META_CUSTOMER = 'concord_customer_id';
 const META_CORRELATION = 'concord_correlation_id';
-/** Set by Concord's amendments (subgraphs/billing/stripe/amendments.ts). */
+/** Set by Concord's amendments (vendors/stripe/amendments.ts). */
 const META_AMENDMENT = 'concord_amendment_id';
 
 /** Canonical customer id of a Stripe customer id, or null when the customer carries no link. */

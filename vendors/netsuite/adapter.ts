@@ -9,9 +9,9 @@ import type { ErpCustomerProfile, ErpPosting, Money } from '../../core/canonical
 import { ConcordError } from '../../core/errors';
 import { withRetries } from '../../core/retry';
 import type { VendorCallListener } from '../../core/vendor-call';
-import { createNetSuiteClient, type NetSuiteRequest, type NetSuiteResponse } from './netsuite-client';
-import { netsuiteBulk } from './netsuite/bulk';
-import { errorFromNetSuite } from './netsuite/errors';
+import { createNetSuiteClient, type NetSuiteRequest, type NetSuiteResponse } from './client';
+import { netsuiteBulk } from './bulk';
+import { errorFromNetSuite } from './errors';
 import {
   POSTING_QUERY,
   PROFILE_QUERY,
@@ -21,8 +21,8 @@ import {
   postingFromRow,
   profileFromRecord,
   profileFromRow,
-} from './netsuite/mapping';
-import type { ErpPort, ErpWriteOptions, ErpDocumentInput } from './port';
+} from './mapping';
+import type { ErpPort, ErpWriteOptions, ErpDocumentInput } from '../../subgraphs/erp/port';
 
 export interface NetSuiteAdapterOptions {
   /** REST root: `https://{accountId}.suitetalk.api.netsuite.com` for the real account, e.g. http://127.0.0.1:4103 for the simulator. */

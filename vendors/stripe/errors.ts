@@ -4,7 +4,7 @@
  * a message; Stripe's own short message is kept where it helps the user (a rejected request).
  */
 import Stripe from 'stripe';
-import { ConcordError, UncertainOutcomeError } from '../../../core/errors';
+import { ConcordError, UncertainOutcomeError } from '../../core/errors';
 
 export interface StripeCallContext {
   /** Adapter operation, for example 'customers.search'. */

@@ -9,8 +9,8 @@
  * is also a span of the trace it is made in, and carries that trace's `traceparent`.
  */
 import Stripe from 'stripe';
-import { startVendorSpan } from '../../../core/tracing';
-import type { VendorCallListener } from '../../../core/vendor-call';
+import { startVendorSpan } from '../../core/tracing';
+import type { VendorCallListener } from '../../core/vendor-call';
 
 /** `GET /v1/customers/search?query=...` -> 'customers.search'; `POST /v1/invoices/in_1/finalize` -> 'invoices.finalize'. */
 export function operationName(method: string, path: string): string {

@@ -16,8 +16,8 @@ import type {
 import { ConcordError } from '../../core/errors';
 import { withRetries } from '../../core/retry';
 import type { VendorCallListener } from '../../core/vendor-call';
-import type { CrmPort } from './port';
-import { errorFromSalesforce } from './salesforce/errors';
+import type { CrmPort } from '../../subgraphs/crm/port';
+import { errorFromSalesforce } from './errors';
 import {
   ACCOUNT_FIELDS,
   CONTRACT_FIELDS,
@@ -34,8 +34,8 @@ import {
   toOpportunity,
   toOpportunityLine,
   type SalesforceRow,
-} from './salesforce/mapping';
-import { ObservedTransport, callContext, type CallContext } from './salesforce/transport';
+} from './mapping';
+import { ObservedTransport, callContext, type CallContext } from './transport';
 
 export interface SalesforceAdapterOptions {
   /** Org base URL, for example https://acme.my.salesforce.com (or the simulator's URL). Required. */

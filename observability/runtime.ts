@@ -7,17 +7,17 @@
  *   tracing       to the gateway, the subgraph servers and the orchestration workers
  *   watch(...)    the queues, run store and history behind /metrics and opsOverview
  */
-import type { ConcordConfig } from '../../core/config';
-import type { Logger } from '../../core/log';
-import { tracingFromConfig } from '../../core/tracing-export';
-import type { Tracing } from '../../core/tracing';
-import type { VendorCallListener } from '../../core/vendor-call';
-import type { OpsOverviewSource } from '../../resolvers/ops';
-import type { Run } from '../../subgraphs/orchestration/model';
-import type { OrchestrationRuntime } from '../../subgraphs/orchestration/runtime';
-import { createOpsHistory, type OpsHistory } from '../metrics-history';
-import { defaultVendorLimits } from '../metrics-vendors';
-import { createMetrics, type Metrics } from '../metrics';
+import type { ConcordConfig } from '../core/config';
+import type { Logger } from '../core/log';
+import { tracingFromConfig } from '../core/tracing-export';
+import type { Tracing } from '../core/tracing';
+import type { VendorCallListener } from '../core/vendor-call';
+import type { OpsOverviewSource } from '../resolvers/ops';
+import type { Run } from '../subgraphs/orchestration/model';
+import type { OrchestrationRuntime } from '../subgraphs/orchestration/runtime';
+import { createOpsHistory, type OpsHistory } from './history';
+import { defaultVendorLimits } from './vendor-usage';
+import { createMetrics, type Metrics } from './metrics';
 import { createOpsOverview } from './overview';
 
 export interface OpsRuntimeOptions {

@@ -5,11 +5,11 @@
  * accounting periods, a duplicate search, and credit memos (external-id upserts, like invoices).
  * Split from netsuite-adapter.ts, which owns the client, retries and error mapping they share.
  */
-import type { ErpCustomerRecord, ErpPosting, ErpTransaction, Page } from '../../../core/canonical';
-import { ConcordError } from '../../../core/errors';
-import { fromDecimal } from '../../../core/money';
-import type { NetSuiteRequest, NetSuiteResponse } from '../netsuite-client';
-import type { ErpDocumentInput, ErpPort, ErpWriteOptions } from '../port';
+import type { ErpCustomerRecord, ErpPosting, ErpTransaction, Page } from '../../core/canonical';
+import { ConcordError } from '../../core/errors';
+import { fromDecimal } from '../../core/money';
+import type { NetSuiteRequest, NetSuiteResponse } from './client';
+import type { ErpDocumentInput, ErpPort, ErpWriteOptions } from '../../subgraphs/erp/port';
 import { postingFromRecord, profileFromRow } from './mapping';
 
 /** SuiteQL's largest page. */

@@ -15,8 +15,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { NewBusinessEvent } from '../../core/events/event-log';
-import { createNetSuiteClient, type NetSuiteClientOptions } from '../erp/netsuite-client';
-import type { ChangeFeed } from './poller';
+import { createNetSuiteClient, type NetSuiteClientOptions } from './client';
+import type { ChangeFeed } from '../../subgraphs/events/poller';
 
 const SUITEQL = '/services/rest/query/v1/suiteql';
 const PAGE = 1000;

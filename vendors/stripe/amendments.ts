@@ -5,9 +5,9 @@
  * Split from stripe-adapter.ts, which builds the client and the error handling they share.
  */
 import type Stripe from 'stripe';
-import type { BillingContract, BillingCustomer, BillingInvoice, Page } from '../../../core/canonical';
-import { ConcordError } from '../../../core/errors';
-import type { BillingPort, ContractAmendment, NewContractItem, WriteOptions } from '../port';
+import type { BillingContract, BillingCustomer, BillingInvoice, Page } from '../../core/canonical';
+import { ConcordError } from '../../core/errors';
+import type { BillingPort, ContractAmendment, NewContractItem, WriteOptions } from '../../subgraphs/billing/port';
 import { META, toBillingCustomer, toContract, toInvoice } from './mapping';
 
 /** Metadata key of the amendment last applied to a subscription (and so on its proration invoice). */

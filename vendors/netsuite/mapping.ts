@@ -2,8 +2,8 @@
  * NetSuite shapes -> canonical ERP records, for both read paths: SuiteQL rows (lower-case columns,
  * every value a string) and REST records (camelCase, numbers, `{ id, refName }` references).
  */
-import type { ErpCustomerProfile, ErpPosting } from '../../../core/canonical';
-import { fromDecimal } from '../../../core/money';
+import type { ErpCustomerProfile, ErpPosting } from '../../core/canonical';
+import { fromDecimal } from '../../core/money';
 
 /** External ids NetSuite accepts: letters, digits, underscore and hyphen. Also keeps SuiteQL literals safe. */
 const EXTERNAL_ID = /^[A-Za-z0-9_-]+$/;
