@@ -7,20 +7,10 @@
  */
 import type http from 'node:http';
 import type { Logger } from '../core/log';
+import type { WebhookHandler } from '../core/webhooks';
 import { sendJson } from './http';
 
-export interface WebhookRequest {
-  /** The body exactly as received. */
-  body: Buffer;
-  headers: http.IncomingHttpHeaders;
-}
-
-export interface WebhookResponse {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-export type WebhookHandler = (request: WebhookRequest) => Promise<WebhookResponse>;
+export type { WebhookHandler, WebhookRequest, WebhookResponse } from '../core/webhooks';
 
 export interface WebhookRouteOptions {
   /** Vendor name (the path segment) -> handler. */

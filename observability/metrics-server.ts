@@ -6,7 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import { sendJson } from '../gateway/http';
+import { sendJson } from '../core/http-json';
 import type { Metrics } from './metrics';
 
 function sameSecret(given: string, expected: string): boolean {

@@ -37,7 +37,7 @@ export interface MetricsOptions {
   registry?: Registry;
   /** Node.js process metrics (CPU, memory, event-loop lag, GC). Default true. */
   processMetrics?: boolean;
-  /** How each vendor's limit is known (observability/vendor-usage.ts defaultVendorLimits). Default none. */
+  /** How each vendor's limit is known (declared by each vendor module: vendors/index.ts). Default none. */
   vendorLimits?: Record<string, VendorLimitPolicy>;
   /** Distinct operation names kept as label values; later ones are counted as 'other'. Default 200. */
   maxOperations?: number;

@@ -11,12 +11,12 @@ import type { ConcordConfig } from '../core/config';
 import type { Logger } from '../core/log';
 import { tracingFromConfig } from '../core/tracing-export';
 import type { Tracing } from '../core/tracing';
-import type { VendorCallListener } from '../core/vendor-call';
+import type { VendorCallListener, VendorLimitPolicy } from '../core/vendor-call';
 import type { OpsOverviewSource } from '../resolvers/ops';
 import type { Run } from '../subgraphs/orchestration/model';
-import type { OrchestrationRuntime } from '../subgraphs/orchestration/runtime';
+import type { WorkQueues } from '../subgraphs/orchestration/queue';
+import type { RunStore } from '../subgraphs/orchestration/store';
 import { createOpsHistory, type OpsHistory } from './history';
-import { defaultVendorLimits } from './vendor-usage';
 import { createMetrics, type Metrics } from './metrics';
 import { createOpsOverview } from './overview';
 
@@ -29,6 +29,8 @@ export interface OpsRuntimeOptions {
   tracing?: Tracing;
   /** Also told of every vendor call. Default none. */
   onVendorCall?: VendorCallListener;
+  /** Each vendor's limit, as its vendor module declares it (vendors/index.ts VendorModules.limits). Default none. */
+  vendorLimits?: Record<string, VendorLimitPolicy>;
 }
 
 export function createOpsRuntime(options: OpsRuntimeOptions) {
@@ -37,10 +39,7 @@ export function createOpsRuntime(options: OpsRuntimeOptions) {
     options.metrics ??
     createMetrics({
       logger,
-      vendorLimits: defaultVendorLimits({
-        stripeLiveMode: /^(sk|rk)_live_/.test(config.stripe?.apiKey ?? ''),
-        netsuiteConcurrency: config.orchestration.concurrency.ERP,
-      }),
+      vendorLimits: options.vendorLimits,
     });
   const ownTracing = !options.tracing;
   const tracing = options.tracing ?? tracingFromConfig(config.observability, logger);
@@ -57,7 +56,7 @@ export function createOpsRuntime(options: OpsRuntimeOptions) {
     onRunChanged: (run: Run) => metrics.runChanged(run),
 
     /** Read the runtime's queues and run store at each scrape, and start the console's history. */
-    watch(orchestration: Pick<OrchestrationRuntime, 'queues' | 'store'>): OpsOverviewSource {
+    watch(orchestration: { queues: WorkQueues; store: RunStore }): OpsOverviewSource {
       metrics.watch({ queues: orchestration.queues, runs: orchestration.store });
       history = createOpsHistory({
         registry: metrics.registry,

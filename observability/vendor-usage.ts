@@ -1,6 +1,7 @@
 /**
  * Vendor API consumption against each vendor's limit, from the vendor calls the adapters report
- * (core/vendor-call.ts). Each vendor limits something different, so each is measured its own way:
+ * (core/vendor-call.ts), against the limits the vendor modules declare (vendors/<vendor>/index.ts).
+ * Each vendor limits something different, so each is measured its own way:
  *
  *   Salesforce  DAILY_REQUESTS       the org's 24-hour API request budget, as Salesforce reports it
  *                                    on every response (`Sforce-Limit-Info: api-usage=used/max`);
@@ -15,15 +16,10 @@
  * LATENCY_SAMPLES durations for the p95).
  */
 import type { SystemName } from '../core/errors';
-import type { VendorCall } from '../core/vendor-call';
+import type { VendorCall, VendorLimitPolicy } from '../core/vendor-call';
 
-export type VendorLimitKind = 'DAILY_REQUESTS' | 'REQUESTS_PER_SECOND' | 'CONCURRENT_REQUESTS';
-
-/** How a vendor's limit is known: reported by the vendor (`reported`), or a documented figure. */
-export type VendorLimitPolicy = { system: SystemName } & (
-  | { kind: 'DAILY_REQUESTS'; reported: true }
-  | { kind: 'REQUESTS_PER_SECOND' | 'CONCURRENT_REQUESTS'; max: number }
-);
+export type { VendorLimitPolicy } from '../core/vendor-call';
+export type VendorLimitKind = VendorLimitPolicy['kind'];
 
 export interface VendorLimitUsage {
   kind: VendorLimitKind;
@@ -71,15 +67,6 @@ interface VendorWindow {
   latencies: { at: number; ms: number }[];
   total: number;
   reported: { used: number; max: number } | null;
-}
-
-/** The limits of the vendors Concord ships adapters for; a Stripe live key gets live-mode limits. */
-export function defaultVendorLimits(options: { stripeLiveMode: boolean; netsuiteConcurrency: number }): Record<string, VendorLimitPolicy> {
-  return {
-    salesforce: { system: 'CRM', kind: 'DAILY_REQUESTS', reported: true },
-    stripe: { system: 'BILLING', kind: 'REQUESTS_PER_SECOND', max: options.stripeLiveMode ? 100 : 25 },
-    netsuite: { system: 'ERP', kind: 'CONCURRENT_REQUESTS', max: options.netsuiteConcurrency },
-  };
 }
 
 export function createVendorUsage(policies: Record<string, VendorLimitPolicy> = {}, now: () => number = Date.now) {

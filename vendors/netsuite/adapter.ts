@@ -9,7 +9,7 @@ import type { ErpCustomerProfile, ErpPosting, Money } from '../../core/canonical
 import { ConcordError } from '../../core/errors';
 import { withRetries } from '../../core/retry';
 import type { VendorCallListener } from '../../core/vendor-call';
-import { createNetSuiteClient, type NetSuiteRequest, type NetSuiteResponse } from './client';
+import { createNetSuiteClient, type NetSuiteClient, type NetSuiteRequest, type NetSuiteResponse } from './client';
 import { netsuiteBulk } from './bulk';
 import { errorFromNetSuite } from './errors';
 import {
@@ -54,6 +54,8 @@ export interface NetSuiteAdapterOptions {
   subsidiaryId?: string;
   /** Told of every NetSuite call, for metrics. */
   onCall?: VendorCallListener;
+  /** The process's NetSuite client (client.ts), shared with the change feed. Default: one of its own from the options above. */
+  client?: NetSuiteClient;
 }
 
 const RECORD = '/services/rest/record/v1';
@@ -80,7 +82,7 @@ export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort 
     itemId = '500',
     subsidiaryId = '1',
   } = options;
-  const client = createNetSuiteClient(options);
+  const client = options.client ?? createNetSuiteClient(options);
 
   /** One request; anything but 2xx becomes a ConcordError. */
   async function call(request: NetSuiteRequest, write: boolean): Promise<NetSuiteResponse> {

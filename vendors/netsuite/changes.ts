@@ -10,18 +10,20 @@
  * The mark has seconds precision (TO_CHAR of lastmodifieddate); the WHERE clause compares on the
  * day (`lastmodifieddate >= 'YYYY-MM-DD'`, which SuiteQL accepts everywhere) and the rows are then
  * cut at the mark minus `overlapMs` here. Already reported changes are dropped by their dedupe keys.
- * The NetSuite account's concurrency limit is shared with the ERP adapter: this client sends one
- * request at a time.
+ * The NetSuite account's concurrency limit is shared with the ERP adapter: the feed sends its
+ * requests through the process's one NetSuite client (client.ts), inside the same gate.
  */
 import { createHash } from 'node:crypto';
 import type { NewBusinessEvent } from '../../core/events/event-log';
-import { createNetSuiteClient, type NetSuiteClientOptions } from './client';
+import type { NetSuiteClient } from './client';
 import type { ChangeFeed } from '../../subgraphs/events/poller';
 
 const SUITEQL = '/services/rest/query/v1/suiteql';
 const PAGE = 1000;
 
-export interface NetSuiteChangesOptions extends Omit<NetSuiteClientOptions, 'concurrency'> {
+export interface NetSuiteChangesOptions {
+  /** The process's NetSuite client (client.ts). Required. */
+  client: NetSuiteClient;
   /** How far before the mark each poll re-reads, in ms. Default 5000. */
   overlapMs?: number;
   /** Clock, for the first mark. Default Date.now. */
@@ -35,8 +37,7 @@ const isoOf = (modified: string) => `${modified.replace(' ', 'T')}.000Z`;
 const sqlString = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
 export function createNetSuiteChangeFeed(options: NetSuiteChangesOptions): ChangeFeed {
-  const { overlapMs = 5000, now = Date.now, ...clientOptions } = options;
-  const client = createNetSuiteClient({ ...clientOptions, concurrency: 1 });
+  const { client, overlapMs = 5000, now = Date.now } = options;
 
   async function suiteql(q: string): Promise<Row[]> {
     const rows: Row[] = [];

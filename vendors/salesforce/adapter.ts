@@ -3,7 +3,6 @@
  * SOQL `IN` query per chunk of ids, following nextRecordsUrl pages; reads are retried by policy
  * while the org's daily API budget allows; write-backs are sObject PATCHes of Concord's fields.
  */
-import { Connection } from 'jsforce';
 import type {
   AccountWriteBack,
   CrmAccount,
@@ -35,7 +34,8 @@ import {
   toOpportunityLine,
   type SalesforceRow,
 } from './mapping';
-import { ObservedTransport, callContext, type CallContext } from './transport';
+import { createSalesforceClient, type SalesforceClient } from './client';
+import { callContext, type CallContext } from './transport';
 
 export interface SalesforceAdapterOptions {
   /** Org base URL, for example https://acme.my.salesforce.com (or the simulator's URL). Required. */
@@ -58,6 +58,8 @@ export interface SalesforceAdapterOptions {
   budgetReserve?: number;
   /** Told of every HTTP call made to Salesforce (operation, status, duration, API usage). */
   onCall?: VendorCallListener;
+  /** The process's Salesforce client (client.ts), shared with the change feed. Default: one of its own from the options above. */
+  client?: SalesforceClient;
 }
 
 /** Ids per SOQL `IN` query: 200 quoted 18-character ids keep the URL near 6k characters, well under Salesforce's 16k. */
@@ -86,18 +88,12 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmP
     onCall,
   } = options;
 
-  /** API usage as Salesforce last reported it in Sforce-Limit-Info. */
-  let usage: { used: number; max: number } | undefined;
-  const budgetLow = () => usage !== undefined && usage.used >= budgetReserve * usage.max;
-
-  const conn = new Connection({ instanceUrl, accessToken, version: apiVersion });
-  conn._transport = new ObservedTransport({
-    timeoutMs: requestTimeoutMs,
-    onCall: (call) => {
-      if (call.limit) usage = call.limit;
-      onCall?.({ system: 'CRM', vendor: 'salesforce', ...call });
-    },
-  });
+  const client = options.client ?? createSalesforceClient({ instanceUrl, accessToken, apiVersion, requestTimeoutMs, onCall });
+  const { conn } = client;
+  const budgetLow = () => {
+    const usage = client.usage();
+    return usage !== undefined && usage.used >= budgetReserve * usage.max;
+  };
 
   /** One attempt, its failure mapped by errorFromSalesforce (the only place that maps them). */
   async function attempt<T>(operation: string, write: boolean, call: () => Promise<T>): Promise<T> {
@@ -125,7 +121,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmP
             if (!(error instanceof ConcordError) || !error.retryable || !budgetLow()) throw error;
             if (write) throw new StopRetrying(error);
             throw new StopRetrying(
-              new ConcordError('VENDOR_RATE_LIMITED', `Salesforce API budget nearly used (${usage!.used}/${usage!.max}); ${operation} not retried`, {
+              new ConcordError('VENDOR_RATE_LIMITED', `Salesforce API budget nearly used (${client.usage()!.used}/${client.usage()!.max}); ${operation} not retried`, {
                 system: 'CRM',
                 retryable: true,
                 vendorCode: error.vendorCode,

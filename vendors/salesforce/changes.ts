@@ -4,6 +4,7 @@
  *
  *   SELECT ... FROM Account WHERE SystemModstamp >= <mark - overlap> ORDER BY SystemModstamp, Id
  *
+ * Through the process's one Salesforce client (client.ts), so polls are metered with every other call.
  * SystemModstamp (not LastModifiedDate) because system changes move it too, and it is indexed.
  * The window re-reads `overlapMs` before the mark: a transaction that committed late with an earlier
  * stamp is still seen; what was already appended is dropped by its dedupe key (record, stamp, and a
@@ -11,16 +12,14 @@
  * A new account (CreatedDate = SystemModstamp) is CUSTOMER_CREATED, any other change CUSTOMER_UPDATED.
  */
 import { createHash } from 'node:crypto';
-import { Connection } from 'jsforce';
 import type { NewBusinessEvent } from '../../core/events/event-log';
-import { ObservedTransport } from './transport';
 import type { ChangeFeed } from '../../subgraphs/events/poller';
+import type { SalesforceClient } from './client';
+import { callContext } from './transport';
 
 export interface SalesforceChangesOptions {
-  instanceUrl: string;
-  accessToken: string;
-  /** REST API version. Default '62.0'. */
-  apiVersion?: string;
+  /** The process's Salesforce client (client.ts): the poller's calls are observed and counted like the adapter's. Required. */
+  client: SalesforceClient;
   /** How far before the mark each poll re-reads, in ms. Default 5000. */
   overlapMs?: number;
   /** Records per poll; the next poll continues from the last one's stamp. Default 500. */
@@ -47,9 +46,7 @@ function soqlDateTime(ms: number): string {
 const isoOf = (stamp: string) => new Date(Date.parse(stamp.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'))).toISOString();
 
 export function createSalesforceChangeFeed(options: SalesforceChangesOptions): ChangeFeed {
-  const { instanceUrl, accessToken, apiVersion = '62.0', overlapMs = 5000, batchSize = 500, now = Date.now } = options;
-  const conn = new Connection({ instanceUrl, accessToken, version: apiVersion });
-  conn._transport = new ObservedTransport({ timeoutMs: 10_000, onCall: () => undefined });
+  const { client, overlapMs = 5000, batchSize = 500, now = Date.now } = options;
 
   return {
     name: 'salesforce',
@@ -59,7 +56,7 @@ export function createSalesforceChangeFeed(options: SalesforceChangesOptions): C
       const soql =
         'SELECT Id, Name, CreatedDate, SystemModstamp, Concord_Status__c, ParentId FROM Account ' +
         `WHERE SystemModstamp >= ${from} ORDER BY SystemModstamp ASC, Id ASC LIMIT ${batchSize}`;
-      const result = await conn.query<AccountRow>(soql);
+      const result = await callContext.run({ operation: 'changes.Account' }, async () => await client.conn.query<AccountRow>(soql));
       let next = since;
       const events: NewBusinessEvent[] = result.records.map((row) => {
         const stamp = isoOf(row.SystemModstamp);

@@ -15,7 +15,7 @@ import type { VendorCallListener } from '../../core/vendor-call';
 import { STRIPE_TAX_RATE_ID } from '../../simulators/common/seed';
 import type { BillingPort, NewContractItem } from '../../subgraphs/billing/port';
 import { stripeAmendments } from './amendments';
-import { reportingHttpClient } from './calls';
+import { createStripeClient } from './client';
 import { errorFromStripe } from './errors';
 import { META, idOf, toBillingCustomer, toContract, toInvoice } from './mapping';
 
@@ -38,6 +38,8 @@ export interface StripeAdapterOptions {
   daysUntilDue?: number;
   /** Told of every HTTP call to Stripe: operation, status (0 = no answer) and duration. */
   onCall?: VendorCallListener;
+  /** The process's Stripe client (client.ts), shared with the webhook path. Default: one of its own from the options above. */
+  client?: Stripe;
 }
 
 /** Stripe's limit of clauses in one search query, and so the size of an id chunk. */
@@ -63,18 +65,7 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     daysUntilDue = 30,
     onCall,
   } = options;
-  const url = new URL(baseUrl);
-  const protocol = url.protocol === 'http:' ? 'http' : 'https';
-  const stripe = new Stripe(apiKey, {
-    host: url.hostname,
-    port: url.port || (protocol === 'http' ? 80 : 443),
-    protocol,
-    maxNetworkRetries: readRetries,
-    timeout: timeoutMs,
-    telemetry: false,
-    appInfo: { name: 'concord' },
-    ...(onCall ? { httpClient: reportingHttpClient(onCall) } : {}),
-  });
+  const stripe = options.client ?? createStripeClient({ apiKey, baseUrl, timeoutMs, maxNetworkRetries: readRetries, onCall });
 
   /** Run one SDK call; whatever it throws leaves as a ConcordError. */
   async function call<T>(operation: string, write: boolean, run: () => Promise<T>): Promise<T> {

@@ -12,7 +12,7 @@
 import Stripe from 'stripe';
 import type { EventLog } from '../../core/events/event-log';
 import type { Logger } from '../../core/log';
-import type { WebhookHandler } from '../../gateway/webhooks';
+import type { WebhookHandler } from '../../core/webhooks';
 import { normalizeStripeEvent, type CustomerLink } from './normalize';
 
 export interface StripeWebhookOptions {
@@ -48,27 +48,15 @@ export function createStripeWebhookHandler(options: StripeWebhookOptions): Webho
 }
 
 export interface StripeCustomerLinkOptions {
-  apiKey: string;
-  /** API base URL; the simulator's, or https://api.stripe.com. */
-  baseUrl: string;
+  /** The process's Stripe client (client.ts). Required. */
+  stripe: Stripe;
   /** Links remembered (they never change once written). Default 10000. */
   cacheSize?: number;
 }
 
 /** Canonical customer ids of Stripe customers, from their metadata, read once each. */
 export function stripeCustomerLink(options: StripeCustomerLinkOptions): CustomerLink {
-  const { apiKey, baseUrl, cacheSize = 10_000 } = options;
-  const url = new URL(baseUrl);
-  const protocol = url.protocol === 'http:' ? 'http' : 'https';
-  const stripe = new Stripe(apiKey, {
-    host: url.hostname,
-    port: url.port || (protocol === 'http' ? 80 : 443),
-    protocol,
-    maxNetworkRetries: 2,
-    timeout: 10_000,
-    telemetry: false,
-    appInfo: { name: 'concord-events' },
-  });
+  const { stripe, cacheSize = 10_000 } = options;
   const links = new Map<string, string | null>();
   return async (stripeCustomerId) => {
     if (links.has(stripeCustomerId)) return links.get(stripeCustomerId)!;
