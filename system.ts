@@ -10,7 +10,7 @@ import type { ConcordConfig } from './core/config';
 import type { VendorCallListener } from './core/vendor-call';
 import { startConcord, type ConcordOptions, type RunningConcord } from './concord';
 import type { SimServer } from './simulators/common/sim-server';
-import { buildSeed, type Seed } from './simulators/common/seed';
+import { STRIPE_TAX_RATE_ID, buildSeed, type Seed } from './simulators/common/seed';
 import { createNetSuiteSimulator } from './simulators/netsuite/server';
 import { createSalesforceSimulator } from './simulators/salesforce/server';
 import { createStripeSimulator } from './simulators/stripe/server';
@@ -49,7 +49,8 @@ export function simulatedVendorSettings(config: ConcordConfig, simulators: Simul
   const { salesforce, stripe, netsuite } = simulators;
   return vendorSettingsFromConfig(config, {
     ...(salesforce ? { salesforce: { instanceUrl: salesforce.url, accessToken: SIMULATOR_CREDENTIALS.salesforceToken } } : {}),
-    ...(stripe ? { stripe: { apiKey: SIMULATOR_CREDENTIALS.stripeKey, baseUrl: stripe.url } } : {}),
+    // The simulator seeds an 8% sales-tax rate; a real account configures its own (CONCORD_STRIPE_TAX_RATE_ID).
+    ...(stripe ? { stripe: { apiKey: SIMULATOR_CREDENTIALS.stripeKey, baseUrl: stripe.url, taxRateId: config.stripeTaxRateId ?? STRIPE_TAX_RATE_ID } } : {}),
     ...(netsuite ? { netsuite: { ...SIMULATOR_CREDENTIALS.netsuite, baseUrl: netsuite.url } } : {}),
   });
 }

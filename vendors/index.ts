@@ -62,7 +62,7 @@ export function vendorLimits(settings: VendorSettings): Record<string, VendorLim
  */
 export function vendorSettingsFromConfig(config: ConcordConfig, fallback: Partial<VendorSettings> = {}): VendorSettings {
   const salesforce = config.salesforce ?? fallback.salesforce;
-  const stripe = config.stripe ?? fallback.stripe;
+  const stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;
   const netsuiteBase = config.netsuite ?? fallback.netsuite;
   const missing = [
     !salesforce && 'Salesforce (SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN)',

@@ -9,7 +9,7 @@ import { ConcordError, isConcordError } from '../../core/errors';
 import { fromMinorUnits } from '../../core/money';
 import { withRetries } from '../../core/retry';
 import type { VendorCall } from '../../core/vendor-call';
-import { buildSeed, type Seed, type SeedContractStatus } from '../../simulators/common/seed';
+import { STRIPE_TAX_RATE_ID, buildSeed, type Seed, type SeedContractStatus } from '../../simulators/common/seed';
 import type { FaultConfig, SimServer } from '../../simulators/common/sim-server';
 import { startStripeSimulator } from '../../simulators/stripe/server';
 import type { BillingPort } from '../../subgraphs/billing/port';
@@ -308,7 +308,7 @@ async function stripeHarness(): Promise<BillingHarness> {
   return {
     seed,
     port: ({ retries } = {}) =>
-      createStripeAdapter({ apiKey: 'sk_test_billing_contract', baseUrl: sim.url, ...(retries === undefined ? {} : { readRetries: retries }) }),
+      createStripeAdapter({ apiKey: 'sk_test_billing_contract', baseUrl: sim.url, taxRateId: STRIPE_TAX_RATE_ID, ...(retries === undefined ? {} : { readRetries: retries }) }),
     vendorRequests: async () => sim.stats().requests,
     contractsOf: async (customerId) => (await state()).subscriptions.filter((s) => s.metadata?.concord_customer_id === customerId).length,
     customersLinkedTo: async (customerId) => (await state()).customers.filter((c) => c.metadata?.concord_customer_id === customerId).length,

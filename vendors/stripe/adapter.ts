@@ -12,7 +12,6 @@ import Stripe from 'stripe';
 import type { BillingContract, BillingCustomer, BillingInvoice } from '../../core/canonical';
 import { ConcordError } from '../../core/errors';
 import type { VendorCallListener } from '../../core/vendor-call';
-import { STRIPE_TAX_RATE_ID } from '../../simulators/common/seed';
 import type { BillingPort, NewContractItem } from '../../subgraphs/billing/port';
 import { stripeAmendments } from './amendments';
 import { createStripeClient } from './client';
@@ -32,8 +31,13 @@ export interface StripeAdapterOptions {
    * key (the SDK would otherwise add its own), so a retried write is replayed, not repeated.
    */
   readRetries?: number;
-  /** Tax rate put on new subscriptions. Default STRIPE_TAX_RATE_ID (the simulator's 8% sales tax). */
-  taxRateId?: string;
+  /**
+   * Tax rate (`txr_...`, created in the account's dashboard or API) put on new subscriptions as
+   * `default_tax_rates`, so every invoice they raise carries it (CONCORD_STRIPE_TAX_RATE_ID).
+   * Default null: no tax rate; invoices carry only what the account's own defaults add (an account
+   * with Stripe Tax set to apply by default to subscriptions calculates it there).
+   */
+  taxRateId?: string | null;
   /** Payment terms of new subscriptions' invoices (collection_method send_invoice), in days. Default 30. */
   daysUntilDue?: number;
   /** Told of every HTTP call to Stripe: operation, status (0 = no answer) and duration. */
@@ -61,7 +65,7 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     baseUrl = 'https://api.stripe.com',
     timeoutMs = 10_000,
     readRetries = 2,
-    taxRateId = STRIPE_TAX_RATE_ID,
+    taxRateId = null,
     daysUntilDue = 30,
     onCall,
   } = options;
@@ -270,7 +274,7 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
             // order-to-cash flow finalizes (or Stripe does, an hour later).
             collection_method: 'send_invoice',
             days_until_due: daysUntilDue,
-            default_tax_rates: [taxRateId],
+            ...(taxRateId ? { default_tax_rates: [taxRateId] } : {}),
             metadata,
           },
           { idempotencyKey },

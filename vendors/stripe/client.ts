@@ -13,6 +13,8 @@ export interface StripeSettings {
   apiKey: string;
   /** API base URL. Default https://api.stripe.com; the simulator is for example http://127.0.0.1:4102. */
   baseUrl?: string;
+  /** Tax rate put on new subscriptions (`default_tax_rates`), CONCORD_STRIPE_TAX_RATE_ID. Default null: none. */
+  taxRateId?: string | null;
 }
 
 export interface StripeClientOptions extends StripeSettings {
