@@ -94,7 +94,7 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     closers.push(() => billing.close());
     const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch, tracing }).listen(at(3), host);
     closers.push(() => erp.close());
-    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, logger, events: events.log, onRunChanged: ops.onRunChanged, tracing });
+    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, retryPolicies: vendors.retryPolicies, logger, events: events.log, onRunChanged: ops.onRunChanged, tracing });
     closers.push(() => orchestration.close());
     // Portal isolation of startOrderToCash: the deal's customer, read from the CRM before a run exists.
     const opportunityOwner = async (id: string) => (await crmPort.getOpportunities([id])).get(id)?.accountId ?? null;

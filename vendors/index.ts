@@ -9,6 +9,7 @@
 import { ConfigError, type ConcordConfig } from '../core/config';
 import type { EventLog } from '../core/events/event-log';
 import type { Logger } from '../core/log';
+import type { RetryPolicies } from '../core/retry';
 import type { WebhookHandler } from '../core/webhooks';
 import type { VendorCallListener, VendorLimitPolicy } from '../core/vendor-call';
 import type { ChangeFeed } from '../subgraphs/events/poller';
@@ -16,6 +17,9 @@ import type { Ports } from '../subgraphs/orchestration/steps';
 import { createNetSuiteModule, netsuiteLimits, type NetSuiteSettings } from './netsuite';
 import { createSalesforceModule, salesforceLimits, type SalesforceSettings } from './salesforce';
 import { createStripeModule, stripeLimits, type StripeSettings } from './stripe';
+import { netsuiteRetry } from './netsuite/retry';
+import { salesforceRetry } from './salesforce/retry';
+import { stripeRetry } from './stripe/retry';
 
 export type { NetSuiteSettings } from './netsuite';
 export type { SalesforceSettings } from './salesforce';
@@ -37,6 +41,8 @@ export interface VendorModules {
   stripeWebhook(options: { secret: string; log: EventLog; logger: Logger }): WebhookHandler;
   /** Each vendor's limit by vendor name, for metrics and the ops console. */
   limits: Record<string, VendorLimitPolicy>;
+  /** Each vendor's retry policy by system, for the saga engine (the clients read the same ones). */
+  retryPolicies: RetryPolicies;
 }
 
 export function createVendorModules(settings: VendorSettings, options: { onCall?: VendorCallListener } = {}): VendorModules {
@@ -48,6 +54,7 @@ export function createVendorModules(settings: VendorSettings, options: { onCall?
     changeFeeds: [salesforce.changeFeed, netsuite.changeFeed],
     stripeWebhook: stripe.webhookHandler,
     limits: vendorLimits(settings),
+    retryPolicies: { CRM: salesforceRetry, BILLING: stripeRetry, ERP: netsuiteRetry },
   };
 }
 

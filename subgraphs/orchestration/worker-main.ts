@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   const runtime = await createOrchestrationRuntime({
     config: { ...config, orchestration: { ...config.orchestration, workers: true } },
     ports,
+    retryPolicies: vendors.retryPolicies,
     logger,
     events: events.log,
     onRunChanged: ops.onRunChanged,

@@ -8,6 +8,7 @@
 import type { ErpCustomerProfile, ErpPosting, Money } from '../../core/canonical';
 import { ConcordError } from '../../core/errors';
 import { withRetries } from '../../core/retry';
+import { netsuiteRetry } from './retry';
 import type { VendorCallListener } from '../../core/vendor-call';
 import { createNetSuiteClient, type NetSuiteClient, type NetSuiteRequest, type NetSuiteResponse } from './client';
 import { netsuiteBulk } from './bulk';
@@ -37,11 +38,12 @@ export interface NetSuiteAdapterOptions {
   tokenSecret: string;
   /** Per-request timeout in ms. Default 10000. */
   timeoutMs?: number;
-  /** Retries of a failed read (SuiteQL, GET) when the failure is retryable. Default 2. */
+  /** Retries of a failed read (SuiteQL, GET) when the failure is retryable. Default netsuiteRetry.readRetries (2). */
   readRetries?: number;
   /**
-   * Retries of a failed write; safe because every write is an external-id upsert or a delete by
-   * external id, both of which end in the same state when sent twice. Default 2.
+   * Retries of a failed write inside the call. Default 0: the saga engine retries writes, one call
+   * per attempt (retry.ts), so retries never multiply. Safe either way, as every write is an
+   * external-id upsert or a delete by external id.
    */
   writeRetries?: number;
   /** Most requests in flight; keep at or below what the account grants this integration. Default 5. */
@@ -76,8 +78,8 @@ const chunks = <T>(items: T[], size: number): T[][] =>
 
 export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort {
   const {
-    readRetries = 2,
-    writeRetries = 2,
+    readRetries = netsuiteRetry.readRetries,
+    writeRetries = 0,
     currency = 'USD',
     itemId = '500',
     subsidiaryId = '1',
@@ -96,10 +98,11 @@ export function createNetSuiteAdapter(options: NetSuiteAdapterOptions): ErpPort 
     throw errorFromNetSuite({ response }, { operation: request.operation, write });
   }
 
-  const read = (request: NetSuiteRequest) => withRetries(() => call(request, false), { retries: readRetries });
+  const policy = { baseDelayMs: netsuiteRetry.baseDelayMs, maxDelayMs: netsuiteRetry.maxDelayMs, retryAfterMaxMs: netsuiteRetry.retryAfterMaxMs };
+  const read = (request: NetSuiteRequest) => withRetries(() => call(request, false), { ...policy, retries: readRetries });
   // An external-id upsert names its record, so sending it again after an uncertain outcome (timeout,
   // 5xx) cannot create a second one: it updates the record the first attempt may have made.
-  const write = (request: NetSuiteRequest) => withRetries(() => call(request, true), { retries: writeRetries });
+  const write = (request: NetSuiteRequest) => withRetries(() => call(request, true), { ...policy, retries: writeRetries });
 
   function expectObject(response: NetSuiteResponse, operation: string): Record<string, unknown> {
     if (typeof response.body !== 'object' || response.body === null) {

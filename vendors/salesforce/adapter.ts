@@ -14,6 +14,7 @@ import type {
 } from '../../core/canonical';
 import { ConcordError } from '../../core/errors';
 import { withRetries } from '../../core/retry';
+import { salesforceRetry } from './retry';
 import type { VendorCallListener } from '../../core/vendor-call';
 import type { CrmPort } from '../../subgraphs/crm/port';
 import { errorFromSalesforce } from './errors';
@@ -44,7 +45,7 @@ export interface SalesforceAdapterOptions {
   accessToken: string;
   /** REST API version. Default '62.0'. */
   apiVersion?: string;
-  /** Retries after the first attempt, for reads and idempotent updates. Default 2. */
+  /** Retries after the first attempt of a read (writes: none here, the engine retries them). Default salesforceRetry.readRetries (2). */
   retries?: number;
   /** First backoff between retries, in ms. Default 100. */
   baseDelayMs?: number;
@@ -79,9 +80,9 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmP
     instanceUrl,
     accessToken,
     apiVersion = '62.0',
-    retries = 2,
-    baseDelayMs = 100,
-    maxDelayMs = 5000,
+    retries = salesforceRetry.readRetries,
+    baseDelayMs = salesforceRetry.baseDelayMs,
+    maxDelayMs = salesforceRetry.maxDelayMs,
     requestTimeoutMs = 10_000,
     currency = 'USD',
     budgetReserve = 0.95,
@@ -131,7 +132,8 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmP
             );
           }
         },
-        { retries, baseDelayMs, maxDelayMs },
+        // Writes are not retried here: the saga engine retries them, one call per attempt (retry.ts).
+        { retries: write ? 0 : retries, baseDelayMs, maxDelayMs, retryAfterMaxMs: salesforceRetry.retryAfterMaxMs },
       );
     } catch (error) {
       throw error instanceof StopRetrying ? error.error : error;

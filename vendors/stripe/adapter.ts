@@ -14,7 +14,9 @@ import { ConcordError } from '../../core/errors';
 import type { VendorCallListener } from '../../core/vendor-call';
 import type { BillingPort, NewContractItem } from '../../subgraphs/billing/port';
 import { stripeAmendments } from './amendments';
+import { withRetries } from '../../core/retry';
 import { createStripeClient } from './client';
+import { stripeRetry } from './retry';
 import { errorFromStripe } from './errors';
 import { META, idOf, toBillingCustomer, toContract, toInvoice } from './mapping';
 
@@ -26,9 +28,9 @@ export interface StripeAdapterOptions {
   /** Timeout of one HTTP request, in ms. Default 10000. */
   timeoutMs?: number;
   /**
-   * Retries the SDK makes itself on connection errors, 409, 429 with Stripe-Should-Retry and 5xx.
-   * Default 2. Safe for reads; safe for writes only because every write here carries an idempotency
-   * key (the SDK would otherwise add its own), so a retried write is replayed, not repeated.
+   * Retries of a failed read inside the call (connection errors, 429, 5xx, as Stripe-Should-Retry
+   * says). Default stripeRetry.readRetries (2). Writes are not retried here: the saga engine
+   * retries them, one call per attempt, each with its idempotency key (retry.ts).
    */
   readRetries?: number;
   /**
@@ -64,20 +66,24 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     apiKey,
     baseUrl = 'https://api.stripe.com',
     timeoutMs = 10_000,
-    readRetries = 2,
+    readRetries = stripeRetry.readRetries,
     taxRateId = null,
     daysUntilDue = 30,
     onCall,
   } = options;
-  const stripe = options.client ?? createStripeClient({ apiKey, baseUrl, timeoutMs, maxNetworkRetries: readRetries, onCall });
+  const stripe = options.client ?? createStripeClient({ apiKey, baseUrl, timeoutMs, onCall });
 
   /** Run one SDK call; whatever it throws leaves as a ConcordError. */
   async function call<T>(operation: string, write: boolean, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      throw errorFromStripe(error, { operation, write });
-    }
+    const once = async () => {
+      try {
+        return await run();
+      } catch (error) {
+        throw errorFromStripe(error, { operation, write });
+      }
+    };
+    if (write) return once();
+    return withRetries(once, { retries: readRetries, baseDelayMs: stripeRetry.baseDelayMs, maxDelayMs: stripeRetry.maxDelayMs, retryAfterMaxMs: stripeRetry.retryAfterMaxMs });
   }
 
   /** Every page of one search, following `next_page`. */

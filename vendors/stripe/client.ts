@@ -20,14 +20,17 @@ export interface StripeSettings {
 export interface StripeClientOptions extends StripeSettings {
   /** Timeout of one HTTP request, in ms. Default 10000. */
   timeoutMs?: number;
-  /** Retries the SDK makes by itself (connection errors, 409, 429 with Stripe-Should-Retry, 5xx). Default 2. */
+  /**
+   * Retries the SDK makes by itself. Default 0: retries follow the Stripe policy (retry.ts) in the
+   * adapter (reads) and the saga engine (writes), which the SDK's would multiply.
+   */
   maxNetworkRetries?: number;
   /** Told of every HTTP attempt to Stripe: operation, status (0 = no answer) and duration. */
   onCall?: VendorCallListener;
 }
 
 export function createStripeClient(options: StripeClientOptions): Stripe {
-  const { apiKey, baseUrl = 'https://api.stripe.com', timeoutMs = 10_000, maxNetworkRetries = 2, onCall } = options;
+  const { apiKey, baseUrl = 'https://api.stripe.com', timeoutMs = 10_000, maxNetworkRetries = 0, onCall } = options;
   const url = new URL(baseUrl);
   const protocol = url.protocol === 'http:' ? 'http' : 'https';
   return new Stripe(apiKey, {
