@@ -1,6 +1,6 @@
 /**
  * The HTTP shell every vendor simulator shares: routing, request accounting, the `/__sim/` control
- * API (shared/API.md), fault injection and a concurrency limit. Each simulator supplies its routes,
+ * API, fault injection and a concurrency limit. Each simulator supplies its routes,
  * its state and the vendor's own wire shape for errors; this module never shapes a vendor payload.
  */
 import http from 'node:http';

@@ -1,6 +1,6 @@
 /**
  * Every NetSuite failure becomes a ConcordError here, in one function, so the code, `retryable`
- * and system are decided in one place (shared/API.md error contract). Messages are Concord's own:
+ * and system are decided in one place (the error contract of core/errors.ts). Messages are Concord's own:
  * never NetSuite's raw payload, never a credential.
  */
 import { ConcordError, UncertainOutcomeError } from '../../core/errors';
