@@ -346,6 +346,18 @@ describe('Stripe adapter specifics', () => {
     expect(sim.stats().requests).toBe(2);
   });
 
+  test('tax is the account\'s setting: the configured rate on new subscriptions, none without one', async () => {
+    const seed = buildSeed({ customers: 5 });
+    const owner = seed.customers[0];
+    const input = { customerId: owner.crmId, billingCustomerId: owner.billingId, items: [{ productCode: 'CONCORD-PRO', quantity: 1 }] };
+    const taxed = await createStripeAdapter({ apiKey: 'sk_test_tax', baseUrl: sim.url, taxRateId: STRIPE_TAX_RATE_ID }).createContract(input, { idempotencyKey: 'tax-on', correlationId: 'tax-on' });
+    const untaxed = await createStripeAdapter({ apiKey: 'sk_test_tax', baseUrl: sim.url }).createContract(input, { idempotencyKey: 'tax-off', correlationId: 'tax-off' });
+    const state = (await (await fetch(`${sim.url}/__sim/state`)).json()) as { subscriptions: { id: string; default_tax_rates: { id: string }[] }[] };
+    const rates = (id: string) => state.subscriptions.find((s) => s.id === id)!.default_tax_rates.map((r) => r.id);
+    expect(rates(taxed.id)).toEqual([STRIPE_TAX_RATE_ID]);
+    expect(rates(untaxed.id)).toEqual([]);
+  });
+
   test('a refused key is a non-retryable VENDOR_UNAVAILABLE that names no key', async () => {
     const port = createStripeAdapter({ apiKey: 'sk_live_definitely_not_accepted', baseUrl: sim.url });
     const refused = await failure(port.ping());
