@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config';
 import { createLogger } from '../core/log';
 import { createTracing, type Tracing } from '../core/tracing';
-import { createMetrics } from '../gateway/metrics';
+import { createMetrics } from '../observability/metrics';
 import { SCOPES, mintToken } from '../gateway/token';
 import { startSystem, type RunningSystem } from '../system';
 

@@ -157,6 +157,11 @@ export interface ConcordConfig {
   /** Null = start and use the bundled simulator. */
   salesforce: SalesforceConfig | null;
   stripe: StripeConfig | null;
+  /**
+   * Tax rate (`txr_...`) put on new subscriptions as default_tax_rates (CONCORD_STRIPE_TAX_RATE_ID);
+   * null: none (the dev composition root uses the Stripe simulator's seeded rate).
+   */
+  stripeTaxRateId: string | null;
   netsuite: NetSuiteConfig | null;
 }
 
@@ -332,9 +337,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
       instanceUrl: 'SALESFORCE_INSTANCE_URL',
       accessToken: 'SALESFORCE_ACCESS_TOKEN',
     }),
-    stripe: group<StripeConfig>(env, 'Stripe', { apiKey: 'STRIPE_API_KEY', baseUrl: 'STRIPE_API_BASE' }, {
+    stripe: group<Omit<StripeConfig, 'taxRateId'>>(env, 'Stripe', { apiKey: 'STRIPE_API_KEY', baseUrl: 'STRIPE_API_BASE' }, {
       baseUrl: 'https://api.stripe.com',
     }),
+    stripeTaxRateId: env.CONCORD_STRIPE_TAX_RATE_ID || null,
     netsuite,
   };
 }

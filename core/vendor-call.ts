@@ -14,3 +14,13 @@ export interface VendorCall {
 }
 
 export type VendorCallListener = (call: VendorCall) => void;
+
+/**
+ * How a vendor's limit is known, as its vendor module declares it (vendors/<vendor>/index.ts):
+ * reported by the vendor on every answer (`reported`), or a documented figure. Metrics and the ops
+ * console read it (observability/vendor-usage.ts).
+ */
+export type VendorLimitPolicy = { system: SystemName } & (
+  | { kind: 'DAILY_REQUESTS'; reported: true }
+  | { kind: 'REQUESTS_PER_SECOND' | 'CONCURRENT_REQUESTS'; max: number }
+);

@@ -2,10 +2,9 @@
 import type http from 'node:http';
 import { ConcordError } from '../core/errors';
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-  res.end(JSON.stringify(body));
-}
+import { sendJson } from '../core/http-json';
+
+export { sendJson };
 
 /** A GraphQL-shaped error response for failures before execution (auth, body limits). */
 export function sendGraphQLError(res: http.ServerResponse, status: number, error: ConcordError, correlationId: string): void {

@@ -1,7 +1,8 @@
 /**
  * What live events add to the gateway, in one place so that gateway/server.ts only wires it:
  *
- *   - the events subgraph, run in process (its data source for the gateway's query plans);
+ *   - the events subgraph, run in process (its data source for the gateway's query plans, built by
+ *     the composition root: the gateway knows no subgraph's internals);
  *   - subscriptions over graphql-ws on the gateway's port and /graphql path, executed through the
  *     federation query plan with the gateway's own subgraph data sources (signed, with the
  *     subscriber's principal) and admitted by the same admission as HTTP;
@@ -12,7 +13,6 @@ import type { GraphQLDataSource } from '@apollo/gateway';
 import type { EventLog } from '../core/events/event-log';
 import type { Logger } from '../core/log';
 import type { Principal } from '../core/principal';
-import { createLocalEventsSubgraph } from '../subgraphs/events/local-subgraph';
 import type { AdmittedOperation, GraphQLParams } from './admission';
 import { coalescingDataSource } from './fetch-coalescer';
 import { createFederatedExecutor } from './subscription-executor';
@@ -24,6 +24,11 @@ import { createWebhookRoute, type WebhookHandler } from './webhooks';
 export interface GatewayEventsOptions {
   /** The shared event log subscriptions read from. */
   log: EventLog;
+  /**
+   * The events subgraph run in process, as a data source: it answers the event's part of each
+   * subscription's plan (subgraphs/events/local-subgraph.ts). Required.
+   */
+  eventsDataSource: GraphQLDataSource;
   /** Webhook handlers by vendor name (`/webhooks/<name>`). Default none. */
   webhooks?: Record<string, WebhookHandler>;
   /** Subscriptions one connection may hold. Default 100. */
@@ -43,9 +48,8 @@ export interface LiveEventsDeps {
 }
 
 export function createLiveEvents(options: GatewayEventsOptions, deps: LiveEventsDeps) {
-  const { log, webhooks = {}, maxSubscriptionsPerConnection, keepAliveMs } = options;
+  const { log, eventsDataSource, webhooks = {}, maxSubscriptionsPerConnection, keepAliveMs } = options;
   const { supergraphSdl, logger, production, authenticate, admit, dataSources } = deps;
-  const events = createLocalEventsSubgraph();
   const coalesced = new Map<GraphQLDataSource, GraphQLDataSource>();
   const executor = createFederatedExecutor({
     supergraphSdl,
@@ -53,7 +57,7 @@ export function createLiveEvents(options: GatewayEventsOptions, deps: LiveEvents
     serviceMap: () => {
       const map: Record<string, GraphQLDataSource> = {};
       for (const [name, source] of Object.entries(dataSources())) {
-        if (source === events.dataSource) map[name] = source;
+        if (source === eventsDataSource) map[name] = source;
         else {
           if (!coalesced.has(source)) coalesced.set(source, coalescingDataSource(source));
           map[name] = coalesced.get(source)!;
@@ -68,7 +72,7 @@ export function createLiveEvents(options: GatewayEventsOptions, deps: LiveEvents
 
   return {
     /** Subgraphs served in process, for the gateway's buildService (and skipped by /ready). */
-    localDataSources: { events: events.dataSource } as Record<string, GraphQLDataSource>,
+    localDataSources: { events: eventsDataSource } as Record<string, GraphQLDataSource>,
     /** Answers `/webhooks/...`; false for any other path. */
     handleWebhook: (req: http.IncomingMessage, res: http.ServerResponse, pathname: string) => webhookRoute(req, res, pathname),
     attach(server: http.Server): void {

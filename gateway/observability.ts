@@ -17,8 +17,8 @@ import type { Logger } from '../core/log';
 import { activeSpan, startClientSpan, type Tracing } from '../core/tracing';
 import { finalStatus, traceIncoming } from '../core/tracing-http';
 import { sendJson } from './http';
-import type { Metrics } from './metrics';
-import { answerMetrics } from './metrics-server';
+import type { Metrics } from '../observability/metrics';
+import { answerMetrics } from '../observability/metrics-server';
 
 export interface GatewayObservabilityOptions {
   /** Where request, fetch and error figures go. Default: none (and no /metrics). */

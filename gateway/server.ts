@@ -37,7 +37,7 @@ import { readBody, sendGraphQLError, sendJson } from './http';
 import { createLiveEvents, type GatewayEventsOptions } from './live-events';
 import { DEFAULT_LIMITS } from './limits';
 import { createPersistedQueries, loadSafelist } from './persisted';
-import type { Metrics } from './metrics';
+import type { Metrics } from '../observability/metrics';
 import { createGatewayObservability, type ObservedRequest } from './observability';
 import { isIdeAsset, serveIde, wantsIde } from './ide/ide';
 import { serveOpsConsole } from './ops/console';
@@ -89,7 +89,7 @@ export interface GatewayOptions {
   readinessProbe?: 'health' | 'graphql';
   /** Subscriptions resolved by the subgraphs themselves, over graphql-ws (gateway/standalone-subscriptions.ts); not with `events`. Default: off. */
   upstreamSubscriptions?: UpstreamSubscriptionsOptions;
-  /** Prometheus metrics (gateway/metrics.ts), served at GET /metrics. Default: none, and no /metrics. */
+  /** Prometheus metrics (observability/metrics.ts), served at GET /metrics. Default: none, and no /metrics. */
   metrics?: Metrics;
   /** Bearer token GET /metrics requires (CONCORD_METRICS_TOKEN). Default null: open. */
   metricsToken?: string | null;

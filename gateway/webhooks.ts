@@ -1,26 +1,16 @@
 /**
  * Webhook ingress: `POST /webhooks/<vendor>`. The route only reads the raw body (signatures are
  * computed over the exact bytes, so it is never parsed or re-encoded here) and hands it to the
- * vendor's handler (subgraphs/events/stripe-webhooks.ts), which verifies, de-duplicates, normalises
+ * vendor's handler (vendors/stripe/webhooks.ts), which verifies, de-duplicates, normalises
  * and appends. The handler's status goes back as is: 2xx = acknowledged, 4xx = refused for good,
  * 5xx = "try again later" (vendors retry).
  */
 import type http from 'node:http';
 import type { Logger } from '../core/log';
+import type { WebhookHandler } from '../core/webhooks';
 import { sendJson } from './http';
 
-export interface WebhookRequest {
-  /** The body exactly as received. */
-  body: Buffer;
-  headers: http.IncomingHttpHeaders;
-}
-
-export interface WebhookResponse {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-export type WebhookHandler = (request: WebhookRequest) => Promise<WebhookResponse>;
+export type { WebhookHandler, WebhookRequest, WebhookResponse } from '../core/webhooks';
 
 export interface WebhookRouteOptions {
   /** Vendor name (the path segment) -> handler. */

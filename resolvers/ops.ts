@@ -1,7 +1,7 @@
 /**
  * `opsOverview` (orchestration subgraph): the ops console's figures through the public GraphQL API,
  * scoped `ops:read` like every operator field. The figures come from an OpsOverviewSource the
- * composition root builds (gateway/ops/overview.ts: the run store, the work queues, and this
+ * composition root builds (observability/overview.ts: the run store, the work queues, and this
  * process's metrics); each field is computed only when selected, at most once per request.
  */
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
@@ -51,7 +51,7 @@ export interface OpsSample {
   deadLetters: number;
 }
 
-/** Where opsOverview's figures come from (gateway/ops/overview.ts). */
+/** Where opsOverview's figures come from (observability/overview.ts). */
 export interface OpsOverviewSource {
   runsByStatus(): Promise<Record<RunStatus, number>>;
   backlog(): Promise<Record<SystemName, { waiting: number; active: number; delayed: number }>>;

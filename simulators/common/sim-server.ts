@@ -56,6 +56,8 @@ export interface FaultConfig {
   timeoutMs: number;
   /** Seed of the fault dice, for reproducible runs. Default: fixed. */
   seed?: number;
+  /** `Retry-After` (seconds) sent with injected '429' and '503' faults, as a vendor asking for a pause. Default null: none. */
+  retryAfterSeconds?: number | null;
 }
 
 export interface SimStats {
@@ -223,6 +225,9 @@ export function createSimServer(options: SimServerOptions): {
           (kind) => !['429', '500', '503', 'timeout', 'reset'].includes(kind),
         );
         if (invalid.length > 0) return { status: 400, body: { error: `unknown fault kinds: ${invalid.join(', ')}` } };
+        if (parsed.retryAfterSeconds != null && !(Number.isInteger(parsed.retryAfterSeconds) && parsed.retryAfterSeconds >= 0)) {
+          return { status: 400, body: { error: 'retryAfterSeconds must be a whole number of seconds' } };
+        }
         if (parsed.rate !== undefined && (parsed.rate < 0 || parsed.rate > 1)) {
           return { status: 400, body: { error: 'rate must be between 0 and 1' } };
         }
@@ -262,7 +267,11 @@ export function createSimServer(options: SimServerOptions): {
         ? faults.kinds[Math.floor(dice.next() * faults.kinds.length)]
         : null;
       if (fault) stats.faults[fault] = (stats.faults[fault] ?? 0) + 1;
-      if (fault === '429' || fault === '503') return respond(req, res, options.faultResponse(fault, req));
+      if (fault === '429' || fault === '503') {
+        const response = options.faultResponse(fault, req);
+        if (faults.retryAfterSeconds != null) response.headers = { ...response.headers, 'Retry-After': String(faults.retryAfterSeconds) };
+        return respond(req, res, response);
+      }
       if (fault) {
         // '500', 'timeout', 'reset': sometimes the effect happens and only the answer is lost.
         if (dice.next() < faults.applyBeforeFail) await found.route.handler(request);

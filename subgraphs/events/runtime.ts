@@ -1,38 +1,36 @@
 /**
  * The event workers of a Concord process, built from the configuration: the Stripe webhook handler
  * (served by the gateway at /webhooks/stripe), the Salesforce and NetSuite change pollers, and the
- * account-status reaction. With the bundled Stripe simulator, its webhook endpoint is pointed at the
- * gateway with a signing secret generated per start (or STRIPE_WEBHOOK_SECRET when set).
+ * account-status reaction. The vendor side of each (the webhook handler, the change feeds) comes
+ * from the vendor modules (vendors/index.ts); this file only decides what runs where.
  *
  * Pollers and reactions run where order-to-cash workers run (CONCORD_WORKERS, default on); with
  * several processes on one Redis, a lease gives each poller one runner and the consumer group hands
  * each event to one reaction worker.
  */
-import { randomBytes } from 'node:crypto';
 import type { ConcordConfig } from '../../core/config';
 import type { EventInfrastructure } from '../../core/events';
+import type { EventLog } from '../../core/events/event-log';
 import type { Logger } from '../../core/log';
-import type { WebhookHandler } from '../../gateway/webhooks';
+import type { WebhookHandler } from '../../core/webhooks';
 import type { Ports } from '../orchestration/steps';
 import { createAccountStatusReaction } from './account-status';
-import { createNetSuiteChangeFeed } from './netsuite-changes';
 import { runPoller, type ChangeFeed } from './poller';
-import { createSalesforceChangeFeed } from './salesforce-changes';
-import { createStripeWebhookHandler, stripeCustomerLink } from './stripe-webhooks';
 
-/** Where the vendors are: the configured ones, or the bundled simulators. */
-export interface VendorEndpoints {
-  salesforce: { instanceUrl: string; accessToken: string };
-  stripe: { apiKey: string; baseUrl: string; simulated: boolean };
-  netsuite: { baseUrl: string; accountId: string; consumerKey: string; consumerSecret: string; tokenId: string; tokenSecret: string };
+/** What the events runtime needs of the vendor modules (vendors/index.ts VendorModules). */
+export interface EventVendors {
+  changeFeeds: ChangeFeed[];
+  stripeWebhook(options: { secret: string; log: EventLog; logger: Logger }): WebhookHandler;
 }
 
 export interface EventsRuntimeOptions {
   config: ConcordConfig;
   events: EventInfrastructure;
   ports: Ports;
-  vendors: VendorEndpoints;
+  vendors: EventVendors;
   logger: Logger;
+  /** The Stripe endpoint's signing secret. Default config.events.stripeWebhookSecret (null: Stripe webhooks refused). */
+  stripeWebhookSecret?: string | null;
   /** Run pollers and reactions in this process. Default: config.orchestration.workers. */
   workers?: boolean;
   /** Poll interval, ms (0 = no polling). Default: config.events.pollIntervalMs. */
@@ -45,8 +43,8 @@ export interface EventsRuntime {
   /** The Stripe endpoint's signing secret (null: Stripe webhooks are refused, see start-up log). */
   stripeWebhookSecret: string | null;
   /**
-   * Start the workers and, in a process that serves the gateway (`gatewayUrl`), point the Stripe
-   * simulator's webhooks at it (with real Stripe, the endpoint is configured in Stripe's dashboard).
+   * Start the workers (in a process that runs them). `gatewayUrl`: this process serves the webhook
+   * endpoint, and warns when Stripe's cannot verify deliveries.
    */
   start(gatewayUrl?: string): Promise<void>;
   close(): Promise<void>;
@@ -63,17 +61,11 @@ export function echoTtlMs(config: ConcordConfig): number {
 export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntime {
   const { config, events, ports, vendors, logger } = options;
   const { workers = config.orchestration.workers, pollIntervalMs = config.events.pollIntervalMs } = options;
+  const { stripeWebhookSecret: secret = config.events.stripeWebhookSecret } = options;
   const log = logger.child({ component: 'events' });
-  // A real Stripe account's endpoint secret must be configured; the simulator gets one of ours.
-  const secret = config.events.stripeWebhookSecret ?? (vendors.stripe.simulated ? `whsec_${randomBytes(24).toString('base64url')}` : null);
   const webhooks: Record<string, WebhookHandler> = {
     stripe: secret
-      ? createStripeWebhookHandler({
-          secret,
-          log: events.log,
-          customerLink: stripeCustomerLink({ apiKey: vendors.stripe.apiKey, baseUrl: vendors.stripe.baseUrl }),
-          logger: log,
-        })
+      ? vendors.stripeWebhook({ secret, log: events.log, logger: log })
       : async () => ({ status: 503, body: { error: 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)' } }),
   };
   const controller = new AbortController();
@@ -84,20 +76,11 @@ export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntim
     stripeWebhookSecret: secret,
     async start(gatewayUrl) {
       if (gatewayUrl && !secret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses every delivery');
-      if (gatewayUrl && vendors.stripe.simulated && secret) {
-        const response = await fetch(`${vendors.stripe.baseUrl}/__sim/webhooks`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ url: `${gatewayUrl}/webhooks/stripe`, secret }),
-        });
-        if (!response.ok) throw new Error(`the Stripe simulator refused the webhook endpoint (${response.status})`);
-      }
       if (!workers) return;
       const reaction = createAccountStatusReaction({ log: events.log, coordination: events.coordination, ports, logger: log });
       running.push(reaction.run(controller.signal).catch((error: unknown) => log.error({ err: error }, 'account status reaction stopped')));
       if (pollIntervalMs > 0) {
-        const feeds: ChangeFeed[] = [createSalesforceChangeFeed(vendors.salesforce), createNetSuiteChangeFeed(vendors.netsuite)];
-        for (const feed of feeds) {
+        for (const feed of vendors.changeFeeds) {
           running.push(runPoller({ feed, log: events.log, coordination: events.coordination, logger: log, intervalMs: pollIntervalMs, signal: controller.signal }));
         }
       }

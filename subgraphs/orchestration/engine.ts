@@ -7,9 +7,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Page } from '../../core/canonical';
-import { ConcordError } from '../../core/errors';
+import { ConcordError, type SystemName } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { retryDelay } from '../../core/retry';
+import { scheduledRetryDelay, type VendorRetryPolicy } from '../../core/retry';
 import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunStep, type StepError } from './model';
 import type { JobHandler, WorkQueues } from './queue';
 import { STEPS, type Ports, type StepInput } from './steps';
@@ -26,8 +26,13 @@ export interface EngineOptions {
   maxAttempts?: number;
   /** First retry backoff in ms (exponential, with jitter). Default 250. */
   baseDelayMs?: number;
-  /** Longest retry wait in ms, including a vendor's Retry-After. Default 15000. */
+  /** Longest backoff between attempts in ms, when the vendor gave no Retry-After. Default 15000. */
   maxDelayMs?: number;
+  /**
+   * Each system's vendor retry policy (vendors/index.ts retryPolicies): a vendor's Retry-After is
+   * honoured up to its retryAfterCeilingMs, as a delayed job. Default: a 10-minute ceiling for all.
+   */
+  retryPolicies?: Partial<Record<SystemName, Pick<VendorRetryPolicy, 'retryAfterCeilingMs'>>>;
   /** How long a worker holds a run before another may take it over (renewed while working). Default 15000. */
   leaseMs?: number;
   /** This worker's identity in leases. Default host:pid:random. */
@@ -89,6 +94,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     maxAttempts = 10,
     baseDelayMs = 250,
     maxDelayMs = 15_000,
+    retryPolicies = {},
     leaseMs = 15_000,
     workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     onRunChanged,
@@ -96,6 +102,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
   } = options;
 
   const iso = () => now().toISOString();
+  const policyOf = (system: SystemName) => retryPolicies[system] ?? { retryAfterCeilingMs: 10 * 60_000 };
 
   /** Apply `change` to the latest stored copy until the versioned save goes through. */
   async function mutate(runId: string, change: (run: Run) => void | false): Promise<Run> {
@@ -172,7 +179,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       const budgetLeft = current.attempts - current.redriveBase < maxAttempts;
       if (failure.retryable && budgetLeft) {
         const delayMs = error instanceof ConcordError
-          ? retryDelay(error, current.attempts - current.redriveBase, baseDelayMs, maxDelayMs)
+          ? scheduledRetryDelay(error, current.attempts - current.redriveBase, policyOf(step.system), baseDelayMs, maxDelayMs)
           : Math.min(maxDelayMs, baseDelayMs * 2 ** current.attempts);
         await mutate(run.id, (r) => {
           const s = r.steps.find((x) => x.name === step.name)!;
@@ -228,7 +235,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     } catch (error) {
       const failure = stepError(error);
       if (failure.retryable && attempts < maxAttempts) {
-        const delayMs = error instanceof ConcordError ? retryDelay(error, attempts, baseDelayMs, maxDelayMs) : baseDelayMs;
+        const delayMs = error instanceof ConcordError ? scheduledRetryDelay(error, attempts, policyOf(step.system), baseDelayMs, maxDelayMs) : baseDelayMs;
         await mutate(run.id, (r) => {
           const s = r.steps.find((x) => x.name === step.name)!;
           s.lastError = failure;

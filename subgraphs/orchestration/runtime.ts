@@ -2,6 +2,7 @@
  * Builds the orchestration engine on the store and queues the configuration asks for: Redis and
  * BullMQ when REDIS_URL is set, in-memory otherwise (embedded mode: one process, not durable).
  */
+import type { RetryPolicies } from '../../core/retry';
 import type { ConcordConfig } from '../../core/config';
 import type { EventLog } from '../../core/events/event-log';
 import { createRedisEventLog } from '../../core/events/redis-log';
@@ -30,6 +31,8 @@ export interface OrchestrationRuntimeOptions {
   config: ConcordConfig;
   ports: Ports;
   logger: Logger;
+  /** Each vendor's retry policy by system, as the vendor modules declare it (vendors/index.ts retryPolicies). Default: the engine's. */
+  retryPolicies?: RetryPolicies;
   /** Told of every saved run change. */
   onRunChanged?: (run: Run) => void;
   /**
@@ -63,7 +66,7 @@ export interface OrchestrationRuntime {
 }
 
 export async function createOrchestrationRuntime(options: OrchestrationRuntimeOptions): Promise<OrchestrationRuntime> {
-  const { config, ports, logger, onRunChanged } = options;
+  const { config, ports, logger, onRunChanged, retryPolicies } = options;
   const ownEvents = !options.events && config.redisUrl
     ? createRedisEventLog({ url: config.redisUrl, prefix: config.redisPrefix, retention: config.events.retention, dedupeTtlMs: config.events.dedupeTtlSeconds * 1000 })
     : null;
@@ -90,6 +93,7 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     logger: logger.child({ component: 'order-to-cash' }),
     maxAttempts: o2c.maxAttempts,
     leaseMs: o2c.leaseMs,
+    retryPolicies,
     onRunChanged: (run) => {
       publish?.(run);
       onRunChanged?.(run);
@@ -115,6 +119,7 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     logger: logger.child({ component: 'workflows' }),
     maxAttempts: o2c.maxAttempts,
     leaseMs: o2c.leaseMs,
+    retryPolicies,
   });
   const consistency = createConsistency({
     config: config.consistency,

@@ -24,7 +24,7 @@ export interface OrchestrationSubgraphOptions {
   opportunityOwner?: (opportunityId: string) => Promise<string | null>;
   /** Customer master, amendments, reconciliation and repair. Absent = those fields fail with INTERNAL. */
   consistency?: Consistency;
-  /** The ops console's figures (opsOverview; gateway/ops/overview.ts). Absent = opsOverview fails with INTERNAL. */
+  /** The ops console's figures (opsOverview; observability/overview.ts). Absent = opsOverview fails with INTERNAL. */
   ops?: OpsOverviewSource;
   /** Runs of every kind (opsRuns). Absent = opsRuns fails with INTERNAL. */
   opsRuns?: OpsRunList;

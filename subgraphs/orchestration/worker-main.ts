@@ -11,9 +11,9 @@
 import { ConfigError, loadConfig } from '../../core/config';
 import { createEventInfrastructure } from '../../core/events';
 import { createLogger } from '../../core/log';
-import { listenMetrics } from '../../gateway/metrics-server';
-import { createOpsRuntime } from '../../gateway/ops/runtime';
-import { createVendorPorts, vendorEndpoints } from '../../system';
+import { listenMetrics } from '../../observability/metrics-server';
+import { createOpsRuntime } from '../../observability/runtime';
+import { createVendorModules, vendorLimits, vendorSettingsFromConfig } from '../../vendors';
 import { markConcordWrites } from '../events/echo';
 import { createEventsRuntime, echoTtlMs } from '../events/runtime';
 import { createOrchestrationRuntime } from './runtime';
@@ -51,11 +51,14 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, name: 'concord-worker', format: config.logFormat, production: config.production });
   // Workers also poll vendors for changes and run the event reactions (subgraphs/events/runtime.ts).
   const events = createEventInfrastructure(config, logger);
-  const ops = createOpsRuntime({ config, logger });
-  const ports = markConcordWrites(createVendorPorts(config, {}, ops.onVendorCall), events.coordination, echoTtlMs(config));
+  const settings = vendorSettingsFromConfig(config);
+  const ops = createOpsRuntime({ config, logger, vendorLimits: vendorLimits(settings) });
+  const vendors = createVendorModules(settings, { onCall: ops.onVendorCall });
+  const ports = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
   const runtime = await createOrchestrationRuntime({
     config: { ...config, orchestration: { ...config.orchestration, workers: true } },
     ports,
+    retryPolicies: vendors.retryPolicies,
     logger,
     events: events.log,
     onRunChanged: ops.onRunChanged,
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
   const { metricsPort, metricsToken } = config.observability;
   const metricsServer = metricsPort === null ? null : await listenMetrics({ metrics: ops.metrics, port: metricsPort, host: config.host, token: metricsToken });
   if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics served');
-  const live = createEventsRuntime({ config, events, ports, vendors: vendorEndpoints(config, {}), logger, workers: true });
+  const live = createEventsRuntime({ config, events, ports, vendors, logger, workers: true });
   await live.start();
   logger.info({ pid: process.pid }, 'order-to-cash worker started');
   process.stdout.write(`worker ready ${process.pid}\n`);

@@ -6,11 +6,11 @@
  */
 import type { BillingInvoice } from '../../core/canonical';
 import { ConcordError } from '../../core/errors';
-import { buildSeed, type Seed } from '../../simulators/common/seed';
+import { STRIPE_TAX_RATE_ID, buildSeed, type Seed } from '../../simulators/common/seed';
 import type { SimServer } from '../../simulators/common/sim-server';
 import { startStripeSimulator } from '../../simulators/stripe/server';
 import type { BillingPort } from '../../subgraphs/billing/port';
-import { createStripeAdapter } from '../../subgraphs/billing/stripe-adapter';
+import { createStripeAdapter } from '../../vendors/stripe/adapter';
 
 const seed: Seed = buildSeed();
 /** 16 Nov 2026 00:00 UTC: half of the seeded November period (1 Nov - 1 Dec) remains. */
@@ -41,7 +41,7 @@ describe('BillingPort amendments and bulk reads: stripe (simulator)', () => {
 
   beforeAll(async () => {
     sim = await startStripeSimulator({ seed });
-    port = createStripeAdapter({ apiKey: 'sk_test_amendments', baseUrl: sim.url });
+    port = createStripeAdapter({ apiKey: 'sk_test_amendments', baseUrl: sim.url, taxRateId: STRIPE_TAX_RATE_ID });
   });
   afterAll(() => sim.close());
   beforeEach(() => sim.reset());
@@ -139,7 +139,7 @@ describe('BillingPort amendments and bulk reads: stripe (simulator)', () => {
 
   test('bulk lists page through every customer, contract and invoice, one call per page of 100', async () => {
     const small = await startStripeSimulator({ seed: buildSeed({ customers: 120 }) });
-    const bulk = createStripeAdapter({ apiKey: 'sk_test_bulk', baseUrl: small.url });
+    const bulk = createStripeAdapter({ apiKey: 'sk_test_bulk', baseUrl: small.url, taxRateId: STRIPE_TAX_RATE_ID });
     try {
       const all = async <T>(read: (page: { first: number; after?: string | null }) => Promise<{ items: T[]; hasNextPage: boolean; endCursor: string | null }>) => {
         const items: T[] = [];

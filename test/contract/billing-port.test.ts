@@ -9,11 +9,11 @@ import { ConcordError, isConcordError } from '../../core/errors';
 import { fromMinorUnits } from '../../core/money';
 import { withRetries } from '../../core/retry';
 import type { VendorCall } from '../../core/vendor-call';
-import { buildSeed, type Seed, type SeedContractStatus } from '../../simulators/common/seed';
+import { STRIPE_TAX_RATE_ID, buildSeed, type Seed, type SeedContractStatus } from '../../simulators/common/seed';
 import type { FaultConfig, SimServer } from '../../simulators/common/sim-server';
 import { startStripeSimulator } from '../../simulators/stripe/server';
 import type { BillingPort } from '../../subgraphs/billing/port';
-import { createStripeAdapter } from '../../subgraphs/billing/stripe-adapter';
+import { createStripeAdapter } from '../../vendors/stripe/adapter';
 
 /** What the contract needs around an adapter. */
 export interface BillingHarness {
@@ -310,7 +310,7 @@ async function stripeHarness(): Promise<BillingHarness> {
   return {
     seed,
     port: ({ retries } = {}) =>
-      createStripeAdapter({ apiKey: 'sk_test_billing_contract', baseUrl: sim.url, ...(retries === undefined ? {} : { readRetries: retries }) }),
+      createStripeAdapter({ apiKey: 'sk_test_billing_contract', baseUrl: sim.url, taxRateId: STRIPE_TAX_RATE_ID, ...(retries === undefined ? {} : { readRetries: retries }) }),
     vendorRequests: async () => sim.stats().requests,
     contractsOf: async (customerId) => (await state()).subscriptions.filter((s) => s.metadata?.concord_customer_id === customerId).length,
     customersLinkedTo: async (customerId) => (await state()).customers.filter((c) => c.metadata?.concord_customer_id === customerId).length,
@@ -346,6 +346,18 @@ describe('Stripe adapter specifics', () => {
       ['customers.search', 503],
     ]);
     expect(sim.stats().requests).toBe(2);
+  });
+
+  test('tax is the account\'s setting: the configured rate on new subscriptions, none without one', async () => {
+    const seed = buildSeed({ customers: 5 });
+    const owner = seed.customers[0];
+    const input = { customerId: owner.crmId, billingCustomerId: owner.billingId, items: [{ productCode: 'CONCORD-PRO', quantity: 1 }] };
+    const taxed = await createStripeAdapter({ apiKey: 'sk_test_tax', baseUrl: sim.url, taxRateId: STRIPE_TAX_RATE_ID }).createContract(input, { idempotencyKey: 'tax-on', correlationId: 'tax-on' });
+    const untaxed = await createStripeAdapter({ apiKey: 'sk_test_tax', baseUrl: sim.url }).createContract(input, { idempotencyKey: 'tax-off', correlationId: 'tax-off' });
+    const state = (await (await fetch(`${sim.url}/__sim/state`)).json()) as { subscriptions: { id: string; default_tax_rates: { id: string }[] }[] };
+    const rates = (id: string) => state.subscriptions.find((s) => s.id === id)!.default_tax_rates.map((r) => r.id);
+    expect(rates(taxed.id)).toEqual([STRIPE_TAX_RATE_ID]);
+    expect(rates(untaxed.id)).toEqual([]);
   });
 
   test('a refused key is a non-retryable VENDOR_UNAVAILABLE that names no key', async () => {

@@ -7,7 +7,7 @@
 import { buildSeed } from '../../simulators/common/seed';
 import type { SimServer } from '../../simulators/common/sim-server';
 import type { CrmPort } from '../../subgraphs/crm/port';
-import { createSalesforceAdapter } from '../../subgraphs/crm/salesforce-adapter';
+import { createSalesforceAdapter } from '../../vendors/salesforce/adapter';
 import { TOKEN, simControl, simStats, startSim } from './helpers-salesforce';
 
 const seed = buildSeed();

@@ -9,8 +9,8 @@ import type { VendorCall, VendorCallListener } from '../../core/vendor-call';
 import { buildSeed, salesforceId } from '../../simulators/common/seed';
 import type { FaultConfig } from '../../simulators/common/sim-server';
 import type { CrmPort } from '../../subgraphs/crm/port';
-import { createSalesforceAdapter } from '../../subgraphs/crm/salesforce-adapter';
-import { soqlString } from '../../subgraphs/crm/salesforce/mapping';
+import { createSalesforceAdapter } from '../../vendors/salesforce/adapter';
+import { soqlString } from '../../vendors/salesforce/mapping';
 import { TOKEN, connect, simControl, simStats, startSim } from './helpers-salesforce';
 
 const seed = buildSeed();

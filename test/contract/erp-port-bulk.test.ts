@@ -8,7 +8,7 @@ import { ConcordError } from '../../core/errors';
 import { buildSeed } from '../../simulators/common/seed';
 import type { SimServer } from '../../simulators/common/sim-server';
 import { startNetSuiteSimulator } from '../../simulators/netsuite/server';
-import { createNetSuiteAdapter } from '../../subgraphs/erp/netsuite-adapter';
+import { createNetSuiteAdapter } from '../../vendors/netsuite/adapter';
 import type { ErpPort } from '../../subgraphs/erp/port';
 
 const usd = (amount: string) => ({ amount, currency: 'USD' });

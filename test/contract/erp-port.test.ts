@@ -9,7 +9,7 @@ import { fromMinorUnits } from '../../core/money';
 import type { SimServer } from '../../simulators/common/sim-server';
 import { buildSeed, type Seed } from '../../simulators/common/seed';
 import { startNetSuiteSimulator } from '../../simulators/netsuite/server';
-import { createNetSuiteAdapter } from '../../subgraphs/erp/netsuite-adapter';
+import { createNetSuiteAdapter } from '../../vendors/netsuite/adapter';
 import type { ErpPort } from '../../subgraphs/erp/port';
 
 /** The port under test and the levers a contract needs on the vendor behind it. */

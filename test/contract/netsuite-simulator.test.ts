@@ -2,12 +2,12 @@
  * The NetSuite simulator speaks NetSuite's REST wire protocol: record API, external-id upsert,
  * SuiteQL, error envelope, closed periods, the account concurrency limit and OAuth 1.0a TBA with
  * HMAC-SHA256. NetSuite has no official Node SDK, so the protocol is exercised through Concord's
- * own signed client (subgraphs/erp/netsuite-client.ts) against a real server on port 0.
+ * own signed client (vendors/netsuite/client.ts) against a real server on port 0.
  */
 import type { SimServer } from '../../simulators/common/sim-server';
 import { buildSeed } from '../../simulators/common/seed';
 import { startNetSuiteSimulator } from '../../simulators/netsuite/server';
-import { buildUrl, createNetSuiteClient, createTbaSigner, type NetSuiteClient, type NetSuiteRequest } from '../../subgraphs/erp/netsuite-client';
+import { buildUrl, createNetSuiteClient, createTbaSigner, type NetSuiteClient, type NetSuiteRequest } from '../../vendors/netsuite/client';
 
 const ACCOUNT = 'TSTDRV1234567';
 const CREDENTIALS = { consumerKey: 'ck-test', consumerSecret: 'cs-test', tokenId: 'tk-test', tokenSecret: 'ts-test' };

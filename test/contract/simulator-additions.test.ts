@@ -9,7 +9,7 @@ import { buildSeed } from '../../simulators/common/seed';
 import type { SimServer } from '../../simulators/common/sim-server';
 import { startNetSuiteSimulator } from '../../simulators/netsuite/server';
 import { startStripeSimulator } from '../../simulators/stripe/server';
-import { createTbaSigner } from '../../subgraphs/erp/netsuite-client';
+import { createTbaSigner } from '../../vendors/netsuite/client';
 
 const seed = buildSeed({ customers: 12 });
 const HALF_NOVEMBER = Date.UTC(2026, 10, 16) / 1000;

@@ -10,6 +10,7 @@ import { createLogger } from '../../core/log';
 import { securityOptionsFromConfig } from '../../gateway/auth-options';
 import { createGateway } from '../../gateway/server';
 import { SUPERGRAPH_PATH } from '../../schema/subgraphs';
+import { createLocalEventsSubgraph } from '../../subgraphs/events/local-subgraph';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
     subgraphSecret: config.subgraphSecret,
     ...securityOptionsFromConfig(config),
     logger,
-    events: { log },
+    events: { log, eventsDataSource: createLocalEventsSubgraph().dataSource },
   }).listen(0, '127.0.0.1');
   process.stdout.write(`ready ${gateway.url}\n`);
   process.once('SIGTERM', () => {

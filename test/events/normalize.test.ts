@@ -3,7 +3,7 @@
  * what one saved run change appends.
  */
 import type Stripe from 'stripe';
-import { normalizeStripeEvent } from '../../subgraphs/events/stripe-normalize';
+import { normalizeStripeEvent } from '../../vendors/stripe/normalize';
 import { eventsOfRunChange } from '../../subgraphs/events/run-events';
 import { STEP_NAMES, emptyContext, newStep, type Run } from '../../subgraphs/orchestration/model';
 import { stripeEvent } from './helpers';

@@ -10,11 +10,10 @@ import { createRedisEventLog } from '../../core/events/redis-log';
 import { loadConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import { markConcordWrites } from '../../subgraphs/events/echo';
-import { createNetSuiteChangeFeed } from '../../subgraphs/events/netsuite-changes';
 import { runPoller, type ChangeFeed } from '../../subgraphs/events/poller';
-import { createSalesforceChangeFeed } from '../../subgraphs/events/salesforce-changes';
 import type { Ports } from '../../subgraphs/orchestration/steps';
-import { SIMULATOR_CREDENTIALS, createVendorPorts, vendorEndpoints } from '../../system';
+import { SIMULATOR_CREDENTIALS, createVendorPorts, simulatedVendorSettings } from '../../system';
+import { createVendorModules } from '../../vendors';
 import { REDIS_URL } from '../helpers/redis';
 import { startTestSystem, type TestSystem } from '../helpers/system';
 import { eventsPrefix, sleep } from './helpers';
@@ -67,8 +66,8 @@ describe('change pollers (redis)', () => {
   }
 
   it('turns Salesforce account changes into CUSTOMER_UPDATED / CUSTOMER_CREATED, once each', async () => {
-    const vendors = vendorEndpoints(loadConfig({ NODE_ENV: 'test' }), system.simulators);
-    const feed = createSalesforceChangeFeed(vendors.salesforce);
+    const [salesforceFeed] = createVendorModules(simulatedVendorSettings(loadConfig({ NODE_ENV: 'test' }), system.simulators)).changeFeeds;
+    const feed = salesforceFeed;
     const accountId = '001Dn0000000005IAA';
     const updated = await polling(feed, async () => {
       await ports.crm.updateAccount(accountId, { status: 'Under Review' });
@@ -95,11 +94,11 @@ describe('change pollers (redis)', () => {
   });
 
   it("does not report again a change Concord made itself, and still reports others' changes", async () => {
-    const vendors = vendorEndpoints(loadConfig({ NODE_ENV: 'test' }), system.simulators);
+    const [salesforceFeed] = createVendorModules(simulatedVendorSettings(loadConfig({ NODE_ENV: 'test' }), system.simulators)).changeFeeds;
     const shared = coordination();
     const concord = markConcordWrites(ports, shared, 30_000);
     const [ours, theirs] = ['001Dn0000000008IAA', '001Dn0000000009IAA'];
-    const reported = await polling(createSalesforceChangeFeed(vendors.salesforce), async () => {
+    const reported = await polling(salesforceFeed, async () => {
       await concord.crm.updateAccount(ours, { status: 'Written By Concord' }); // announced by its writer
       await ports.crm.updateAccount(theirs, { status: 'Edited In Salesforce' }); // someone else
       await waitFor((events) => events.filter((e) => e.customerId === theirs));
@@ -110,8 +109,8 @@ describe('change pollers (redis)', () => {
   });
 
   it('turns NetSuite credit holds and postings into events, with one poller across replicas', async () => {
-    const vendors = vendorEndpoints(loadConfig({ NODE_ENV: 'test' }), system.simulators);
-    const feed = createNetSuiteChangeFeed(vendors.netsuite);
+    const [, netsuiteFeed] = createVendorModules(simulatedVendorSettings(loadConfig({ NODE_ENV: 'test' }), system.simulators)).changeFeeds;
+    const feed = netsuiteFeed;
     const customerId = '001Dn0000000007IAA';
     const controller = new AbortController();
     // A second replica polls the same feed: the lease lets one of them work at a time.

@@ -10,8 +10,8 @@ import { loadConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import { SpanKind, createTracing, startVendorSpan } from '../../core/tracing';
 import { LogSpanExporter, OtlpJsonSpanExporter, tracingFromConfig } from '../../core/tracing-export';
-import { quantileFromBuckets } from '../../gateway/metrics-history';
-import { createNetSuiteClient } from '../../subgraphs/erp/netsuite-client';
+import { quantileFromBuckets } from '../../observability/history';
+import { createNetSuiteClient } from '../../vendors/netsuite/client';
 
 /** A server that records each request's headers and body, answering 200 {}. */
 async function recorder() {

@@ -1,0 +1,150 @@
+/**
+ * The production composition root: one module per vendor (vendors/index.ts) built from the vendor
+ * settings it is given, the CRM, billing, ERP and orchestration subgraphs, the live events and the
+ * gateway. It starts no simulator and knows of none: the dev composition root (system.ts) starts
+ * the simulators and hands their URLs and credentials in as vendor settings, so `npm start`, the
+ * integration tests and the benchmarks run this same wiring.
+ */
+import { readFileSync } from 'node:fs';
+import type { ConcordConfig } from './core/config';
+import { createEventInfrastructure, type EventInfrastructure } from './core/events';
+import type { Logger } from './core/log';
+import type { VendorCallListener } from './core/vendor-call';
+import { securityOptionsFromConfig } from './gateway/auth-options';
+import type { Metrics } from './observability/metrics';
+import { createOpsRuntime } from './observability/runtime';
+import type { Tracing } from './core/tracing';
+import { createGateway, type RunningGateway } from './gateway/server';
+import { SUPERGRAPH_PATH } from './schema/subgraphs';
+import { createVendorModules, vendorLimits, type VendorSettings } from './vendors';
+import { createBillingSubgraph } from './subgraphs/billing/server';
+import type { RunningServer } from './subgraphs/common/subgraph-server';
+import { createCrmSubgraph } from './subgraphs/crm/server';
+import { createErpSubgraph } from './subgraphs/erp/server';
+import { markConcordWrites } from './subgraphs/events/echo';
+import { createLocalEventsSubgraph } from './subgraphs/events/local-subgraph';
+import { createEventsRuntime, echoTtlMs } from './subgraphs/events/runtime';
+import { createOrchestrationRuntime, type OrchestrationRuntime } from './subgraphs/orchestration/runtime';
+import { createOrchestrationSubgraph } from './subgraphs/orchestration/server';
+
+/** Credentials the bundled simulators accept (they accept any of the right form). */
+export interface ConcordOptions {
+  config: ConcordConfig;
+  logger: Logger;
+  /** Where each vendor is and how to sign in (vendors/index.ts vendorSettingsFromConfig). Required. */
+  vendors: VendorSettings;
+  /** The Stripe webhook endpoint's signing secret. Default config.events.stripeWebhookSecret (null: refused). */
+  stripeWebhookSecret?: string | null;
+  /** 'fixed': ports from config.port as API.md lays out; 'ephemeral': port 0 everywhere (tests). Default 'fixed'. */
+  ports?: 'fixed' | 'ephemeral';
+  /** Told of every vendor call any adapter makes. */
+  onVendorCall?: VendorCallListener;
+  /** Batch entity reads onto vendor bulk reads. Default true; false is the benchmarks' baseline. */
+  batch?: boolean;
+  /** Prometheus metrics of this process (observability/metrics.ts), served at /metrics. Default: a new registry. */
+  metrics?: Metrics;
+  /** Spans and trace propagation (core/tracing.ts). Default: from the configuration (OTEL_TRACES_EXPORTER). */
+  tracing?: Tracing;
+}
+
+export interface RunningConcord {
+  gateway: RunningGateway;
+  subgraphs: { crm: RunningServer; billing: RunningServer; erp: RunningServer; orchestration: RunningServer };
+  orchestration: OrchestrationRuntime;
+  /** The event log and coordination (Redis with REDIS_URL, memory otherwise). */
+  events: EventInfrastructure;
+  /** The Stripe webhook signing secret in use (null: Stripe webhooks refused). */
+  stripeWebhookSecret: string | null;
+  /** The metrics served at /metrics and the tracing in use. */
+  metrics: Metrics;
+  tracing: Tracing;
+  close(): Promise<void>;
+}
+
+export async function startConcord(options: ConcordOptions): Promise<RunningConcord> {
+  const { config, logger, ports = 'fixed', onVendorCall, batch = true } = options;
+  const at = (offset: number) => (ports === 'fixed' ? config.port + offset : 0);
+  const host = config.host;
+  const closers: (() => Promise<void>)[] = [];
+
+  try {
+    // Before everything that appends (runs, webhooks, pollers), closed after all of them.
+    const events = createEventInfrastructure(config, logger);
+    closers.push(() => events.close());
+    // Metrics, tracing and the ops console's figures (observability/runtime.ts).
+    const ops = createOpsRuntime({ config, logger, metrics: options.metrics, tracing: options.tracing, onVendorCall, vendorLimits: vendorLimits(options.vendors) });
+    closers.push(() => ops.close());
+    const { tracing } = ops;
+    const vendors = createVendorModules(options.vendors, { onCall: ops.onVendorCall });
+    // Concord's own writes to customer records are marked, so change polling does not report them again.
+    const vendorPorts = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
+    const { crm: crmPort, billing: billingPort, erp: erpPort } = vendorPorts;
+
+    const secret = config.subgraphSecret;
+    const crm = await createCrmSubgraph({
+      port: crmPort,
+      vendors: { billing: billingPort.vendor, erp: erpPort.vendor },
+      secret,
+      logger,
+      batch,
+      tracing,
+    }).listen(at(1), host);
+    closers.push(() => crm.close());
+    const billing = await createBillingSubgraph({ port: billingPort, secret, logger, batch, tracing }).listen(at(2), host);
+    closers.push(() => billing.close());
+    const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch, tracing }).listen(at(3), host);
+    closers.push(() => erp.close());
+    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, retryPolicies: vendors.retryPolicies, logger, events: events.log, onRunChanged: ops.onRunChanged, tracing });
+    closers.push(() => orchestration.close());
+    // Portal isolation of startOrderToCash: the deal's customer, read from the CRM before a run exists.
+    const opportunityOwner = async (id: string) => (await crmPort.getOpportunities([id])).get(id)?.accountId ?? null;
+    const orchestrationServer = await createOrchestrationSubgraph({
+      engine: orchestration.engine,
+      secret,
+      logger,
+      opportunityOwner,
+      consistency: orchestration.consistency,
+      ops: ops.watch(orchestration),
+      opsRuns: orchestration.opsRuns,
+      audit: orchestration.audit,
+      tracing,
+    }).listen(at(4), host);
+    closers.push(() => orchestrationServer.close());
+
+    const live = createEventsRuntime({ config, events, ports: vendorPorts, vendors, logger, stripeWebhookSecret: options.stripeWebhookSecret });
+    closers.push(() => live.close());
+
+    const gateway = await createGateway({
+      supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
+      subgraphUrls: { crm: crm.url, billing: billing.url, erp: erp.url, orchestration: orchestrationServer.url },
+      subgraphSecret: secret,
+      ...securityOptionsFromConfig(config),
+      logger,
+      production: config.production,
+      ide: config.graphiql,
+      events: { log: events.log, eventsDataSource: createLocalEventsSubgraph().dataSource, webhooks: live.webhooks },
+      metrics: ops.metrics,
+      metricsToken: config.observability.metricsToken,
+      tracing,
+    }).listen(ports === 'fixed' ? config.port : 0, host);
+    closers.push(() => gateway.close());
+    await live.start(gateway.url);
+
+    return {
+      gateway,
+      subgraphs: { crm, billing, erp, orchestration: orchestrationServer },
+      orchestration,
+      events,
+      stripeWebhookSecret: live.stripeWebhookSecret,
+      metrics: ops.metrics,
+      tracing,
+      close: async () => {
+        // Gateway first, the event infrastructure last: nothing is left calling a closed server.
+        for (const close of closers.reverse()) await close();
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+    throw error;
+  }
+}

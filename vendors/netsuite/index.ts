@@ -1,0 +1,46 @@
+/**
+ * The NetSuite module: everything Concord says to a NetSuite account goes through here. One client
+ * per process (client.ts: OAuth 1.0a TBA signing, the concurrency gate, timeouts, metrics), the ERP
+ * port adapter (adapter.ts, errors mapped in errors.ts), the SuiteQL change feed (changes.ts) and
+ * the account's concurrency limit as metrics and the ops console read it. Adapter and feed share
+ * the one client, so the feed's requests count against the same concurrency as the adapter's.
+ */
+import type { VendorCallListener, VendorLimitPolicy } from '../../core/vendor-call';
+import type { ErpPort } from '../../subgraphs/erp/port';
+import type { ChangeFeed } from '../../subgraphs/events/poller';
+import { createNetSuiteAdapter } from './adapter';
+import { createNetSuiteChangeFeed } from './changes';
+import { createNetSuiteClient } from './client';
+
+/** What a real deployment configures for its NetSuite account (TBA credentials of the integration). */
+export interface NetSuiteSettings {
+  /** REST root: `https://{accountId}.suitetalk.api.netsuite.com`, or a simulator URL. */
+  baseUrl: string;
+  /** Account id, the OAuth realm (for example '1234567' or '1234567_SB1'). */
+  accountId: string;
+  consumerKey: string;
+  consumerSecret: string;
+  tokenId: string;
+  tokenSecret: string;
+  /** Requests in flight at once this integration may use of the account's limit. Default 5 (CONCORD_ERP_CONCURRENCY). */
+  concurrency?: number;
+}
+
+export interface NetSuiteModule {
+  port: ErpPort;
+  changeFeed: ChangeFeed;
+  limits: VendorLimitPolicy;
+}
+
+/** The account's concurrency limit, the share Concord keeps to. */
+export const netsuiteLimits = (concurrency: number): VendorLimitPolicy => ({ system: 'ERP', kind: 'CONCURRENT_REQUESTS', max: concurrency });
+
+export function createNetSuiteModule(settings: NetSuiteSettings, options: { onCall?: VendorCallListener } = {}): NetSuiteModule {
+  const { concurrency = 5 } = settings;
+  const client = createNetSuiteClient({ ...settings, concurrency, onCall: options.onCall });
+  return {
+    port: createNetSuiteAdapter({ ...settings, client }),
+    changeFeed: createNetSuiteChangeFeed({ client }),
+    limits: netsuiteLimits(concurrency),
+  };
+}
