@@ -4,8 +4,9 @@
  * the benchmarks all start Concord through here, so they run the same wiring.
  */
 import { readFileSync } from 'node:fs';
-import type { ConcordConfig } from './core/config';
+import { ConfigError, type ConcordConfig } from './core/config';
 import { createEventInfrastructure, type EventInfrastructure } from './core/events';
+import { redisReadiness, vendorReadiness } from './core/readiness';
 import type { Logger } from './core/log';
 import type { VendorCallListener } from './core/vendor-call';
 import { securityOptionsFromConfig } from './gateway/auth-options';
@@ -130,6 +131,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const simulators: RunningSystem['simulators'] = {};
 
   try {
+    // Production never stands a simulator in for a vendor (core/config.ts refuses the start first).
+    const unconfigured = (['salesforce', 'stripe', 'netsuite'] as const).filter((vendor) => !config[vendor]);
+    if (config.production && unconfigured.length > 0) throw new ConfigError(`NODE_ENV=production: ${unconfigured.join(', ')} not configured; no simulator is started in production`);
     const seed = options.seed ?? buildSeed({ customers: config.seedCustomers });
     if (!config.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
     if (!config.stripe) simulators.stripe = await createStripeSimulator({ seed }).listen(at(102), host);
@@ -179,6 +183,16 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     const live = createEventsRuntime({ config, events, ports: vendorPorts, vendors: vendorEndpoints(config, simulators), logger });
     closers.push(() => live.close());
 
+    // /ready: the subgraphs through a signed probe, Redis, and the vendors this process calls (core/readiness.ts).
+    const endpoints = vendorEndpoints(config, simulators);
+    const redisReady = config.redisUrl ? redisReadiness(config.redisUrl) : null;
+    if (redisReady) closers.push(() => redisReady.close());
+    const readinessChecks = {
+      ...(redisReady ? { redis: redisReady.check } : {}),
+      salesforce: vendorReadiness(endpoints.salesforce.instanceUrl),
+      stripe: vendorReadiness(endpoints.stripe.baseUrl),
+      netsuite: vendorReadiness(endpoints.netsuite.baseUrl),
+    };
     const gateway = await createGateway({
       supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
       subgraphUrls: { crm: crm.url, billing: billing.url, erp: erp.url, orchestration: orchestrationServer.url },
@@ -190,6 +204,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       metrics: ops.metrics,
       metricsToken: config.observability.metricsToken,
       tracing,
+      readinessProbe: 'graphql',
+      readinessChecks,
     }).listen(ports === 'fixed' ? config.port : 0, host);
     closers.push(() => gateway.close());
     await live.start(gateway.url);

@@ -162,7 +162,7 @@ export async function runGatewayCli(argv: string[], env: NodeJS.ProcessEnv, say:
     say(USAGE);
     return null;
   }
-  const config = loadConfig(env);
+  const config = loadConfig(env, 'gateway');
   const logger = createLogger({ level: config.logLevel, name: 'concord-gateway' });
   const { options, notes } = standaloneOptions(args, config, logger);
   for (const warning of notes.warnings) say(`!! ${warning}`);

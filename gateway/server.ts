@@ -26,6 +26,7 @@ import type { AuthMode } from '../core/config';
 import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Tracing } from '../core/tracing';
+import { runReadinessChecks, type ReadinessCheck } from '../core/readiness';
 import { PRINCIPAL_HEADER, encodePrincipal } from '../core/principal';
 import { SIGNATURE_HEADER, signRequest } from '../core/signing';
 import { Rejection, createAdmission, denialsPlugin, type GraphQLParams } from './admission';
@@ -84,8 +85,14 @@ export interface GatewayOptions {
    * development only, refused when `production`). Default 'required'.
    */
   auth?: AuthMode;
-  /** How /ready checks a subgraph: GET its /health (Concord's subgraphs) or a `{ __typename }` query (any subgraph). Default 'health'. */
+  /**
+   * How /ready checks a subgraph: GET its /health (alive only), or a `{ __typename }` query signed
+   * like every subgraph request (any GraphQL server answers it; Concord's subgraphs answer only when
+   * the gateway's CONCORD_SUBGRAPH_SECRET is theirs). Default 'health'.
+   */
   readinessProbe?: 'health' | 'graphql';
+  /** More of what /ready waits for (Redis, vendors: core/readiness.ts), reported under `checks`. Default none. */
+  readinessChecks?: Record<string, ReadinessCheck>;
   /** Subscriptions resolved by the subgraphs themselves, over graphql-ws (gateway/standalone-subscriptions.ts); not with `events`. Default: off. */
   upstreamSubscriptions?: UpstreamSubscriptionsOptions;
   /** Prometheus metrics (gateway/metrics.ts), served at GET /metrics. Default: none, and no /metrics. */
@@ -128,6 +135,9 @@ function correlationIdOf(req: http.IncomingMessage): string {
   return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
 }
 
+/** Who /ready's subgraph probe is: no scopes, no customer; `{ __typename }` needs neither. */
+const READINESS_PRINCIPAL: Principal = Object.freeze({ subject: 'concord-readiness-probe', scopes: new Set<string>(), customerId: null });
+
 /** Principal header values, encoded once per principal: a cached token's principal serves all its requests (gateway/auth.ts). */
 const principalHeaders = new WeakMap<Principal, string>();
 function principalHeader(principal: Principal): string {
@@ -159,6 +169,7 @@ export function createGateway(options: GatewayOptions) {
     events,
     auth = 'required',
     readinessProbe = 'health',
+    readinessChecks = {},
     upstreamSubscriptions,
     metrics,
     metricsToken = null,
@@ -293,7 +304,8 @@ export function createGateway(options: GatewayOptions) {
     plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>(), observability.plugin<GatewayContext>()],
   });
 
-  async function ready(): Promise<{ ready: boolean; subgraphs: Record<string, string> }> {
+  async function ready(): Promise<{ ready: boolean; subgraphs: Record<string, string>; checks?: Record<string, string> }> {
+    const others = Object.keys(readinessChecks).length > 0 ? runReadinessChecks(readinessChecks) : null;
     const results = await Promise.all(
       Object.entries(subgraphs).filter(([name]) => !(name in localSubgraphs)).map(async ([name, url]) => {
         try {
@@ -301,7 +313,8 @@ export function createGateway(options: GatewayOptions) {
             // Any GraphQL server answers this (@apollo/gateway's own health check query), signed as usual.
             const response = (await probe(url, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              // Signed with a principal, as every gateway request is: a Concord subgraph refuses a signature without one (401).
+              headers: { 'content-type': 'application/json', [PRINCIPAL_HEADER]: principalHeader(READINESS_PRINCIPAL) },
               body: JSON.stringify({ query: 'query __ApolloServiceHealthCheck__ { __typename }' }),
             })) as unknown as Response;
             if (!response.ok) return [name, `down (${response.status})`] as const;
@@ -315,7 +328,10 @@ export function createGateway(options: GatewayOptions) {
         }
       }),
     );
-    return { ready: apiSchema !== null && results.every(([, state]) => state === 'up'), subgraphs: Object.fromEntries(results) };
+    const subgraphsUp = apiSchema !== null && results.every(([, state]) => state === 'up');
+    if (!others) return { ready: subgraphsUp, subgraphs: Object.fromEntries(results) };
+    const { ready: othersUp, checks } = await others;
+    return { ready: subgraphsUp && othersUp, subgraphs: Object.fromEntries(results), checks };
   }
 
   function sendRejection(res: http.ServerResponse, rejection: Rejection, correlationId: string, headers: Record<string, string> = {}): void {

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
       sub: { type: 'string', default: 'dev-cli' },
     },
   });
-  const config = loadConfig();
+  const config = loadConfig(process.env, 'gateway');
   const token = await mintToken({
     secret: config.jwtSecret,
     subject: values.sub!,
