@@ -146,6 +146,7 @@ export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logg
       production: config.production,
       subgraphUrls: args.subgraphUrls,
       watch: args.watch ?? config.standalone.watch,
+      maskSubgraphErrors: config.standalone.maskSubgraphErrors,
       logger,
     },
     notes: { warnings },

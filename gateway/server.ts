@@ -91,6 +91,8 @@ export interface GatewayOptions {
    * the gateway's CONCORD_SUBGRAPH_SECRET is theirs). Default 'health'.
    */
   readinessProbe?: 'health' | 'graphql';
+  /** Hide foreign subgraph error messages (gateway/errors.ts GatewayErrorOptions). Default false: passed on as DOWNSTREAM_SERVICE_ERROR. */
+  maskSubgraphErrors?: boolean;
   /** More of what /ready waits for (Redis, vendors: core/readiness.ts), reported under `checks`. Default none. */
   readinessChecks?: Record<string, ReadinessCheck>;
   /** Subscriptions resolved by the subgraphs themselves, over graphql-ws (gateway/standalone-subscriptions.ts); not with `events`. Default: off. */
@@ -170,6 +172,7 @@ export function createGateway(options: GatewayOptions) {
     auth = 'required',
     readinessProbe = 'health',
     readinessChecks = {},
+    maskSubgraphErrors = false,
     upstreamSubscriptions,
     metrics,
     metricsToken = null,
@@ -300,7 +303,7 @@ export function createGateway(options: GatewayOptions) {
     // Persisted queries are resolved by the admission step, which must see the query text.
     persistedQueries: false,
     parseOptions: { maxTokens: security.maxTokens ?? 5000 },
-    formatError: (formatted) => formatGatewayError(formatted),
+    formatError: (formatted) => formatGatewayError(formatted, { maskSubgraphErrors }),
     plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>(), observability.plugin<GatewayContext>()],
   });
 
