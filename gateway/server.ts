@@ -34,6 +34,7 @@ import type { GatewaySecurityOptions } from './auth-options';
 import { createAuthenticator, type Principal } from './auth';
 import { policyFromSupergraph, supergraphForGateway, type AuthorizationPolicy, type Denial } from './authorization';
 import { correlationPlugin, formatGatewayError } from './errors';
+import { withExecutionErrorsAsGraphQL } from './executor-errors';
 import { readBody, sendGraphQLError, sendJson } from './http';
 import { createLiveEvents, type GatewayEventsOptions } from './live-events';
 import { DEFAULT_LIMITS } from './limits';
@@ -296,7 +297,8 @@ export function createGateway(options: GatewayOptions) {
   }
 
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    // A query-planning failure answers as a GraphQL error, not a bare 500 (gateway/executor-errors.ts).
+    gateway: withExecutionErrorsAsGraphQL(gateway, logger),
     introspection: !production,
     hideSchemaDetailsFromClientErrors: production,
     includeStacktraceInErrorResponses: false,

@@ -82,6 +82,46 @@ describe('subgraph errors through the standalone gateway', () => {
   });
 });
 
+describe('a query the gateway cannot plan', () => {
+  const A = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Widget @key(fields: "id") { id: ID! }
+type Query { widget: Widget }`;
+  const B = `extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
+type Widget @key(fields: "id") { id: ID! name: String }`;
+  let subgraphs: TestSubgraph[];
+  let gateway: RunningStandaloneGateway;
+
+  beforeAll(async () => {
+    subgraphs = [
+      await serveSubgraph('a', parse(A), { Query: { widget: () => ({ id: '1' }) } }),
+      await serveSubgraph('b', parse(B), { Widget: { __resolveReference: (ref: { id: string }) => ({ id: ref.id, name: 'w' }) } }),
+    ];
+    // A supergraph that validates but cannot be planned: b's Widget may no longer be fetched by key.
+    const sdl = composeSupergraph([
+      { name: 'a', sdl: A, url: subgraphs[0].url },
+      { name: 'b', sdl: B, url: subgraphs[1].url },
+    ]).replace('@join__type(graph: B, key: "id")', '@join__type(graph: B, key: "id", resolvable: false)');
+    const file = path.join(tempDir(), 'unplannable.graphql');
+    writeFileSync(file, sdl);
+    gateway = await startStandaloneGateway({ supergraphPath: file, port: 0, auth: 'off', subgraphSecret: null, jwtSecret: null, watch: false, logger });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    for (const subgraph of subgraphs ?? []) await subgraph.close();
+  });
+
+  it("answers a GraphQL error with the planner's message, not a bare 500", async () => {
+    const { status, body } = await gql(gateway.url, '{ widget { id name } }');
+    expect(status).toBe(200);
+    expect(body.data).toBeNull();
+    expect(body.errors).toEqual([
+      { message: expect.stringMatching(/^the gateway could not plan this operation: Was not able to find any options for name/), extensions: { code: 'INTERNAL', correlationId: expect.any(String) } },
+    ]);
+    // The plannable part of the graph still answers.
+    expect((await gql(gateway.url, '{ widget { id } }')).body).toEqual({ data: { widget: { id: '1' } } });
+  });
+});
+
 describe("the standalone gateway over Concord's own (signed) subgraphs", () => {
   const SECRET = 'standalone-signed-probe-secret-0123456789';
   let system: TestSystem;
