@@ -107,6 +107,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A port p with p..p+count-1 all free (the API takes PORT..PORT+4, the simulators PORT+101..103). */
+export async function freeRange(count: number, offset = 0): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const server = net.createServer().once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = (await freePort()) - offset;
+    if (base < 1024 || base + offset + count > 65535) continue;
+    let ok = true;
+    for (let i = 0; i < count && ok; i++) ok = await free(base + offset + i);
+    if (ok) return base;
+  }
+  throw new Error('no free port range');
+}
+
 /** Poll `check` until it returns a value (not undefined), failing after `timeoutMs`. */
 export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;

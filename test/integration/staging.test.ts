@@ -8,34 +8,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { SCOPES, mintToken } from '../../gateway/token';
 import { RUN_FIELDS } from '../helpers/order-to-cash';
-import { JWT_PATTERN, ROOT, freePort, npmRun, until, type Proc } from '../helpers/processes';
+import { JWT_PATTERN, ROOT, freePort, freeRange, npmRun, until, type Proc } from '../helpers/processes';
 import { startOwnRedis, type OwnRedis } from '../helpers/redis';
 import { simCall } from '../helpers/system';
 
 const JWT_SECRET = 'staging-jwt-secret-0123456789abcdefghijkl';
 const SUBGRAPH_SECRET = 'staging-subgraph-secret-0123456789abcdefgh';
 const RUNS = 10;
-
-/** A port p with p..p+count-1 all free (the API takes PORT..PORT+4, the simulators PORT+101..103). */
-async function freeRange(count: number, offset = 0): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const server = net.createServer().once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = (await freePort()) - offset;
-    if (base < 1024 || base + offset + count > 65535) continue;
-    let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await free(base + offset + i);
-    if (ok) return base;
-  }
-  throw new Error('no free port range');
-}
 
 /** TCP ports listened on by any process of this process group (npm and the node it starts). */
 function listeningPortsOf(group: number): number[] {
