@@ -91,5 +91,5 @@ describe('the Dockerfile production start, from an `npm ci --omit=dev` tree and 
       for (const sim of sims) await sim.close();
       rmSync(app, { recursive: true, force: true });
     }
-  }, 300_000);
+  }, 600_000);
 });

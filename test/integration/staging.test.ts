@@ -81,6 +81,15 @@ describe('staging: separate processes in production mode', () => {
     await redis?.stop();
   }, 60_000);
 
+  it('stands in for vendors that accept only the printed credentials', async () => {
+    const customers = (key: string) => fetch(`${vendorEnv.STRIPE_API_BASE}/v1/customers?limit=1`, { headers: { authorization: `Bearer ${key}` } });
+    expect((await customers('sk_test_someone_else')).status).toBe(401);
+    expect((await customers(vendorEnv.STRIPE_API_KEY)).status).toBe(200);
+    const account = (token: string) => fetch(`${vendorEnv.SALESFORCE_INSTANCE_URL}/services/data/v62.0/query?q=${encodeURIComponent('SELECT Id FROM Account LIMIT 1')}`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await account('not-the-session')).status).toBe(401);
+    expect((await account(vendorEnv.SALESFORCE_ACCESS_TOKEN)).status).toBe(200);
+  });
+
   it('is ready, and the API opened only its own ports (no simulator)', async () => {
     const ready = await until('the API ready', async () => {
       const response = await fetch(`http://127.0.0.1:${apiPort}/ready`);
