@@ -3,7 +3,7 @@
  * needs is missing, naming every missing variable at once (exit code 1, no stack trace), and never
  * falls back to a simulator or a generated secret. In development the fallbacks stay, announced.
  */
-import { JWT_PATTERN, freePort, npmRun, tsxRun, until } from '../helpers/processes';
+import { JWT_PATTERN, freePort, freeRange, npmRun, tsxRun, until } from '../helpers/processes';
 import { REDIS_URL, testPrefix } from '../helpers/redis';
 
 const JWT_SECRET = 'concord-production-test-jwt-secret-0123456789';
@@ -72,6 +72,19 @@ describe('NODE_ENV=production refuses to start incomplete', () => {
 describe('development keeps its fallbacks, and says so', () => {
   const keys = testPrefix('dev-worker');
   afterAll(() => keys.cleanup());
+
+  it('npm start announces a generated CONCORD_SUBGRAPH_SECRET, which replicas must share', async () => {
+    // The whole dev system: gateway and subgraphs at PORT..PORT+4, simulators at PORT+101..103.
+    const port = await freeRange(104);
+    const api = npmRun('start', { NODE_ENV: 'development', PORT: String(port), CONCORD_POLL_INTERVAL_MS: '0', LOG_LEVEL: 'warn' });
+    try {
+      await api.waitFor(/Concord is running/, 90_000);
+      expect(api.stdout()).toMatch(/CONCORD_SUBGRAPH_SECRET is not set: generated one for this start\. Replicas .* must share one/);
+      expect((await fetch(`http://127.0.0.1:${port}/ready`)).status).toBe(200);
+    } finally {
+      await api.stop();
+    }
+  }, 120_000);
 
   it('a worker without vendor settings starts against the simulators at PORT+101..103 and reports them on /ready', async () => {
     const workerPort = await freePort();
