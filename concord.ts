@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { ConcordConfig } from './core/config';
 import { createEventInfrastructure, type EventInfrastructure } from './core/events';
 import type { Logger } from './core/log';
+import { redisReadiness, vendorReadiness } from './core/readiness';
 import type { VendorCallListener } from './core/vendor-call';
 import { securityOptionsFromConfig } from './gateway/auth-options';
 import type { Metrics } from './observability/metrics';
@@ -114,6 +115,15 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     const live = createEventsRuntime({ config, events, ports: vendorPorts, vendors, logger, stripeWebhookSecret: options.stripeWebhookSecret });
     closers.push(() => live.close());
 
+    // /ready: the subgraphs through a signed probe, Redis, and the vendors this process calls (core/readiness.ts).
+    const redisReady = config.redisUrl ? redisReadiness(config.redisUrl) : null;
+    if (redisReady) closers.push(() => redisReady.close());
+    const readinessChecks = {
+      ...(redisReady ? { redis: redisReady.check } : {}),
+      salesforce: vendorReadiness(options.vendors.salesforce.instanceUrl),
+      stripe: vendorReadiness(options.vendors.stripe.baseUrl ?? 'https://api.stripe.com'),
+      netsuite: vendorReadiness(options.vendors.netsuite.baseUrl),
+    };
     const gateway = await createGateway({
       supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),
       subgraphUrls: { crm: crm.url, billing: billing.url, erp: erp.url, orchestration: orchestrationServer.url },
@@ -126,6 +136,8 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
       metrics: ops.metrics,
       metricsToken: config.observability.metricsToken,
       tracing,
+      readinessProbe: 'graphql',
+      readinessChecks,
     }).listen(ports === 'fixed' ? config.port : 0, host);
     closers.push(() => gateway.close());
     await live.start(gateway.url);

@@ -1,14 +1,18 @@
 /**
- * `npm start`: the whole system on one machine (embedded mode without REDIS_URL): the vendor
- * simulators, the CRM, billing and ERP subgraphs and the gateway. Prints every URL, an example
- * query and an admin dev token.
+ * `npm start`: the API process. In development, the whole system on one machine (embedded mode
+ * without REDIS_URL): the vendor simulators for vendors not configured, the CRM, billing and ERP
+ * subgraphs and the gateway; it prints every URL, an example query and admin and ops dev tokens.
+ *
+ * Under NODE_ENV=production it is one API replica (docs/deploy.md): every vendor, the subgraph
+ * secret and a JWT secret or JWKS must be configured (core/config.ts names all that is missing),
+ * no simulator is started and no token is minted or printed: tokens come from the identity provider.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig } from './core/config';
+import { ConfigError, loadConfig, type ConcordConfig } from './core/config';
 import { createLogger } from './core/log';
 import { SCOPES, mintToken } from './gateway/token';
-import { startSystem } from './system';
+import { startSystem, type RunningSystem } from './system';
 
 const USAGE = `Usage: npm start [-- --help]
 
@@ -36,7 +40,7 @@ async function main(): Promise<void> {
     process.stderr.write(`concord: unknown option ${args[0]}\n\n${USAGE}\n`);
     process.exit(2);
   }
-  const config = loadConfig();
+  const config = loadConfig(process.env, 'api');
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, production: config.production });
   const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -44,11 +48,33 @@ async function main(): Promise<void> {
     say('!! EMBEDDED MODE: REDIS_URL is not set. Everything runs in this one process, in memory.');
     say('!! Nothing is durable: a restart loses in-flight state. Set REDIS_URL for production.');
   }
-  if (config.jwtSecretIsDev) {
+  if (config.subgraphSecretIsGenerated) {
+    say('!! CONCORD_SUBGRAPH_SECRET is not set: generated one for this start. Replicas (and a standalone gateway) must share one: set it.');
+  }
+  if (config.jwtSecretIsDev && !config.production) {
     say(`!! CONCORD_JWT_SECRET is not set: tokens are signed with the public dev secret "${config.jwtSecret}".`);
   }
 
   const system = await startSystem({ config, logger });
+  if (config.production) {
+    // No token is minted here: in production they come from the identity provider (docs/deploy.md).
+    logger.info({ url: system.gateway.url, subgraphs: Object.fromEntries(Object.entries(system.subgraphs).map(([name, s]) => [name, s.url])) }, 'concord API replica started');
+    say(`concord API ready at ${system.gateway.url}/graphql (health /health, ready /ready, metrics /metrics)`);
+  } else {
+    await announceDev(system, config, say);
+  }
+
+  const stop = async (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    await system.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** Development only: every URL, dev tokens and an example query. */
+async function announceDev(system: RunningSystem, config: ConcordConfig, say: (line?: string) => void): Promise<void> {
   const token = await mintToken({ secret: config.jwtSecret, subject: 'dev-admin', scopes: SCOPES, ttl: '12h' });
   const query = readFileSync(path.join(__dirname, 'examples', 'unified-view.graphql'), 'utf8');
 
@@ -74,14 +100,6 @@ async function main(): Promise<void> {
   say(`    -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' \\`);
   say(`    -d '${JSON.stringify({ query: query.replace(/\s+/g, ' ').trim() })}'`);
   say();
-
-  const stop = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    await system.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
 main().catch((error: Error) => {

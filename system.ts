@@ -6,7 +6,7 @@
  * points imports simulators/ (test/architecture/imports.test.ts holds that).
  */
 import { randomBytes } from 'node:crypto';
-import type { ConcordConfig } from './core/config';
+import { ConfigError, type ConcordConfig } from './core/config';
 import type { VendorCallListener } from './core/vendor-call';
 import { startConcord, type ConcordOptions, type RunningConcord } from './concord';
 import type { SimServer } from './simulators/common/sim-server';
@@ -72,6 +72,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   let concord: RunningConcord;
   let stripeWebhookSecret: string | null;
   try {
+    // Production never stands a simulator in for a vendor (core/config.ts refuses the start first).
+    const unconfigured = (['salesforce', 'stripe', 'netsuite'] as const).filter((vendor) => !config[vendor]);
+    if (config.production && unconfigured.length > 0) throw new ConfigError(`NODE_ENV=production: ${unconfigured.join(', ')} not configured; no simulator is started in production`);
     const seed = options.seed ?? buildSeed({ customers: config.seedCustomers });
     if (!config.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
     if (!config.stripe) simulators.stripe = await createStripeSimulator({ seed }).listen(at(102), host);

@@ -106,7 +106,10 @@ export interface ObservabilityConfig {
   metricsToken: string | null;
   /** How often the ops console's history is sampled, in ms (CONCORD_OPS_SAMPLE_MS). */
   opsSampleMs: number;
-  /** Port a worker process (npm run worker) serves GET /metrics on (CONCORD_METRICS_PORT); null = none. The gateway serves it on PORT. */
+  /**
+   * Port a worker process (npm run worker) serves /health, /ready and /metrics on (CONCORD_WORKER_PORT,
+   * or the older CONCORD_METRICS_PORT); null = none. The gateway serves them on PORT.
+   */
   metricsPort: number | null;
 }
 
@@ -124,6 +127,12 @@ export interface StandaloneConfig {
   signSubgraphRequests: boolean;
   /** Watch the supergraph file and swap valid changes in; CONCORD_SUPERGRAPH_WATCH=0 turns it off. */
   watch: boolean;
+  /**
+   * Hide subgraph error messages from clients ("Internal error", code INTERNAL) instead of passing
+   * them on with code DOWNSTREAM_SERVICE_ERROR and the subgraph's name (CONCORD_MASK_SUBGRAPH_ERRORS=1).
+   * Default false, as a plain federation gateway does.
+   */
+  maskSubgraphErrors: boolean;
 }
 
 export interface ConcordConfig {
@@ -217,7 +226,7 @@ function observability(env: NodeJS.ProcessEnv): ObservabilityConfig {
     traceSampleRatio: ratio,
     metricsToken: env.CONCORD_METRICS_TOKEN || null,
     opsSampleMs: Math.max(100, integer(env, 'CONCORD_OPS_SAMPLE_MS', 5000)),
-    metricsPort: env.CONCORD_METRICS_PORT ? integer(env, 'CONCORD_METRICS_PORT', 0) : null,
+    metricsPort: env.CONCORD_WORKER_PORT ? integer(env, 'CONCORD_WORKER_PORT', 0) : env.CONCORD_METRICS_PORT ? integer(env, 'CONCORD_METRICS_PORT', 0) : null,
   };
 }
 
@@ -238,14 +247,61 @@ function standalone(env: NodeJS.ProcessEnv, production: boolean): StandaloneConf
     authMode,
     signSubgraphRequests: !isOff(env.CONCORD_SUBGRAPH_SIGNING),
     watch: !isOff(env.CONCORD_SUPERGRAPH_WATCH),
+    maskSubgraphErrors: ['1', 'true', 'yes', 'on'].includes((env.CONCORD_MASK_SUBGRAPH_ERRORS ?? '').trim().toLowerCase()),
   };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig {
+/**
+ * Which entry point is starting. What it needs in production differs: the API (main.ts) serves
+ * tokens, signs subgraph requests and calls vendors; a worker (npm run worker) calls vendors only;
+ * the standalone gateway (npm run gateway) verifies tokens and calls no vendor.
+ */
+export type ProcessRole = 'api' | 'worker' | 'gateway';
+
+/** The variables a vendor needs when nothing else supplies them (the rest have defaults). */
+export const VENDOR_VARIABLES = {
+  Salesforce: ['SALESFORCE_INSTANCE_URL', 'SALESFORCE_ACCESS_TOKEN'],
+  Stripe: ['STRIPE_API_KEY'],
+  NetSuite: ['NETSUITE_ACCOUNT_ID', 'NETSUITE_CONSUMER_KEY', 'NETSUITE_CONSUMER_SECRET', 'NETSUITE_TOKEN_ID', 'NETSUITE_TOKEN_SECRET'],
+} as const;
+
+/**
+ * What NODE_ENV=production lacks for this role, one line per missing thing. Production never falls
+ * back to a bundled simulator, a generated subgraph secret or the public dev JWT secret, so each of
+ * them is a refusal to start rather than a default.
+ */
+function productionGaps(env: NodeJS.ProcessEnv, role: ProcessRole): string[] {
+  const gaps: string[] = [];
+  if (role !== 'worker' && !env.CONCORD_JWT_SECRET && !env.CONCORD_JWKS_URL) {
+    gaps.push('CONCORD_JWT_SECRET or CONCORD_JWKS_URL (how tokens are verified)');
+  }
+  // The standalone gateway may sign with it or not (--no-signing): gateway/cli.ts decides.
+  if (role === 'api' && !env.CONCORD_SUBGRAPH_SECRET) {
+    gaps.push('CONCORD_SUBGRAPH_SECRET (the gateway-to-subgraph signing secret every replica shares)');
+  }
+  if (role !== 'gateway') {
+    for (const [vendor, names] of Object.entries(VENDOR_VARIABLES)) {
+      const missing = names.filter((name) => !env[name]);
+      if (missing.length > 0) gaps.push(`${missing.join(', ')} (${vendor})`);
+    }
+  }
+  return gaps;
+}
+
+/**
+ * Read the configuration of one process. `role` (default 'api') says what it must have under
+ * NODE_ENV=production; everything missing is named in one ConfigError.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRole = 'api'): ConcordConfig {
   const production = env.NODE_ENV === 'production';
   const jwksUrl = env.CONCORD_JWKS_URL || null;
-  if (production && !env.CONCORD_JWT_SECRET && !jwksUrl) {
-    throw new ConfigError('NODE_ENV=production needs CONCORD_JWT_SECRET or CONCORD_JWKS_URL; refusing to start with the dev secret');
+  if (production) {
+    const gaps = productionGaps(env, role);
+    if (gaps.length > 0) {
+      throw new ConfigError(
+        `NODE_ENV=production and this ${role} process is not fully configured (production never uses the bundled simulators or generated secrets). Set:\n${gaps.map((gap) => `  - ${gap}`).join('\n')}`,
+      );
+    }
   }
   if (env.CONCORD_JWT_SECRET && env.CONCORD_JWT_SECRET.length < 32) {
     throw new ConfigError('CONCORD_JWT_SECRET must be at least 32 characters');

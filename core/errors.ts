@@ -18,6 +18,9 @@ export const ERROR_CODES = [
   'QUERY_TOO_COMPLEX',
   'RATE_LIMITED',
   'INTERNAL',
+  // A subgraph's own error, passed on by the standalone gateway with its message and the subgraph's
+  // name (extensions.subgraph), as @apollo/gateway names it; CONCORD_MASK_SUBGRAPH_ERRORS hides it.
+  'DOWNSTREAM_SERVICE_ERROR',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

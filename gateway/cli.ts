@@ -150,6 +150,7 @@ export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logg
       production: config.production,
       subgraphUrls: args.subgraphUrls,
       watch: args.watch ?? config.standalone.watch,
+      maskSubgraphErrors: config.standalone.maskSubgraphErrors,
       logger,
     },
     notes: { warnings },
@@ -166,7 +167,7 @@ export async function runGatewayCli(argv: string[], env: NodeJS.ProcessEnv, say:
     say(USAGE);
     return null;
   }
-  const config = loadConfig(env);
+  const config = loadConfig(env, 'gateway');
   const logger = createLogger({ level: config.logLevel, name: 'concord-gateway', format: config.logFormat, production: config.production });
   const { options, notes } = standaloneOptions(args, config, logger);
   for (const warning of notes.warnings) say(`!! ${warning}`);

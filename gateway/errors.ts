@@ -24,9 +24,34 @@ const CODE_MAP: Record<string, ErrorCode> = {
   INTERNAL_SERVER_ERROR: 'INTERNAL',
 };
 
-export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+export interface GatewayErrorOptions {
+  /**
+   * Hide the message of a subgraph error whose code is not one of Concord's ("Internal error", code
+   * INTERNAL). Default false: it is passed on with code DOWNSTREAM_SERVICE_ERROR and the subgraph's
+   * name, as a plain federation gateway passes it (CONCORD_MASK_SUBGRAPH_ERRORS).
+   */
+  maskSubgraphErrors?: boolean;
+}
+
+/** Codes a subgraph answers that are not Concord's: the message is the subgraph's own, not the gateway's internals. */
+function isForeignSubgraphCode(incoming: Record<string, unknown>, rawCode: string): boolean {
+  return typeof incoming.serviceName === 'string' && !(ERROR_CODES as readonly string[]).includes(rawCode);
+}
+
+export function formatGatewayError(formatted: GraphQLFormattedError, options: GatewayErrorOptions = {}): GraphQLFormattedError {
+  const { maskSubgraphErrors = false } = options;
   const incoming = formatted.extensions ?? {};
   const rawCode = typeof incoming.code === 'string' ? incoming.code : 'INTERNAL';
+  // @apollo/gateway sets serviceName on every error a subgraph returned (DOWNSTREAM_SERVICE_ERROR
+  // when the subgraph gave no code of its own): see downstreamServiceError in gateway-js executeQueryPlan.
+  if (isForeignSubgraphCode(incoming, rawCode) && !maskSubgraphErrors) {
+    return {
+      message: formatted.message,
+      locations: formatted.locations,
+      path: formatted.path,
+      extensions: { code: 'DOWNSTREAM_SERVICE_ERROR', subgraph: incoming.serviceName, ...(rawCode !== 'DOWNSTREAM_SERVICE_ERROR' ? { subgraphCode: rawCode } : {}) },
+    };
+  }
   const code: ErrorCode = (ERROR_CODES as readonly string[]).includes(rawCode)
     ? (rawCode as ErrorCode)
     : (CODE_MAP[rawCode] ?? 'INTERNAL');
@@ -36,7 +61,9 @@ export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFor
   }
   // The gateway names the subgraph a downstream error came from.
   if (typeof incoming.serviceName === 'string') extensions.subgraph = incoming.serviceName;
-  const message = code === 'INTERNAL' && rawCode !== 'INTERNAL' ? 'Internal error' : formatted.message;
+  const masked = code === 'DOWNSTREAM_SERVICE_ERROR' && maskSubgraphErrors;
+  if (masked) extensions.code = 'INTERNAL';
+  const message = (code === 'INTERNAL' && rawCode !== 'INTERNAL') || masked ? 'Internal error' : formatted.message;
   return { message, locations: formatted.locations, path: formatted.path, extensions };
 }
 

@@ -26,6 +26,7 @@ import type { AuthMode } from '../core/config';
 import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Tracing } from '../core/tracing';
+import { runReadinessChecks, type ReadinessCheck } from '../core/readiness';
 import { PRINCIPAL_HEADER, encodePrincipal } from '../core/principal';
 import { SIGNATURE_HEADER, signRequest } from '../core/signing';
 import { Rejection, createAdmission, denialsPlugin, type GraphQLParams } from './admission';
@@ -33,6 +34,7 @@ import type { GatewaySecurityOptions } from './auth-options';
 import { createAuthenticator, type Principal } from './auth';
 import { policyFromSupergraph, supergraphForGateway, type AuthorizationPolicy, type Denial } from './authorization';
 import { correlationPlugin, formatGatewayError } from './errors';
+import { withExecutionErrorsAsGraphQL } from './executor-errors';
 import { readBody, sendGraphQLError, sendJson } from './http';
 import { createLiveEvents, type GatewayEventsOptions } from './live-events';
 import { DEFAULT_LIMITS } from './limits';
@@ -85,8 +87,16 @@ export interface GatewayOptions {
    * development only, refused when `production`). Default 'required'.
    */
   auth?: AuthMode;
-  /** How /ready checks a subgraph: GET its /health (Concord's subgraphs) or a `{ __typename }` query (any subgraph). Default 'health'. */
+  /**
+   * How /ready checks a subgraph: GET its /health (alive only), or a `{ __typename }` query signed
+   * like every subgraph request (any GraphQL server answers it; Concord's subgraphs answer only when
+   * the gateway's CONCORD_SUBGRAPH_SECRET is theirs). Default 'health'.
+   */
   readinessProbe?: 'health' | 'graphql';
+  /** Hide foreign subgraph error messages (gateway/errors.ts GatewayErrorOptions). Default false: passed on as DOWNSTREAM_SERVICE_ERROR. */
+  maskSubgraphErrors?: boolean;
+  /** More of what /ready waits for (Redis, vendors: core/readiness.ts), reported under `checks`. Default none. */
+  readinessChecks?: Record<string, ReadinessCheck>;
   /** Subscriptions resolved by the subgraphs themselves, over graphql-ws (gateway/standalone-subscriptions.ts); not with `events`. Default: off. */
   upstreamSubscriptions?: UpstreamSubscriptionsOptions;
   /** Prometheus metrics (observability/metrics.ts), served at GET /metrics. Default: none, and no /metrics. */
@@ -131,6 +141,9 @@ function correlationIdOf(req: http.IncomingMessage): string {
   return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
 }
 
+/** Who /ready's subgraph probe is: no scopes, no customer; `{ __typename }` needs neither. */
+const READINESS_PRINCIPAL: Principal = Object.freeze({ subject: 'concord-readiness-probe', scopes: new Set<string>(), customerId: null });
+
 /** Principal header values, encoded once per principal: a cached token's principal serves all its requests (gateway/auth.ts). */
 const principalHeaders = new WeakMap<Principal, string>();
 function principalHeader(principal: Principal): string {
@@ -162,6 +175,8 @@ export function createGateway(options: GatewayOptions) {
     events,
     auth = 'required',
     readinessProbe = 'health',
+    readinessChecks = {},
+    maskSubgraphErrors = false,
     upstreamSubscriptions,
     metrics,
     metricsToken = null,
@@ -287,18 +302,20 @@ export function createGateway(options: GatewayOptions) {
   }
 
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    // A query-planning failure answers as a GraphQL error, not a bare 500 (gateway/executor-errors.ts).
+    gateway: withExecutionErrorsAsGraphQL(gateway, logger),
     introspection: !production,
     hideSchemaDetailsFromClientErrors: production,
     includeStacktraceInErrorResponses: false,
     // Persisted queries are resolved by the admission step, which must see the query text.
     persistedQueries: false,
     parseOptions: { maxTokens: security.maxTokens ?? 5000 },
-    formatError: (formatted) => formatGatewayError(formatted),
+    formatError: (formatted) => formatGatewayError(formatted, { maskSubgraphErrors }),
     plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>(), observability.plugin<GatewayContext>()],
   });
 
-  async function ready(): Promise<{ ready: boolean; subgraphs: Record<string, string> }> {
+  async function ready(): Promise<{ ready: boolean; subgraphs: Record<string, string>; checks?: Record<string, string> }> {
+    const others = Object.keys(readinessChecks).length > 0 ? runReadinessChecks(readinessChecks) : null;
     const results = await Promise.all(
       Object.entries(subgraphs).filter(([name]) => !(name in localSubgraphs)).map(async ([name, url]) => {
         try {
@@ -306,7 +323,8 @@ export function createGateway(options: GatewayOptions) {
             // Any GraphQL server answers this (@apollo/gateway's own health check query), signed as usual.
             const response = (await probe(url, {
               method: 'POST',
-              headers: { 'content-type': 'application/json' },
+              // Signed with a principal, as every gateway request is: a Concord subgraph refuses a signature without one (401).
+              headers: { 'content-type': 'application/json', [PRINCIPAL_HEADER]: principalHeader(READINESS_PRINCIPAL) },
               body: JSON.stringify({ query: 'query __ApolloServiceHealthCheck__ { __typename }' }),
             })) as unknown as Response;
             if (!response.ok) return [name, `down (${response.status})`] as const;
@@ -320,7 +338,10 @@ export function createGateway(options: GatewayOptions) {
         }
       }),
     );
-    return { ready: apiSchema !== null && results.every(([, state]) => state === 'up'), subgraphs: Object.fromEntries(results) };
+    const subgraphsUp = apiSchema !== null && results.every(([, state]) => state === 'up');
+    if (!others) return { ready: subgraphsUp, subgraphs: Object.fromEntries(results) };
+    const { ready: othersUp, checks } = await others;
+    return { ready: subgraphsUp && othersUp, subgraphs: Object.fromEntries(results), checks };
   }
 
   function sendRejection(res: http.ServerResponse, rejection: Rejection, correlationId: string, headers: Record<string, string> = {}): void {

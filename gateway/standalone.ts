@@ -46,6 +46,8 @@ export interface StandaloneGatewayOptions {
    * still reload). Default { debounceMs: 200, pollIntervalMs: 2000 } (gateway/supergraph-watch.ts).
    */
   watch?: boolean | { debounceMs?: number; pollIntervalMs?: number };
+  /** Hide subgraph error messages ("Internal error") instead of passing them on as DOWNSTREAM_SERVICE_ERROR. Default false. */
+  maskSubgraphErrors?: boolean;
   /** Subscriptions passed through to the subgraphs that own them (gateway/standalone-subscriptions.ts). Default: defaults. */
   subscriptions?: UpstreamSubscriptionsOptions;
   logger: Logger;
@@ -87,6 +89,7 @@ export async function startStandaloneGateway(options: StandaloneGatewayOptions):
     subgraphUrls = {},
     watch = true,
     subscriptions = {},
+    maskSubgraphErrors = false,
     logger,
   } = options;
   const file = path.resolve(supergraphPath);
@@ -105,6 +108,7 @@ export async function startStandaloneGateway(options: StandaloneGatewayOptions):
     // Other teams' subgraphs have no Concord /health route; any GraphQL server answers __typename.
     readinessProbe: 'graphql',
     upstreamSubscriptions: subscriptions,
+    maskSubgraphErrors,
   }).listen(port, host);
   logger.info(
     { supergraph: file, id: short(first.id), subgraphs: first.subgraphs, subscriptionFields: first.subscriptionFields, auth, signing: subgraphSecret !== null },

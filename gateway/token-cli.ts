@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const config = loadConfig();
+  const config = loadConfig(process.env, 'gateway');
   const token = await mintToken({ secret: config.jwtSecret, subject: request.subject, scopes: request.scopes, customerId: request.customerId, ttl: request.ttl });
   process.stdout.write(`${token}\n`);
 }

@@ -1,11 +1,12 @@
 /**
  * GET /metrics: the Prometheus text format, behind a bearer token when CONCORD_METRICS_TOKEN is set.
  * The gateway answers it on its own port; a worker process (no HTTP API of its own) serves it on
- * CONCORD_METRICS_PORT with `listenMetrics`.
+ * CONCORD_WORKER_PORT with `listenMetrics`, next to /health and /ready.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import type { ReadinessReport } from '../core/readiness';
 import { sendJson } from '../core/http-json';
 import type { Metrics } from './metrics';
 
@@ -29,13 +30,34 @@ export async function answerMetrics(req: http.IncomingMessage, res: http.ServerR
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-/** A server answering /metrics (and /health) only, for processes without an HTTP API. */
-export async function listenMetrics(options: { metrics: Metrics; port: number; host: string; token: string | null }): Promise<{ url: string; close(): Promise<void> }> {
-  const { metrics, port, host, token } = options;
+/** /ready: 200 when every dependency of the process is up, 503 with their states otherwise. */
+async function answerReady(res: http.ServerResponse, ready: (() => Promise<ReadinessReport>) | undefined): Promise<void> {
+  const report = ready ? await ready() : { ready: true, checks: {} };
+  sendJson(res, report.ready ? 200 : 503, report);
+}
+
+/**
+ * A server answering /metrics, /health (the process is alive) and /ready (its dependencies answer),
+ * for processes without an HTTP API. `ready`: the process' readiness; default always ready.
+ */
+export async function listenMetrics(options: {
+  metrics: Metrics;
+  port: number;
+  host: string;
+  token: string | null;
+  ready?: () => Promise<ReadinessReport>;
+}): Promise<{ url: string; close(): Promise<void> }> {
+  const { metrics, port, host, token, ready } = options;
   const server = http.createServer((req, res) => {
     const pathname = new URL(req.url ?? '/', 'http://metrics').pathname;
     const answer =
-      pathname === '/metrics' ? answerMetrics(req, res, metrics, token) : pathname === '/health' ? Promise.resolve(sendJson(res, 200, { status: 'ok' })) : Promise.resolve(sendJson(res, 404, { error: 'not found' }));
+      pathname === '/metrics'
+        ? answerMetrics(req, res, metrics, token)
+        : pathname === '/health'
+          ? Promise.resolve(sendJson(res, 200, { status: 'ok' }))
+          : pathname === '/ready'
+            ? answerReady(res, ready)
+            : Promise.resolve(sendJson(res, 404, { error: 'not found' }));
     answer.catch(() => {
       if (!res.headersSent) sendJson(res, 500, { error: 'metrics unavailable' });
       else res.end();

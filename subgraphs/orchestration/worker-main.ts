@@ -2,18 +2,22 @@
  * An order-to-cash worker process on its own: no HTTP, just the engine's workers on Redis. Run as
  * many as needed next to API-only replicas (CONCORD_WORKERS=0); a killed worker's runs are taken
  * over by the others (BullMQ stalled-job recovery plus the run lease). Vendors come from the
- * environment (core/config.ts); REDIS_URL is required. With CONCORD_METRICS_PORT set, the worker's
- * own metrics (its vendor calls, retries, dead letters, run durations) are served there at /metrics;
+ * environment (core/config.ts); REDIS_URL is required. Under NODE_ENV=production every vendor must
+ * be configured (the start names what is missing); in development a vendor not configured is the
+ * bundled simulator where `npm start` or `npm run simulators` serves it (PORT+101..103), with a
+ * warning. With CONCORD_WORKER_PORT set, the worker serves /health, /ready (Redis and its vendors)
+ * and its own metrics (vendor calls, retries, dead letters, run durations) at /metrics there;
  * OTEL_TRACES_EXPORTER traces its jobs as the gateway's requests are traced.
  *
- *   REDIS_URL=redis://127.0.0.1:6379 SALESFORCE_INSTANCE_URL=... tsx subgraphs/orchestration/worker-main.ts
+ *   REDIS_URL=redis://127.0.0.1:6379 CONCORD_WORKER_PORT=5500 npm run worker
  */
-import { ConfigError, loadConfig } from '../../core/config';
+import { ConfigError, loadConfig, type ConcordConfig } from '../../core/config';
+import { redisReadiness, runReadinessChecks, vendorReadiness } from '../../core/readiness';
 import { createEventInfrastructure } from '../../core/events';
 import { createLogger } from '../../core/log';
 import { listenMetrics } from '../../observability/metrics-server';
 import { createOpsRuntime } from '../../observability/runtime';
-import { createVendorModules, vendorLimits, vendorSettingsFromConfig } from '../../vendors';
+import { createVendorModules, vendorLimits, vendorSettingsFromConfig, type VendorSettings } from '../../vendors';
 import { markConcordWrites } from '../events/echo';
 import { createEventsRuntime, echoTtlMs } from '../events/runtime';
 import { createOrchestrationRuntime } from './runtime';
@@ -29,12 +33,12 @@ API replicas. Prints "worker ready <pid>" once it takes work; SIGTERM or SIGINT 
 Environment worth knowing:
   REDIS_URL                  the Redis the API replicas use (required)
   CONCORD_REDIS_PREFIX       the same prefix as the API replicas (default concord)
-  CONCORD_METRICS_PORT       serve this worker's /metrics on that port (default: none)
+  CONCORD_WORKER_PORT        serve this worker's /health, /ready and /metrics on that port (default: none)
   CONCORD_ERP_CONCURRENCY    ERP steps at once across all workers (default 5)
 
 Examples:
   REDIS_URL=redis://127.0.0.1:6379 npm run worker
-  REDIS_URL=redis://redis:6379 CONCORD_METRICS_PORT=9464 npm run worker`;
+  REDIS_URL=redis://redis:6379 CONCORD_WORKER_PORT=9464 npm run worker`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -46,12 +50,17 @@ async function main(): Promise<void> {
     process.stderr.write(`concord-worker: unknown option ${args[0]}\n\n${USAGE}\n`);
     process.exit(2);
   }
-  const config = loadConfig();
+  const config = loadConfig(process.env, 'worker');
   if (!config.redisUrl) throw new ConfigError('a worker process needs REDIS_URL (embedded mode runs workers inside npm start)');
+  const redisUrl = config.redisUrl;
   const logger = createLogger({ level: config.logLevel, name: 'concord-worker', format: config.logFormat, production: config.production });
+  const fallback = devVendorFallback(config);
+  for (const [vendor, settings] of Object.entries(fallback)) {
+    logger.warn({ vendor, settings: 'instanceUrl' in settings ? settings.instanceUrl : settings.baseUrl }, 'vendor not configured: using the bundled simulator there (development only)');
+  }
   // Workers also poll vendors for changes and run the event reactions (subgraphs/events/runtime.ts).
   const events = createEventInfrastructure(config, logger);
-  const settings = vendorSettingsFromConfig(config);
+  const settings = vendorSettingsFromConfig(config, fallback);
   const ops = createOpsRuntime({ config, logger, vendorLimits: vendorLimits(settings) });
   const vendors = createVendorModules(settings, { onCall: ops.onVendorCall });
   const ports = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
@@ -66,8 +75,19 @@ async function main(): Promise<void> {
   });
   ops.metrics.watch({ queues: runtime.queues, runs: runtime.store });
   const { metricsPort, metricsToken } = config.observability;
-  const metricsServer = metricsPort === null ? null : await listenMetrics({ metrics: ops.metrics, port: metricsPort, host: config.host, token: metricsToken });
-  if (metricsServer) logger.info({ url: metricsServer.url }, 'worker metrics served');
+  // Ready when Redis and the vendors this worker calls answer (core/readiness.ts).
+  const redis = redisReadiness(redisUrl);
+  const checks = {
+    redis: redis.check,
+    salesforce: vendorReadiness(settings.salesforce.instanceUrl),
+    stripe: vendorReadiness(settings.stripe.baseUrl ?? 'https://api.stripe.com'),
+    netsuite: vendorReadiness(settings.netsuite.baseUrl),
+  };
+  const metricsServer =
+    metricsPort === null
+      ? null
+      : await listenMetrics({ metrics: ops.metrics, port: metricsPort, host: config.host, token: metricsToken, ready: () => runReadinessChecks(checks) });
+  if (metricsServer) logger.info({ url: metricsServer.url }, 'worker /health, /ready and /metrics served');
   const live = createEventsRuntime({ config, events, ports, vendors, logger, workers: true });
   await live.start();
   logger.info({ pid: process.pid }, 'order-to-cash worker started');
@@ -77,11 +97,31 @@ async function main(): Promise<void> {
     await runtime.close();
     await events.close();
     await metricsServer?.close();
+    await redis.close();
     await ops.close();
     process.exit(0);
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
+}
+
+/**
+ * Development only: for a vendor not configured, the bundled simulator where `npm start` or
+ * `npm run simulators` serves it (PORT+101..103). The simulators accept any credential of the right
+ * form unless started with --require-credentials, so these are placeholders, not secrets (this
+ * module must not import simulators/). Production has every vendor configured: nothing here.
+ */
+function devVendorFallback(config: ConcordConfig): Partial<VendorSettings> {
+  if (config.production) return {};
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  const at = (offset: number) => `http://${host}:${config.port + offset}`;
+  return {
+    ...(config.salesforce ? {} : { salesforce: { instanceUrl: at(101), accessToken: 'concord-dev-session' } }),
+    ...(config.stripe ? {} : { stripe: { apiKey: 'sk_test_concord_dev_worker', baseUrl: at(102), taxRateId: config.stripeTaxRateId } }),
+    ...(config.netsuite
+      ? {}
+      : { netsuite: { accountId: 'TSTDRV1234567', consumerKey: 'dev', consumerSecret: 'dev', tokenId: 'dev', tokenSecret: 'dev', baseUrl: at(103), concurrency: config.orchestration.concurrency.ERP } }),
+  };
 }
 
 main().catch((error: Error) => {

@@ -3,8 +3,11 @@ import { loadConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import type { VendorCall } from '../../core/vendor-call';
 import { SCOPES, mintToken } from '../../gateway/token';
-import type { Seed } from '../../simulators/common/seed';
-import { startSystem, type RunningSystem, type SystemOptions } from '../../system';
+import { STRIPE_TAX_RATE_ID, type Seed } from '../../simulators/common/seed';
+import { createNetSuiteSimulator } from '../../simulators/netsuite/server';
+import { createSalesforceSimulator } from '../../simulators/salesforce/server';
+import { createStripeSimulator } from '../../simulators/stripe/server';
+import { SIMULATOR_CREDENTIALS, startSystem, type RunningSystem, type SystemOptions } from '../../system';
 
 export const TEST_JWT_SECRET = 'concord-test-secret-0123456789abcdef';
 
@@ -30,10 +33,44 @@ export interface TestSystemOptions {
   system?: Pick<SystemOptions, 'metrics' | 'tracing' | 'logger'>;
 }
 
+/**
+ * Production never starts a simulator: for NODE_ENV=production the test starts them itself, as
+ * stand-ins for remote vendors, and configures them as real vendors.
+ */
+async function remoteVendors(seed: Seed | undefined): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+  const sims = [
+    await createSalesforceSimulator({ seed }).listen(0, '127.0.0.1'),
+    await createStripeSimulator({ seed }).listen(0, '127.0.0.1'),
+    await createNetSuiteSimulator({ seed }).listen(0, '127.0.0.1'),
+  ];
+  const [salesforce, stripe, netsuite] = sims;
+  const ns = SIMULATOR_CREDENTIALS.netsuite;
+  return {
+    env: {
+      SALESFORCE_INSTANCE_URL: salesforce.url,
+      SALESFORCE_ACCESS_TOKEN: SIMULATOR_CREDENTIALS.salesforceToken,
+      STRIPE_API_KEY: SIMULATOR_CREDENTIALS.stripeKey,
+      STRIPE_API_BASE: stripe.url,
+      CONCORD_STRIPE_TAX_RATE_ID: STRIPE_TAX_RATE_ID,
+      NETSUITE_ACCOUNT_ID: ns.accountId,
+      NETSUITE_BASE_URL: netsuite.url,
+      NETSUITE_CONSUMER_KEY: ns.consumerKey,
+      NETSUITE_CONSUMER_SECRET: ns.consumerSecret,
+      NETSUITE_TOKEN_ID: ns.tokenId,
+      NETSUITE_TOKEN_SECRET: ns.tokenSecret,
+      CONCORD_SUBGRAPH_SECRET: 'concord-test-subgraph-secret-0123456789',
+    },
+    close: async () => {
+      for (const sim of sims) await sim.close();
+    },
+  };
+}
+
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
+  const remote = options.env?.NODE_ENV === 'production' ? await remoteVendors(options.seed) : null;
   // Tests poll hard from one subject (100 runs at 10 polls a second): the per-subject rate limit is
   // raised, not off, so every request still goes through it. test/security sets its own.
-  const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', CONCORD_RATE_LIMIT_RPS: '100000', CONCORD_RATE_LIMIT_BURST: '100000', ...options.env });
+  const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', CONCORD_RATE_LIMIT_RPS: '100000', CONCORD_RATE_LIMIT_BURST: '100000', ...remote?.env, ...options.env });
   const vendorCalls: VendorCall[] = [];
   const system = await startSystem({
     config,
@@ -47,6 +84,10 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const token = await mintToken({ secret: TEST_JWT_SECRET, subject: 'test-admin', scopes: SCOPES });
   return {
     ...system,
+    close: async () => {
+      await system.close();
+      await remote?.close();
+    },
     token,
     vendorCalls,
     async gql(query, variables, headers = {}) {

@@ -107,13 +107,15 @@ describe('signed principal between gateway and subgraphs', () => {
 describe('configuration rules', () => {
   it('refuses to start in production without a secret or JWKS, with the dev secret, or with a JWKS over http', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
-    expect(() => loadConfig({ NODE_ENV: 'production', CONCORD_JWT_SECRET: DEV_JWT_SECRET })).toThrow(/dev secret/);
-    expect(() => loadConfig({ NODE_ENV: 'production', CONCORD_JWKS_URL: 'http://idp.example/jwks' })).toThrow(/https/);
+    // 'gateway': the token rules alone (an API process also needs its vendors and subgraph secret: test/integration/production-mode).
+    expect(() => loadConfig({ NODE_ENV: 'production' }, 'gateway')).toThrow(/CONCORD_JWT_SECRET or CONCORD_JWKS_URL/);
+    expect(() => loadConfig({ NODE_ENV: 'production', CONCORD_JWT_SECRET: DEV_JWT_SECRET }, 'gateway')).toThrow(/dev secret/);
+    expect(() => loadConfig({ NODE_ENV: 'production', CONCORD_JWKS_URL: 'http://idp.example/jwks' }, 'gateway')).toThrow(/https/);
     expect(() => loadConfig({ CONCORD_SUBGRAPH_SECRET: 'short' })).toThrow(/32/);
   });
 
   it('never verifies HS256 with the public dev secret in production or next to a JWKS', () => {
-    expect(hs256SecretOf(loadConfig({ NODE_ENV: 'production', CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBeNull();
+    expect(hs256SecretOf(loadConfig({ NODE_ENV: 'production', CONCORD_JWKS_URL: 'https://idp.example/jwks' }, 'gateway'))).toBeNull();
     expect(hs256SecretOf(loadConfig({ CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBeNull();
     expect(hs256SecretOf(loadConfig({}))).toBe(DEV_JWT_SECRET);
     expect(hs256SecretOf(loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBe(TEST_JWT_SECRET);
