@@ -4,6 +4,7 @@ import { ConcordError } from '../core/errors';
 import { assertCanSeeCustomer, isPortal, type Principal } from '../core/principal';
 import type { Run, RunStatus } from '../subgraphs/orchestration/model';
 import type { OrderToCashEngine } from '../subgraphs/orchestration/engine';
+import { isLive } from '../subgraphs/orchestration/fulfilment';
 import { checkFirst } from './pagination';
 
 export interface OrchestrationContext {
@@ -109,6 +110,17 @@ export const orchestrationResolvers: GraphQLResolverMap<OrchestrationContext> = 
     orderToCashRun: async (opportunity: { id: string }, _: unknown, ctx: OrchestrationContext) => {
       const run = await ctx.engine.forOpportunity(opportunity.id);
       return run ? assertRunVisible(ctx, run) : null;
+    },
+    fulfilment: async (opportunity: { id: string }, _: unknown, ctx: OrchestrationContext) => {
+      if (isPortal(ctx.principal)) {
+        // A portal sees the fulfilment of its own deals only.
+        const owner = ctx.opportunityOwner ? await ctx.opportunityOwner(opportunity.id) : null;
+        assertCanSeeCustomer(ctx.principal, owner, `opportunity ${opportunity.id}`);
+      }
+      const f = await ctx.engine.fulfilment(opportunity.id);
+      return f
+        ? { contract: { id: f.contractId }, contractStatus: f.contract?.status ?? null, orderStatus: f.orderStatus, live: isLive(f), foundIn: f.foundIn }
+        : null;
     },
   },
   OrderToCashRun: {

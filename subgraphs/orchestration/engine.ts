@@ -12,6 +12,7 @@ import type { Logger } from '../../core/log';
 import { retryDelay } from '../../core/retry';
 import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunStep, type StepError } from './model';
 import type { JobHandler, WorkQueues } from './queue';
+import { isLive, readFulfilment, type Fulfilment } from './fulfilment';
 import { STEPS, type Ports, type StepInput } from './steps';
 import type { RunStore } from './store';
 import { compensatesOnFailure } from './workflow-model';
@@ -52,6 +53,8 @@ export interface OrderToCashEngine {
   get(runId: string): Promise<Run | null>;
   list(filter: { status?: RunStatus | null }, page: { first: number; after?: string | null }): Promise<Page<Run>>;
   forOpportunity(opportunityId: string): Promise<Run | null>;
+  /** The deal's fulfilment as the CRM and billing show it (null for an open deal). */
+  fulfilment(opportunityId: string): Promise<Fulfilment | null>;
   /** The job handler to give WorkQueues.startWorkers. */
   handle: JobHandler;
 }
@@ -364,6 +367,17 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     Object.assign(run.context, result.context);
     Object.assign(first, { status: 'SUCCEEDED', finishedAt: iso(), externalId: result.externalId });
 
+    // Exactly once per deal, not only per run: the systems of record are read before any effect.
+    // A deal the CRM or billing already shows as fulfilled is refused, naming its contract (see
+    // docs/order-to-cash.md); Concord's own runs of the deal are caught by store.create below.
+    const fulfilled = await readFulfilment(ports, opportunityId, run.context.customerId);
+    if (fulfilled && isLive(fulfilled)) {
+      throw new ConcordError(
+        'CONFLICT',
+        `opportunity ${opportunityId} is already fulfilled by contract ${fulfilled.contractId} (${fulfilled.contract?.status ?? 'unknown to billing'}, CRM order status ${fulfilled.orderStatus ?? 'none'}); no new run was started`,
+      );
+    }
+
     const created = await store.create(run);
     switch (created.outcome) {
       case 'existing-key':
@@ -440,6 +454,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     get: (id) => store.get(id),
     list: (filter, page) => store.list(filter, page),
     forOpportunity: (id) => store.forOpportunity(id),
+    fulfilment: (id) => readFulfilment(ports, id),
     handle,
   };
 }
