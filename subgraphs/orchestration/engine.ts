@@ -420,7 +420,30 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     return run;
   }
 
+  /**
+   * Undoing a run that posted to the ERP removes that posting, which a closed accounting period
+   * forbids. Checked before the first undo (as amendContract checks before it starts): otherwise
+   * the CRM would show the deal Canceled while billing and the ERP go on.
+   */
+  async function assertPostingReversible(runId: string): Promise<void> {
+    const run = await store.get(runId);
+    if (!run) throw new ConcordError('NOT_FOUND', `no run ${runId}`);
+    const posted = run.steps.find((s) => s.name === 'erpPosting')?.status === 'SUCCEEDED';
+    const invoiceId = run.context.invoiceId;
+    if (!posted || !invoiceId || run.status === 'COMPENSATING' || run.status === 'COMPENSATED') return;
+    const [postings, closed] = await Promise.all([ports.erp.getPostings([invoiceId]), ports.erp.closedPeriods()]);
+    const period = postings.get(invoiceId)?.period ?? null;
+    if (period && closed.includes(period)) {
+      throw new ConcordError(
+        'PERIOD_CLOSED',
+        `run ${runId} posted invoice ${invoiceId} to the ERP period ${period}, which is closed: nothing was undone; credit it in an open period instead`,
+        { system: 'ERP', retryable: false },
+      );
+    }
+  }
+
   async function cancel(runId: string): Promise<Run> {
+    await assertPostingReversible(runId);
     const run = await mutate(runId, (r) => {
       switch (r.status) {
         case 'COMPENSATING':
