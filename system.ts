@@ -173,6 +173,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       consistency: orchestration.consistency,
       ops: ops.watch(orchestration),
       tracing,
+      readiness: () => orchestration.readiness(),
     }).listen(at(4), host);
     closers.push(() => orchestrationServer.close());
 

@@ -337,7 +337,16 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       return existing;
     };
     const known = await store.findByKey(idempotencyKey);
-    if (known) return replay(known);
+    if (known) {
+      replay(known);
+      // A start whose answer was lost to a Redis outage may have stored its run but not its first
+      // job: the replay hands it to its lane again (a job only says "look at run X": harmless twice).
+      if (known.status === 'PENDING') {
+        const next = known.steps.find((s) => s.status !== 'SUCCEEDED');
+        if (next) await queues.enqueue(next.system, { runId: known.id, reason: `replay-${randomUUID().slice(0, 8)}` });
+      }
+      return known;
+    }
 
     const id = `run_${Date.now().toString(36)}${randomUUID().replace(/-/g, '').slice(0, 10)}`;
     const createdAt = iso();

@@ -49,6 +49,8 @@ export interface OrchestrationRuntime {
    * second engine instance with its own run store, sharing `queues` (and so the vendors' limits).
    */
   consistency: Consistency;
+  /** Null when runs can be read and written now, else why not (the subgraph's /ready). */
+  readiness(): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
   const store = config.redisUrl ? createRedisRunStore({
         url: config.redisUrl,
         prefix: config.redisPrefix,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
         onError: (error) => logger.warn({ err: error }, 'run store connection error; reconnecting'),
       }) : createMemoryRunStore();
   const queues = config.redisUrl
@@ -91,11 +94,12 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     ? createRedisRunStore({
         url: config.redisUrl,
         prefix: `${config.redisPrefix}:wf`,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
         onError: (error) => logger.warn({ err: error }, 'workflow run store connection error; reconnecting'),
       })
     : createMemoryRunStore();
   const kv = config.redisUrl
-    ? createRedisKeyValueStore({ url: config.redisUrl, prefix: config.redisPrefix, onError: (error) => logger.warn({ err: error }, 'key-value store connection error; reconnecting') })
+    ? createRedisKeyValueStore({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, onError: (error) => logger.warn({ err: error }, 'key-value store connection error; reconnecting') })
     : createMemoryKeyValueStore();
   const workflowPorts: Ports = { ...ports, ...(events ? { events } : {}) };
   const workflowEngine = createOrderToCashEngine({
@@ -131,6 +135,15 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     store,
     queues,
     consistency,
+    // A read of the run store: fails within the command timeout while Redis cannot be reached.
+    readiness: async () => {
+      try {
+        await store.get('readiness-probe');
+        return null;
+      } catch (error) {
+        return error instanceof Error ? `run store unavailable: ${error.message}` : 'run store unavailable';
+      }
+    },
     close: async () => {
       await consistency.close();
       await queues.close();

@@ -25,6 +25,8 @@ export interface OrchestrationSubgraphOptions {
   ops?: OpsOverviewSource;
   /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
   tracing?: Tracing;
+  /** Whether runs can be read and written now (GET /ready). Default: always ready. */
+  readiness?: () => Promise<string | null>;
 }
 
 /** Two resolver maps as one (the type names they share, Query and Mutation, get both sets of fields). */
@@ -37,7 +39,7 @@ function mergeResolvers<C>(...maps: GraphQLResolverMap<C>[]): GraphQLResolverMap
 }
 
 export function createOrchestrationSubgraph(options: OrchestrationSubgraphOptions) {
-  const { engine, secret, logger, opportunityOwner, consistency, ops, tracing } = options;
+  const { engine, secret, logger, opportunityOwner, consistency, ops, tracing, readiness } = options;
   return createSubgraphServer<OrchestrationContext & ConsistencyContext & OpsContext>({
     name: 'orchestration',
     typeDefs: subgraphTypeDefs('orchestration'),
@@ -50,5 +52,6 @@ export function createOrchestrationSubgraph(options: OrchestrationSubgraphOption
     secret,
     logger,
     tracing,
+    readiness,
   });
 }
