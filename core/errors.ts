@@ -1,5 +1,5 @@
 /**
- * The error contract of shared/API.md in one place. Every failure that can reach a client is a
+ * The error contract (docs/api.md) in one place. Every failure that can reach a client is a
  * ConcordError (or is turned into one at a boundary) so that `extensions.code`, `system` and
  * `retryable` are set the same way everywhere.
  */

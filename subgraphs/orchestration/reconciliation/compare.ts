@@ -2,7 +2,7 @@
  * The comparison: a snapshot of the three systems in, drifts out. Pure and linear (every record is
  * indexed once, then looked up), so it runs the same on 50 customers and 10,000.
  *
- * What must agree, and who is right (the system of record, shared/DESIGN.md):
+ * What must agree, and who is right (the system of record of each kind of record):
  * - Customers: a customer any system beyond the CRM knows (or that the CRM links to one) is in all
  *   three. A CRM account nothing else knows is a prospect, not drift. A billing or ERP customer
  *   whose canonical id has no CRM account is MISSING_IN_CRM, or a DUPLICATE_CUSTOMER of the account
