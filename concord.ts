@@ -108,6 +108,7 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
       ops: ops.watch(orchestration),
       opsRuns: orchestration.opsRuns,
       audit: orchestration.audit,
+      readiness: () => orchestration.readiness(),
       tracing,
     }).listen(at(4), host);
     closers.push(() => orchestrationServer.close());

@@ -159,6 +159,11 @@ export interface ConcordConfig {
   seedCustomers: number;
   /** Key prefix of everything Concord keeps in Redis (one per tenant or environment). */
   redisPrefix: string;
+  /**
+   * Longest a run-store or key-value command waits for Redis (reconnecting included) before the
+   * request fails with SERVICE_UNAVAILABLE, in ms (CONCORD_REDIS_COMMAND_TIMEOUT_MS, default 2000).
+   */
+  redisCommandTimeoutMs: number;
   orchestration: OrchestrationConfig;
   consistency: ConsistencyConfig;
   events: EventsConfig;
@@ -358,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     logFormat: logFormat(env.CONCORD_LOG_FORMAT),
     seedCustomers: integer(env, 'CONCORD_SEED_CUSTOMERS', 50),
     redisPrefix: env.CONCORD_REDIS_PREFIX || 'concord',
+    redisCommandTimeoutMs: Math.max(100, integer(env, 'CONCORD_REDIS_COMMAND_TIMEOUT_MS', 2000)),
     observability: observability(env),
     events: {
       retention: Math.max(1, integer(env, 'CONCORD_EVENTS_RETENTION', 100_000)),

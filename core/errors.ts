@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'VENDOR_REJECTED',
   'QUERY_TOO_COMPLEX',
   'RATE_LIMITED',
+  // Concord's own state (Redis) is unreachable: nothing was decided, try again shortly.
+  'SERVICE_UNAVAILABLE',
   'INTERNAL',
   // A subgraph's own error, passed on by the standalone gateway with its message and the subgraph's
   // name (extensions.subgraph), as @apollo/gateway names it; CONCORD_MASK_SUBGRAPH_ERRORS hides it.
@@ -43,7 +45,7 @@ export interface ConcordErrorOptions {
 
 /** Codes whose failures are worth retrying unless the vendor said otherwise. */
 export function isRetryableCode(code: ErrorCode): boolean {
-  return code === 'VENDOR_RATE_LIMITED' || code === 'VENDOR_UNAVAILABLE' || code === 'RATE_LIMITED';
+  return code === 'VENDOR_RATE_LIMITED' || code === 'VENDOR_UNAVAILABLE' || code === 'RATE_LIMITED' || code === 'SERVICE_UNAVAILABLE';
 }
 
 export class ConcordError extends Error {
@@ -71,6 +73,9 @@ export class ConcordError extends Error {
     if (this.system) {
       extensions.system = this.system;
       extensions.retryable = this.retryable;
+    } else if (this.code === 'SERVICE_UNAVAILABLE') {
+      // Not a vendor's failure, but a client must still know it may send the same request again.
+      extensions.retryable = true;
     }
     if (this.retryAfterSeconds !== undefined) extensions.retryAfterSeconds = this.retryAfterSeconds;
     if (this.vendorCode) extensions.vendorCode = this.vendorCode;

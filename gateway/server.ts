@@ -331,7 +331,9 @@ export function createGateway(options: GatewayOptions) {
             const body = (await response.json().catch(() => null)) as { data?: { __typename?: unknown } } | null;
             return [name, body?.data?.__typename ? 'up' : 'down (no GraphQL answer)'] as const;
           }
-          const response = await fetch(url.replace(/\/graphql$/, '/health'), { signal: AbortSignal.timeout(2000) });
+          // /ready, not /health: a subgraph that is alive but cannot reach what it needs (the
+          // orchestration subgraph without Redis) is not ready either.
+          const response = await fetch(url.replace(/\/graphql$/, '/ready'), { signal: AbortSignal.timeout(2000) });
           return [name, response.ok ? 'up' : `down (${response.status})`] as const;
         } catch {
           return [name, 'down (no answer)'] as const;

@@ -5,6 +5,7 @@ import { assertCanSeeCustomer, isPortal, type Principal } from '../core/principa
 import type { Run, RunStatus } from '../subgraphs/orchestration/model';
 import type { OrderToCashEngine } from '../subgraphs/orchestration/engine';
 import { audited, runOutcome, type AuditContext } from './audit';
+import { isLive } from '../subgraphs/orchestration/fulfilment';
 import { checkFirst } from './pagination';
 
 export interface OrchestrationContext extends AuditContext {
@@ -110,6 +111,17 @@ export const orchestrationResolvers: GraphQLResolverMap<OrchestrationContext> = 
     orderToCashRun: async (opportunity: { id: string }, _: unknown, ctx: OrchestrationContext) => {
       const run = await ctx.engine.forOpportunity(opportunity.id);
       return run ? assertRunVisible(ctx, run) : null;
+    },
+    fulfilment: async (opportunity: { id: string }, _: unknown, ctx: OrchestrationContext) => {
+      if (isPortal(ctx.principal)) {
+        // A portal sees the fulfilment of its own deals only.
+        const owner = ctx.opportunityOwner ? await ctx.opportunityOwner(opportunity.id) : null;
+        assertCanSeeCustomer(ctx.principal, owner, `opportunity ${opportunity.id}`);
+      }
+      const f = await ctx.engine.fulfilment(opportunity.id);
+      return f
+        ? { contract: { id: f.contractId }, contractStatus: f.contract?.status ?? null, orderStatus: f.orderStatus, live: isLive(f), foundIn: f.foundIn }
+        : null;
     },
   },
   OrderToCashRun: {

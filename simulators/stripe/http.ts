@@ -5,6 +5,7 @@
  * StripeApiErrors into Stripe's error envelope. Also the list envelope, cursor pagination and search
  * result paging that every collection endpoint shares.
  */
+import type { SimClock } from './clock';
 import type { SimRequest, SimResponse, SimRoute } from '../common/sim-server';
 import { StripeApiError } from './errors';
 import { applyExpand } from './expand';
@@ -26,6 +27,8 @@ export interface HandlerContext {
   idempotencyKey: string | null;
   /** Stripe's clause limit for search queries. */
   searchMaxClauses: number;
+  /** The simulator's clock (clock.ts); absent = the wall clock, and no automatic finalization. */
+  clock?: SimClock;
 }
 
 export interface Endpoint<F extends Fields = Fields> {
@@ -44,6 +47,8 @@ export interface RouteDeps {
   store: Store;
   idempotency: IdempotencyStore;
   searchMaxClauses: number;
+  /** The simulator's clock (clock.ts); absent = the wall clock, and no automatic finalization. */
+  clock?: SimClock;
 }
 
 function header(req: SimRequest, name: string): string | null {
@@ -75,11 +80,13 @@ export function toRoutes(endpoints: Endpoint[], deps: RouteDeps): SimRoute[] {
       }
       const execute = async (): Promise<SimResponse> => {
         try {
+          // What Stripe did on its own since the last request (auto-advanced drafts) shows first.
+          deps.clock?.tick();
           const valid = validate(def.fields, params);
           const ctx: HandlerContext = {
             store: deps.store,
             path: req.params,
-            now: Math.floor(Date.now() / 1000),
+            now: deps.clock ? deps.clock.now() : Math.floor(Date.now() / 1000),
             requestId,
             idempotencyKey: key,
             searchMaxClauses: deps.searchMaxClauses,

@@ -12,6 +12,7 @@ import type { SimRequest, SimResponse, SimServer } from '../common/sim-server';
 import { createSimServer } from '../common/sim-server';
 import { buildSeed, type Seed } from '../common/seed';
 import { catalogEndpoints } from './catalog';
+import { clockControlRoutes, createSimClock } from './clock';
 import { customerEndpoints } from './customers';
 import { StripeApiError } from './errors';
 import { eventEndpoints } from './events';
@@ -93,13 +94,15 @@ export function createStripeSimulator(options: StripeSimulatorOptions = {}): { l
   const webhooks = createWebhookSender();
   store.onEvent = (event) => webhooks.send(event);
   const idempotency = new IdempotencyStore();
+  const clock = createSimClock(store);
   const endpoints = [...customerEndpoints, ...catalogEndpoints, ...subscriptionEndpoints, ...invoiceEndpoints, ...eventEndpoints];
 
   const shell = createSimServer({
     name: 'stripe',
-    controlRoutes: webhookControlRoutes(webhooks),
+    controlRoutes: [...webhookControlRoutes(webhooks), ...clockControlRoutes(clock)],
+    // The clock is state, like the store: a reset of faults and stats leaves it where it is.
     onReset: () => webhooks.resetStats(),
-    routes: toRoutes(endpoints, { store, idempotency, searchMaxClauses }),
+    routes: toRoutes(endpoints, { store, idempotency, searchMaxClauses, clock }),
     state: () => ({
       customers: [...store.customers.values()],
       subscriptions: [...store.subscriptions.values()],

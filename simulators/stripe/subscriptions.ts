@@ -4,7 +4,8 @@
  *
  * - `collection_method=send_invoice`: the subscription is `active` at once; its first invoice is a
  *   draft that Stripe would finalize about an hour later (`automatically_finalizes_at`). The caller
- *   may finalize it earlier. The simulator has no clock that advances, so drafts wait for the caller.
+ *   may finalize it earlier. The simulator does so when its clock passes that time (clock.ts;
+ *   `POST /__sim/clock/advance` moves the clock on).
  * - `charge_automatically`: the first invoice is finalized and charged to the customer's default
  *   payment method; the subscription is `incomplete` until that succeeds. `error_if_incomplete`
  *   answers 402 and creates nothing when the charge fails; `default_incomplete` does not charge.

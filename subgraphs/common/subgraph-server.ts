@@ -58,6 +58,12 @@ export interface SubgraphServerOptions<C extends BaseContext> {
    * Default: none.
    */
   tracing?: Tracing;
+  /**
+   * Whether the subgraph can serve now, for GET /ready (the gateway's /ready asks it): null when
+   * ready, else why not (for example: Redis cannot be reached). /health stays liveness only.
+   * Default: always ready.
+   */
+  readiness?: () => Promise<string | null>;
 }
 
 export interface RunningServer {
@@ -106,7 +112,7 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 export function createSubgraphServer<C extends BaseContext & SubgraphRequestContext>(options: SubgraphServerOptions<C>) {
-  const { name, typeDefs, resolvers, context, secret, logger, tracing } = options;
+  const { name, typeDefs, resolvers, context, secret, logger, tracing, readiness } = options;
   const apollo = new ApolloServer<C>({
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
     includeStacktraceInErrorResponses: false,
@@ -118,6 +124,10 @@ export function createSubgraphServer<C extends BaseContext & SubgraphRequestCont
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://subgraph');
     if (url.pathname === '/health') return sendJson(res, 200, { status: 'ok', subgraph: name });
+    if (url.pathname === '/ready') {
+      const reason = readiness ? await readiness().catch((error: unknown) => (error instanceof Error ? error.message : 'not ready')) : null;
+      return sendJson(res, reason === null ? 200 : 503, reason === null ? { status: 'ready', subgraph: name } : { status: 'unavailable', subgraph: name, reason });
+    }
     if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
 
     const body = await readBody(req);

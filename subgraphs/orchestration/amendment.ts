@@ -84,75 +84,74 @@ export function createAmendments(options: AmendmentsOptions): Amendments {
       }
     }
     const inputHash = inputHashOf({ contractId, items, endDate });
-    const replay = await workflows.replayOf('CONTRACT_AMENDMENT', input.idempotencyKey, inputHash);
-    if (replay) {
-      if (replay.workflow?.kind === 'CONTRACT_AMENDMENT') authorize?.(replay.workflow.customerId);
-      return { contractId, run: await workflows.awaitSettled(replay.id, waitMs) };
-    }
-
-    const contract = (await ports.billing.getContracts([contractId])).get(contractId);
-    if (!contract) throw new ConcordError('NOT_FOUND', `no contract ${contractId}`);
-    authorize?.(contract.customerId);
-    if (contract.status !== 'ACTIVE') {
-      throw new ConcordError('VALIDATION_FAILED', `only an active contract can be amended; ${contractId} is ${contract.status}`);
-    }
-    const current = new Map(contract.items.map((i) => [i.productCode ?? '', i.quantity]));
-    const changes = items.filter((change) => {
-      if (change.replacesProductCode) {
-        if (!current.has(change.replacesProductCode)) {
-          throw new ConcordError('VALIDATION_FAILED', `contract ${contractId} has no ${change.replacesProductCode} item to replace`);
+    // One request of a key begins at a time; a replay while the first is in flight gets its run.
+    const { run: begun, replayed } = await workflows.once('CONTRACT_AMENDMENT', input.idempotencyKey, inputHash, async () => {
+      const contract = (await ports.billing.getContracts([contractId])).get(contractId);
+      if (!contract) throw new ConcordError('NOT_FOUND', `no contract ${contractId}`);
+      authorize?.(contract.customerId);
+      if (contract.status !== 'ACTIVE') {
+        throw new ConcordError('VALIDATION_FAILED', `only an active contract can be amended; ${contractId} is ${contract.status}`);
+      }
+      const current = new Map(contract.items.map((i) => [i.productCode ?? '', i.quantity]));
+      const changes = items.filter((change) => {
+        if (change.replacesProductCode) {
+          if (!current.has(change.replacesProductCode)) {
+            throw new ConcordError('VALIDATION_FAILED', `contract ${contractId} has no ${change.replacesProductCode} item to replace`);
+          }
+          if (current.has(change.productCode)) throw new ConcordError('VALIDATION_FAILED', `contract ${contractId} already has ${change.productCode}`);
+          return true;
         }
-        if (current.has(change.productCode)) throw new ConcordError('VALIDATION_FAILED', `contract ${contractId} already has ${change.productCode}`);
-        return true;
+        // Naming an item at the quantity it already has changes nothing.
+        return (current.get(change.productCode) ?? 0) !== change.quantity;
+      });
+      const remaining = new Map(current);
+      for (const change of changes) {
+        if (change.replacesProductCode) remaining.delete(change.replacesProductCode);
+        if (change.quantity === 0) remaining.delete(change.productCode);
+        else remaining.set(change.productCode, change.quantity);
       }
-      // Naming an item at the quantity it already has changes nothing.
-      return (current.get(change.productCode) ?? 0) !== change.quantity;
-    });
-    const remaining = new Map(current);
-    for (const change of changes) {
-      if (change.replacesProductCode) remaining.delete(change.replacesProductCode);
-      if (change.quantity === 0) remaining.delete(change.productCode);
-      else remaining.set(change.productCode, change.quantity);
-    }
-    if (remaining.size === 0) throw new ConcordError('VALIDATION_FAILED', 'an amendment cannot remove every item; cancel the contract instead');
-    const endChanges = endDate !== undefined && endDate !== contract.endDate;
-    if (changes.length === 0 && !endChanges) throw new ConcordError('VALIDATION_FAILED', 'the amendment changes nothing on the contract');
+      if (remaining.size === 0) throw new ConcordError('VALIDATION_FAILED', 'an amendment cannot remove every item; cancel the contract instead');
+      const endChanges = endDate !== undefined && endDate !== contract.endDate;
+      if (changes.length === 0 && !endChanges) throw new ConcordError('VALIDATION_FAILED', 'the amendment changes nothing on the contract');
 
-    if (changes.length > 0) {
-      // Refused now, with nothing changed, rather than billed and then undone.
-      const period = now().toISOString().slice(0, 7);
-      if ((await ports.erp.closedPeriods()).includes(period)) {
-        throw new ConcordError('PERIOD_CLOSED', `the ERP period ${period} is closed, so the adjustment cannot be posted; nothing was changed`, {
-          system: 'ERP',
-          retryable: false,
-        });
+      if (changes.length > 0) {
+        // Refused now, with nothing changed, rather than billed and then undone.
+        const period = now().toISOString().slice(0, 7);
+        if ((await ports.erp.closedPeriods()).includes(period)) {
+          throw new ConcordError('PERIOD_CLOSED', `the ERP period ${period} is closed, so the adjustment cannot be posted; nothing was changed`, {
+            system: 'ERP',
+            retryable: false,
+          });
+        }
       }
-    }
 
-    const workflow: AmendmentWorkflow = {
-      kind: 'CONTRACT_AMENDMENT',
-      contractId,
-      customerId: contract.customerId,
-      items: changes,
-      ...(endChanges ? { endDate } : {}),
-      prorationDate: Math.floor(now().getTime() / 1000),
-      before: { items: contract.items.map((i) => ({ productCode: i.productCode ?? '', quantity: i.quantity })), endDate: contract.endDate },
-      invoice: null,
-      erpDocument: null,
-    };
-    const { run } = await workflows.start({
-      kind: 'CONTRACT_AMENDMENT',
-      idempotencyKey: input.idempotencyKey,
-      inputHash,
-      subject: `contract:${contractId}`,
-      exclusive: true,
-      steps: AMENDMENT_PLAN,
-      workflow,
-      correlationId,
-      customerId: contract.customerId,
+      const workflow: AmendmentWorkflow = {
+        kind: 'CONTRACT_AMENDMENT',
+        contractId,
+        customerId: contract.customerId,
+        items: changes,
+        ...(endChanges ? { endDate } : {}),
+        prorationDate: Math.floor(now().getTime() / 1000),
+        before: { items: contract.items.map((i) => ({ productCode: i.productCode ?? '', quantity: i.quantity })), endDate: contract.endDate },
+        invoice: null,
+        erpDocument: null,
+      };
+      const { run } = await workflows.start({
+        kind: 'CONTRACT_AMENDMENT',
+        idempotencyKey: input.idempotencyKey,
+        inputHash,
+        subject: `contract:${contractId}`,
+        exclusive: true,
+        steps: AMENDMENT_PLAN,
+        workflow,
+        correlationId,
+        customerId: contract.customerId,
+      });
+      logger.info({ runId: run.id, contractId, correlationId }, 'amendment started');
+      return run;
     });
-    logger.info({ runId: run.id, contractId, correlationId }, 'amendment started');
-    return { contractId, run: await workflows.awaitSettled(run.id, waitMs) };
+    if (replayed && begun.workflow?.kind === 'CONTRACT_AMENDMENT') authorize?.(begun.workflow.customerId);
+    return { contractId, run: await workflows.awaitSettled(begun.id, waitMs) };
   }
 
   return { amend };

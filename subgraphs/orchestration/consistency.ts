@@ -69,7 +69,7 @@ export function createConsistency(options: ConsistencyOptions): Consistency {
   }
   return {
     workflows,
-    customers: createCustomerMaster({ ports, workflows, logger: log, waitMs }),
+    customers: createCustomerMaster({ ports, workflows, kv, logger: log, waitMs }),
     amendments: createAmendments({ ports, workflows, logger: log, waitMs }),
     reconciler,
     reports,

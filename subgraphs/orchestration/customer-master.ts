@@ -15,6 +15,8 @@ import type { SystemName } from '../../core/canonical';
 import { ConcordError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { companyDomain, likelyDuplicates, normaliseDomain, searchTokens, type MatchReason, type Party } from './matching';
+import { createIdentityReservations } from './identity-reservation';
+import type { KeyValueStore } from './kv';
 import type { Run } from './model';
 import type { Ports } from './steps';
 import { CUSTOMER_SYNC_PLAN, type CustomerSyncWorkflow } from './workflow-model';
@@ -65,9 +67,17 @@ export class DuplicateCustomerError extends ConcordError {
 export interface CustomerMasterOptions {
   ports: Ports;
   workflows: WorkflowRunner;
+  /** Where creates reserve the identity they are creating (shared by every process). */
+  kv: KeyValueStore;
   logger: Logger;
   /** How long upsertCustomer waits for the sync to settle before answering, in ms. Default 8000. */
   waitMs?: number;
+  /**
+   * How long a create's reservation of its identity lasts, in ms. Default 600000 (10 minutes):
+   * past the time billing's and the ERP's search take to show the new records; the CRM account,
+   * which the duplicate check reads without lag, takes over from it.
+   */
+  reservationMs?: number;
 }
 
 export interface CustomerMaster {
@@ -88,7 +98,8 @@ function clean(value: string | null | undefined, field: string, max: number): st
 }
 
 export function createCustomerMaster(options: CustomerMasterOptions): CustomerMaster {
-  const { ports, workflows, logger, waitMs = 8000 } = options;
+  const { ports, workflows, kv, logger, waitMs = 8000, reservationMs = 600_000 } = options;
+  const identity = createIdentityReservations({ kv, ttlMs: reservationMs });
 
   async function findDuplicates(
     criteria: { name: string; domain?: string | null; email?: string | null; taxRegistration?: string | null; parentId?: string | null },
@@ -164,10 +175,20 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
     const fields = { name, domain, email, taxRegistration, parentId };
     const inputHash = inputHashOf({ id, ...fields });
 
-    const replay = await workflows.replayOf('CUSTOMER_SYNC', input.idempotencyKey, inputHash);
-    if (replay?.workflow?.kind === 'CUSTOMER_SYNC') {
-      return { customerId: replay.workflow.customer.customerId, run: await workflows.awaitSettled(replay.id, waitMs) };
-    }
+    // One request of a key begins at a time; a replay while the first is in flight gets its run.
+    const { run } = await workflows.once('CUSTOMER_SYNC', input.idempotencyKey, inputHash, () => begin(input, id, fields, inputHash, correlationId));
+    if (run.workflow?.kind !== 'CUSTOMER_SYNC') throw new ConcordError('INTERNAL', `run ${run.id} is not a customer sync`);
+    return { customerId: run.workflow.customer.customerId, run: await workflows.awaitSettled(run.id, waitMs) };
+  }
+
+  async function begin(
+    input: UpsertCustomerInput,
+    id: string | null,
+    fields: { name: string; domain: string | null; email: string | null; taxRegistration: string | null; parentId: string | null },
+    inputHash: string,
+    correlationId: string,
+  ): Promise<Run> {
+    const { name, domain, email, taxRegistration, parentId } = fields;
 
     let customerId: string;
     let created: boolean;
@@ -175,9 +196,22 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
     if (id === null) {
       // The account this key already made (a retry after a crash) is ours, not a duplicate.
       const crmKey = `cm:${input.idempotencyKey}`;
-      const own = await ports.crm.findAccountByKey(crmKey);
-      if (!own) refuseUnconfirmed(await findDuplicates(fields), input.confirmNotDuplicateOf ?? []);
-      const account = await ports.crm.upsertAccountByKey(crmKey, { name, domain, parentId, correlationId });
+      // Detection and creation are one decision across processes: the normalised identity is
+      // reserved first, so of concurrent creates of one company only one goes on (the others get
+      // CONFLICT naming it); billing's search, which lags writes, is never what decides.
+      const held = await identity.reserve({ name, taxRegistration }, input.idempotencyKey, input.confirmNotDuplicateOf ?? []);
+      let account: { id: string; created: boolean };
+      try {
+        const own = await ports.crm.findAccountByKey(crmKey);
+        if (!own) refuseUnconfirmed(await findDuplicates(fields), input.confirmNotDuplicateOf ?? []);
+        account = await ports.crm.upsertAccountByKey(crmKey, { name, domain, parentId, correlationId });
+      } catch (error) {
+        // Nothing was created under the reservation: the identity is free again.
+        await held.release();
+        throw error;
+      }
+      // Kept (with the customer it made) until it expires: by then every system's search shows it.
+      await held.settle(account.id);
       customerId = account.id;
       created = true;
       logger.info({ customerId, correlationId, created: account.created }, 'customer master: CRM account written');
@@ -211,7 +245,7 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
       customerId,
       prepare,
     });
-    return { customerId, run: await workflows.awaitSettled(run.id, waitMs) };
+    return run;
   }
 
   return { upsert, findDuplicates: (criteria, exclude) => findDuplicates(criteria, exclude ?? null, exclude ? [exclude] : []) };

@@ -12,6 +12,7 @@ import type { Logger } from '../../core/log';
 import { scheduledRetryDelay, type VendorRetryPolicy } from '../../core/retry';
 import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunStep, type StepError } from './model';
 import type { JobHandler, WorkQueues } from './queue';
+import { isLive, readFulfilment, type Fulfilment } from './fulfilment';
 import { STEPS, type Ports, type StepInput } from './steps';
 import type { RunStore } from './store';
 import { compensatesOnFailure } from './workflow-model';
@@ -57,6 +58,8 @@ export interface OrderToCashEngine {
   get(runId: string): Promise<Run | null>;
   list(filter: { status?: RunStatus | null }, page: { first: number; after?: string | null }): Promise<Page<Run>>;
   forOpportunity(opportunityId: string): Promise<Run | null>;
+  /** The deal's fulfilment as the CRM and billing show it (null for an open deal). */
+  fulfilment(opportunityId: string): Promise<Fulfilment | null>;
   /** The job handler to give WorkQueues.startWorkers. */
   handle: JobHandler;
 }
@@ -341,7 +344,16 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       return existing;
     };
     const known = await store.findByKey(idempotencyKey);
-    if (known) return replay(known);
+    if (known) {
+      replay(known);
+      // A start whose answer was lost to a Redis outage may have stored its run but not its first
+      // job: the replay hands it to its lane again (a job only says "look at run X": harmless twice).
+      if (known.status === 'PENDING') {
+        const next = known.steps.find((s) => s.status !== 'SUCCEEDED');
+        if (next) await queues.enqueue(next.system, { runId: known.id, reason: `replay-${randomUUID().slice(0, 8)}` });
+      }
+      return known;
+    }
 
     const id = `run_${Date.now().toString(36)}${randomUUID().replace(/-/g, '').slice(0, 10)}`;
     const createdAt = iso();
@@ -370,6 +382,17 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     });
     Object.assign(run.context, result.context);
     Object.assign(first, { status: 'SUCCEEDED', finishedAt: iso(), externalId: result.externalId });
+
+    // Exactly once per deal, not only per run: the systems of record are read before any effect.
+    // A deal the CRM or billing already shows as fulfilled is refused, naming its contract (see
+    // docs/order-to-cash.md); Concord's own runs of the deal are caught by store.create below.
+    const fulfilled = await readFulfilment(ports, opportunityId, run.context.customerId);
+    if (fulfilled && isLive(fulfilled)) {
+      throw new ConcordError(
+        'CONFLICT',
+        `opportunity ${opportunityId} is already fulfilled by contract ${fulfilled.contractId} (${fulfilled.contract?.status ?? 'unknown to billing'}, CRM order status ${fulfilled.orderStatus ?? 'none'}); no new run was started`,
+      );
+    }
 
     const created = await store.create(run);
     switch (created.outcome) {
@@ -413,7 +436,30 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     return run;
   }
 
+  /**
+   * Undoing a run that posted to the ERP removes that posting, which a closed accounting period
+   * forbids. Checked before the first undo (as amendContract checks before it starts): otherwise
+   * the CRM would show the deal Canceled while billing and the ERP go on.
+   */
+  async function assertPostingReversible(runId: string): Promise<void> {
+    const run = await store.get(runId);
+    if (!run) throw new ConcordError('NOT_FOUND', `no run ${runId}`);
+    const posted = run.steps.find((s) => s.name === 'erpPosting')?.status === 'SUCCEEDED';
+    const invoiceId = run.context.invoiceId;
+    if (!posted || !invoiceId || run.status === 'COMPENSATING' || run.status === 'COMPENSATED') return;
+    const [postings, closed] = await Promise.all([ports.erp.getPostings([invoiceId]), ports.erp.closedPeriods()]);
+    const period = postings.get(invoiceId)?.period ?? null;
+    if (period && closed.includes(period)) {
+      throw new ConcordError(
+        'PERIOD_CLOSED',
+        `run ${runId} posted invoice ${invoiceId} to the ERP period ${period}, which is closed: nothing was undone; credit it in an open period instead`,
+        { system: 'ERP', retryable: false },
+      );
+    }
+  }
+
   async function cancel(runId: string): Promise<Run> {
+    await assertPostingReversible(runId);
     const run = await mutate(runId, (r) => {
       switch (r.status) {
         case 'COMPENSATING':
@@ -447,6 +493,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     get: (id) => store.get(id),
     list: (filter, page) => store.list(filter, page),
     forOpportunity: (id) => store.forOpportunity(id),
+    fulfilment: (id) => readFulfilment(ports, id),
     handle,
   };
 }

@@ -5,6 +5,7 @@
  * Cluster slot, as the run store does. Conditional writes are single-key Lua scripts (atomic, and
  * legal in cluster mode); they are inline so that `npm run build` (tsc only) ships them.
  */
+import { failFastRedisOptions, guardRedis } from '../../core/redis-availability';
 import { createHash } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import type { KeyValueStore } from './kv';
@@ -16,6 +17,8 @@ export interface RedisKeyValueStoreOptions {
   url?: string;
   /** Namespace of every key (one per tenant or test). Default 'concord'. */
   prefix?: string;
+  /** Longest a command waits (connecting included) before it fails as SERVICE_UNAVAILABLE, in ms. Default 2000. */
+  commandTimeoutMs?: number;
   /** Told of connection errors of a client the store made (it reconnects by itself). */
   onError?: (error: Error) => void;
 }
@@ -84,9 +87,11 @@ const SCRIPTS = {
 };
 
 export function createRedisKeyValueStore(options: RedisKeyValueStoreOptions = {}): KeyValueStore {
-  const { redis: given, url = 'redis://127.0.0.1:6379', prefix = 'concord', onError } = options;
-  const redis: Redis | Cluster = given ?? new Redis(url);
-  if (!given) redis.on('error', (error: Error) => onError?.(error));
+  const { redis: given, url = 'redis://127.0.0.1:6379', prefix = 'concord', onError, commandTimeoutMs = 2000 } = options;
+  // Every command fails fast and as SERVICE_UNAVAILABLE when Redis cannot be reached (core/redis-availability.ts).
+  const client: Redis | Cluster = given ?? new Redis(url, failFastRedisOptions(commandTimeoutMs));
+  const redis = guardRedis(client);
+  if (!given) client.on('error', (error: Error) => onError?.(error));
   const k = (key: string) => `{${prefix}}:kv:${key}`;
 
   /** EVALSHA, falling back to EVAL when the server has not cached the script (restart, failover). */

@@ -55,7 +55,8 @@ async function post(input: StepInput, documentDate: string): Promise<string> {
 
 export const REPAIR_STEPS: Pick<
   Record<WorkflowStepName, StepDefinition>,
-  'readBillingInvoice' | 'postMissingInvoice' | 'reverseErpPosting' | 'readErpCreditStatus' | 'alignCrmAccountStatus' | 'readBillingContract' | 'alignCrmContract'
+  | 'readBillingInvoice' | 'postMissingInvoice' | 'reverseErpPosting' | 'readErpCreditStatus' | 'alignCrmAccountStatus' | 'readBillingContract' | 'alignCrmContract'
+  | 'cancelDuplicateContract' | 'reverseVoidedPostings' | 'voidOrphanedInvoice'
 > = {
   readBillingInvoice: {
     name: 'readBillingInvoice',
@@ -170,6 +171,54 @@ export const REPAIR_STEPS: Pick<
         correlationId,
       });
       return { externalId: crmContractId, workflow: { outcome: `CRM contract aligned with billing (${status})` } };
+    },
+  },
+
+  cancelDuplicateContract: {
+    name: 'cancelDuplicateContract',
+    // A deal billed twice: the extra contract (the one the CRM does not link, or the newer) is
+    // cancelled and every invoice of it still asking for money voided (a draft too: Stripe would
+    // finalize it). Cancelling a cancelled contract and voiding a void invoice count as done.
+    async run({ run, ports, key, correlationId }) {
+      const r = repairOf(run);
+      const contractId = need(r.contractId, 'contractId');
+      if (r.truth?.contractStatus !== 'CANCELED' && r.truth?.contractStatus !== 'ENDED') {
+        await ports.billing.cancelContract(contractId, { idempotencyKey: `${key}:cancel`, correlationId });
+      }
+      const voided: string[] = [];
+      for (const invoice of await ports.billing.listInvoicesForContract(contractId)) {
+        if (invoice.status === 'PAID') continue;
+        if (invoice.status !== 'VOID') await ports.billing.voidInvoice(invoice.id, { idempotencyKey: `${key}:void:${invoice.id}`, correlationId });
+        voided.push(invoice.id);
+      }
+      return { externalId: contractId, workflow: { voidedInvoiceIds: voided, outcome: `duplicate contract ${contractId} cancelled, ${voided.length} invoice(s) void` } };
+    },
+  },
+
+  reverseVoidedPostings: {
+    name: 'reverseVoidedPostings',
+    // Already absent counts as done; a closed period is PERIOD_CLOSED (a human credits it).
+    async run({ run, ports, correlationId }) {
+      const r = repairOf(run);
+      const ids = r.voidedInvoiceIds ?? [];
+      for (const invoiceId of ids) await ports.erp.reverseInvoice(invoiceId, { correlationId });
+      return { externalId: null, workflow: { outcome: `${r.outcome ?? 'duplicate cancelled'}; ERP postings of ${ids.length} invoice(s) removed` } };
+    },
+  },
+
+  voidOrphanedInvoice: {
+    name: 'voidOrphanedInvoice',
+    // The order was cancelled: its invoice must not bill. A draft is finalized with auto_advance off
+    // and voided (Stripe voids only open invoices); the next step removes an ERP posting of it.
+    async run({ run, ports, key, correlationId }) {
+      const r = repairOf(run);
+      const invoice = need(r.invoice, 'the billing invoice');
+      const invoiceId = need(r.invoiceId, 'invoiceId');
+      if (invoice.status === 'PAID') {
+        throw new BusinessRuleError(`invoice ${invoiceId} of a cancelled order is paid: refund it by hand`, 'BILLING');
+      }
+      if (invoice.status !== 'VOID') await ports.billing.voidInvoice(invoiceId, { idempotencyKey: `${key}:void`, correlationId });
+      return { externalId: invoiceId, workflow: { invoice: { ...invoice, status: 'VOID' }, outcome: 'invoice voided' } };
     },
   },
 };

@@ -62,6 +62,8 @@ export interface OrchestrationRuntime {
   opsRuns: OpsRunList;
   /** The audit trail of operator actions (Redis with REDIS_URL, memory otherwise) and its recorder. */
   audit: OperatorAudit;
+  /** Null when runs can be read and written now, else why not (the subgraph's /ready). */
+  readiness(): Promise<string | null>;
   close(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
   const store = config.redisUrl ? createRedisRunStore({
         url: config.redisUrl,
         prefix: config.redisPrefix,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
         onError: (error) => logger.warn({ err: error }, 'run store connection error; reconnecting'),
       }) : createMemoryRunStore();
   const queues = config.redisUrl
@@ -105,11 +108,12 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     ? createRedisRunStore({
         url: config.redisUrl,
         prefix: `${config.redisPrefix}:wf`,
+        commandTimeoutMs: config.redisCommandTimeoutMs,
         onError: (error) => logger.warn({ err: error }, 'workflow run store connection error; reconnecting'),
       })
     : createMemoryRunStore();
   const kv = config.redisUrl
-    ? createRedisKeyValueStore({ url: config.redisUrl, prefix: config.redisPrefix, onError: (error) => logger.warn({ err: error }, 'key-value store connection error; reconnecting') })
+    ? createRedisKeyValueStore({ url: config.redisUrl, prefix: config.redisPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, onError: (error) => logger.warn({ err: error }, 'key-value store connection error; reconnecting') })
     : createMemoryKeyValueStore();
   const workflowPorts: Ports = { ...ports, ...(events ? { events } : {}) };
   const workflowEngine = createOrderToCashEngine({
@@ -154,6 +158,15 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     workflowStore,
     opsRuns,
     audit,
+    // A read of the run store: fails within the command timeout while Redis cannot be reached.
+    readiness: async () => {
+      try {
+        await store.get('readiness-probe');
+        return null;
+      } catch (error) {
+        return error instanceof Error ? `run store unavailable: ${error.message}` : 'run store unavailable';
+      }
+    },
     close: async () => {
       await consistency.close();
       await trail.close();

@@ -32,6 +32,8 @@ export interface OrchestrationSubgraphOptions {
   audit?: OperatorAudit;
   /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
   tracing?: Tracing;
+  /** Whether runs can be read and written now (GET /ready). Default: always ready. */
+  readiness?: () => Promise<string | null>;
 }
 
 /** Two resolver maps as one (the type names they share, Query and Mutation, get both sets of fields). */
@@ -44,7 +46,7 @@ function mergeResolvers<C>(...maps: GraphQLResolverMap<C>[]): GraphQLResolverMap
 }
 
 export function createOrchestrationSubgraph(options: OrchestrationSubgraphOptions) {
-  const { engine, secret, logger, opportunityOwner, consistency, ops, opsRuns, audit, tracing } = options;
+  const { engine, secret, logger, opportunityOwner, consistency, ops, opsRuns, audit, tracing, readiness } = options;
   return createSubgraphServer<OrchestrationContext & ConsistencyContext & OpsContext>({
     name: 'orchestration',
     typeDefs: subgraphTypeDefs('orchestration'),
@@ -58,5 +60,6 @@ export function createOrchestrationSubgraph(options: OrchestrationSubgraphOption
     secret,
     logger,
     tracing,
+    readiness,
   });
 }

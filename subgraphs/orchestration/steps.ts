@@ -69,6 +69,15 @@ function firstInvoice(invoices: BillingInvoice[]): BillingInvoice | null {
   return invoices.length === 0 ? null : invoices[invoices.length - 1];
 }
 
+/** Void every invoice of the contract that is a draft or open (paid ones need a refund, not this). */
+async function neutraliseInvoices(ports: Ports, contractId: string, key: string, correlationId: string): Promise<void> {
+  for (const invoice of await ports.billing.listInvoicesForContract(contractId)) {
+    if (invoice.status === 'DRAFT' || invoice.status === 'OPEN' || invoice.status === 'UNCOLLECTIBLE') {
+      await ports.billing.voidInvoice(invoice.id, { idempotencyKey: `${key}:void:${invoice.id}`, correlationId });
+    }
+  }
+}
+
 /** A contract step that failed with an unknown outcome may still have created the subscription. */
 async function contractOfUncertainCreate(run: Run, ports: Ports): Promise<string | null> {
   if (!run.context.billingCustomerId) return null;
@@ -148,7 +157,14 @@ export const STEPS: Record<OrderToCashStepName, StepDefinition> = {
     },
     async compensate({ run, ports, key, correlationId }) {
       const id = run.context.contractId ?? (await contractOfUncertainCreate(run, ports));
-      if (id) await ports.billing.cancelContract(id, { idempotencyKey: `${key}:cancel`, correlationId });
+      if (!id) return;
+      await ports.billing.cancelContract(id, { idempotencyKey: `${key}:cancel`, correlationId });
+      // Cancelling a subscription leaves its invoices as they are (Stripe), and its first invoice
+      // is a draft with auto_advance: Stripe would finalize it about an hour later and bill the
+      // customer for a cancelled order. Whatever the run stopped at (before, during or after the
+      // invoice step), every invoice of the contract still asking for money is voided (a draft is
+      // finalized with auto_advance=false first: Stripe voids only open invoices).
+      await neutraliseInvoices(ports, id, key, correlationId);
     },
   },
 

@@ -16,6 +16,7 @@
  *
  * The scripts are inline rather than .lua files so that `npm run build` (tsc only) ships them.
  */
+import { failFastRedisOptions, guardRedis } from '../../core/redis-availability';
 import { createHash } from 'node:crypto';
 import { Redis, type Cluster } from 'ioredis';
 import type { Page } from '../../core/canonical';
@@ -32,6 +33,8 @@ export interface RedisRunStoreOptions {
   url?: string;
   /** Namespace of every key (one per tenant or test). Default: 'concord'. */
   prefix?: string;
+  /** Longest a command waits (connecting included) before it fails as SERVICE_UNAVAILABLE, in ms. Default 2000. */
+  commandTimeoutMs?: number;
   /** Told of connection errors of a client the store made (it reconnects by itself). Default: ignored. */
   onError?: (error: Error) => void;
 }
@@ -194,10 +197,12 @@ const SCRIPTS = {
 // ------------------------------------------------------------------------------------ the store
 
 export function createRedisRunStore(options: RedisRunStoreOptions = {}): RunStore {
-  const { redis: given, url = 'redis://127.0.0.1:6379', prefix = 'concord', onError } = options;
-  const redis: Redis | Cluster = given ?? new Redis(url);
+  const { redis: given, url = 'redis://127.0.0.1:6379', prefix = 'concord', onError, commandTimeoutMs = 2000 } = options;
+  // Every command fails fast and as SERVICE_UNAVAILABLE when Redis cannot be reached (core/redis-availability.ts).
+  const client: Redis | Cluster = given ?? new Redis(url, failFastRedisOptions(commandTimeoutMs));
+  const redis = guardRedis(client);
   // ioredis reconnects by itself; without a listener a dropped connection would be an unhandled event.
-  if (!given) redis.on('error', (error: Error) => onError?.(error));
+  if (!given) client.on('error', (error: Error) => onError?.(error));
   const base = `{${prefix}}:o2c`;
   const keys = {
     run: (id: string) => `${base}:run:${id}`,

@@ -30,6 +30,9 @@ export const WORKFLOW_STEP_SYSTEM = {
   alignCrmAccountStatus: 'CRM',
   readBillingContract: 'BILLING',
   alignCrmContract: 'CRM',
+  cancelDuplicateContract: 'BILLING',
+  reverseVoidedPostings: 'ERP',
+  voidOrphanedInvoice: 'BILLING',
 } as const satisfies Record<string, SystemName>;
 export type WorkflowStepName = keyof typeof WORKFLOW_STEP_SYSTEM;
 
@@ -94,7 +97,9 @@ export type RepairAction =
   | 'POST_INVOICE'
   | 'REVERSE_POSTING'
   | 'ALIGN_CRM_ACCOUNT_STATUS'
-  | 'ALIGN_CRM_CONTRACT';
+  | 'ALIGN_CRM_CONTRACT'
+  | 'CANCEL_DUPLICATE_CONTRACT'
+  | 'VOID_ORPHANED_INVOICE';
 
 export interface RepairWorkflow {
   kind: 'DRIFT_REPAIR';
@@ -115,6 +120,8 @@ export interface RepairWorkflow {
   truth: { creditHold?: boolean; contractStatus?: ContractStatus; contractEndDate?: string | null } | null;
   /** What the repair found and did, for operators ("posted", "already consistent", ...). */
   outcome: string | null;
+  /** Invoices a duplicate-contract repair voided, whose ERP postings it then removes. */
+  voidedInvoiceIds?: string[];
 }
 
 export type WorkflowState = CustomerSyncWorkflow | AmendmentWorkflow | RepairWorkflow;
@@ -127,6 +134,9 @@ export const REPAIR_PLAN: Record<RepairAction, WorkflowStepName[]> = {
   REVERSE_POSTING: ['readBillingInvoice', 'reverseErpPosting'],
   ALIGN_CRM_ACCOUNT_STATUS: ['readErpCreditStatus', 'alignCrmAccountStatus'],
   ALIGN_CRM_CONTRACT: ['readBillingContract', 'alignCrmContract'],
+  // The extra contract is cancelled, its invoices voided, and their ERP postings removed.
+  CANCEL_DUPLICATE_CONTRACT: ['readBillingContract', 'cancelDuplicateContract', 'reverseVoidedPostings'],
+  VOID_ORPHANED_INVOICE: ['readBillingInvoice', 'voidOrphanedInvoice', 'reverseErpPosting'],
 };
 
 /** The steps of a customer sync and of an amendment, in order. */

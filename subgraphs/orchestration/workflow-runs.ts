@@ -42,6 +42,11 @@ export interface WorkflowRunnerOptions {
   onRunChanged?: (run: Run) => void;
   /** How often awaitSettled looks at a run, in ms. Default 50. */
   pollMs?: number;
+  /**
+   * How long a request waits for another request of the same key and input that is still
+   * beginning (before its run exists), in ms. Default 30000; then CONFLICT, retryable later.
+   */
+  inFlightWaitMs?: number;
 }
 
 export interface StartWorkflow {
@@ -79,6 +84,15 @@ export interface WorkflowRunner {
   cancel(runId: string): Promise<Run>;
   /** The run once settled, or as it is after `timeoutMs`. */
   awaitSettled(runId: string, timeoutMs: number): Promise<Run>;
+  /**
+   * Idempotent replay while in flight: `begin` (the checks, writes and start of a request) runs for
+   * one request of a key at a time. A request with the same key and input that arrives while
+   * another is beginning waits for that one's run and returns it (a client retrying after a
+   * timeout gets its own outcome, not CONFLICT with itself); with another input it is CONFLICT.
+   * If the first fails before its run exists, the waiting one begins afresh (and meets the same
+   * failure, for the same reason).
+   */
+  once(kind: WorkflowKind, idempotencyKey: string, inputHash: string, begin: () => Promise<Run>): Promise<{ run: Run; replayed: boolean }>;
 }
 
 /** A stable hash of a caller's input (key order does not matter). */
@@ -105,7 +119,7 @@ const subjectKey = (subject: string) => `workflow:subject:${subject}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createWorkflowRunner(options: WorkflowRunnerOptions): WorkflowRunner {
-  const { store, queues, engine, kv, logger, onRunChanged, pollMs = 50 } = options;
+  const { store, queues, engine, kv, logger, onRunChanged, pollMs = 50, inFlightWaitMs = 30_000 } = options;
 
   async function replayOf(kind: WorkflowKind, idempotencyKey: string, inputHash: string): Promise<Run | null> {
     if (!KEY_PATTERN.test(idempotencyKey)) {
@@ -182,6 +196,34 @@ export function createWorkflowRunner(options: WorkflowRunnerOptions): WorkflowRu
     return { run: created.run, replayed: false };
   }
 
+  async function once(kind: WorkflowKind, idempotencyKey: string, inputHash: string, begin: () => Promise<Run>): Promise<{ run: Run; replayed: boolean }> {
+    const marker = `workflow:beginning:${storedKey(kind, idempotencyKey)}`;
+    const token = `${inputHash}:${randomUUID()}`;
+    const deadline = Date.now() + inFlightWaitMs;
+    for (;;) {
+      const known = await replayOf(kind, idempotencyKey, inputHash);
+      if (known) return { run: known, replayed: true };
+      // The marker expires on its own, so a process that died while beginning holds nobody up for long.
+      if (await kv.setIfAbsent(marker, token, inFlightWaitMs)) {
+        try {
+          const raced = await replayOf(kind, idempotencyKey, inputHash);
+          if (raced) return { run: raced, replayed: true };
+          return { run: await begin(), replayed: false };
+        } finally {
+          await kv.deleteIfEquals(marker, token).catch(() => undefined);
+        }
+      }
+      const holder = await kv.get(marker);
+      if (holder && !holder.startsWith(`${inputHash}:`)) {
+        throw new ConcordError('CONFLICT', `idempotencyKey ${idempotencyKey} is being used for another input by a request in progress`);
+      }
+      if (Date.now() >= deadline) {
+        throw new ConcordError('CONFLICT', `a request with idempotencyKey ${idempotencyKey} is still in progress; retry shortly`);
+      }
+      await sleep(pollMs);
+    }
+  }
+
   async function latest(subject: string): Promise<Run | null> {
     const id = await kv.get(subjectKey(subject));
     return id ? store.get(id) : null;
@@ -206,5 +248,6 @@ export function createWorkflowRunner(options: WorkflowRunnerOptions): WorkflowRu
     retry: (id) => engine.retry(id),
     cancel: (id) => engine.cancel(id),
     awaitSettled,
+    once,
   };
 }

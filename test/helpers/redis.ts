@@ -75,7 +75,8 @@ export async function startOwnRedis(): Promise<OwnRedis> {
 
   async function kill(): Promise<void> {
     const current = child;
-    if (!current || current.exitCode !== null) return;
+    // A SIGKILLed child has signalCode set and exitCode null: already gone either way.
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       current.once('exit', () => resolve());
       current.kill('SIGKILL');

@@ -18,11 +18,14 @@
  *   voided before posting are legitimately not posted; a voided one must not stay posted; one
  *   finalized minutes ago is still being posted (a grace period). An ERP posting of a billing
  *   invoice that does not exist is MISSING_IN_BILLING.
+ * - Fulfilments: one live contract per deal, and nothing billing for a cancelled order
+ *   (compare-fulfilment.ts: DUPLICATE_FULFILMENT, ORPHANED_INVOICE).
  */
 import type { Money, SystemName } from '../../../core/canonical';
 import { toMinorUnits } from '../../../core/money';
 import { crmStatusFor } from '../customer-sync-steps';
 import { findDuplicateGroups, type Party } from '../matching';
+import { compareFulfilment } from './compare-fulfilment';
 import { human, repair, type DriftFinding, type DriftValue } from './drift';
 import type { Snapshot } from './snapshot';
 
@@ -314,6 +317,8 @@ export function compareSystems(snapshot: Snapshot, options: CompareOptions): Com
       remedy: human('Find the billing invoice this posting was for; if there is none, reverse the ERP posting'),
     });
   }
+
+  findings.push(...compareFulfilment(snapshot));
 
   const customerIds = new Set<string>([...accounts.keys(), ...billingByCustomer.keys(), ...erpByCustomer.keys()]);
   return {

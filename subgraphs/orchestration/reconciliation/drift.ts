@@ -14,6 +14,10 @@ export const DRIFT_KINDS = [
   'AMOUNT_MISMATCH',
   'STATUS_MISMATCH',
   'DUPLICATE_CUSTOMER',
+  // A deal billed more than once: two live contracts tagged with one CRM opportunity.
+  'DUPLICATE_FULFILMENT',
+  // An invoice still asking for money (or a draft Stripe will finalize) on an order that was cancelled.
+  'ORPHANED_INVOICE',
 ] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
