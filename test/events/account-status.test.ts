@@ -14,6 +14,9 @@ import { loadConfig } from '../../core/config';
 import { simCall, startTestSystem, type TestSystem } from '../helpers/system';
 import { stripeApi } from './helpers';
 
+/** A moment inside the seed's timeline (its open invoices fall due in December 2026). */
+const SEED_NOW = new Date('2026-11-25T12:00:00Z');
+
 describe('account-status reaction', () => {
   let system: TestSystem;
   let ports: Ports;
@@ -23,7 +26,9 @@ describe('account-status reaction', () => {
     system = await startTestSystem({ env: { CONCORD_WORKERS: '0', CONCORD_POLL_INTERVAL_MS: '0' } });
     ports = createVendorPorts(loadConfig({ NODE_ENV: 'test' }), system.simulators);
     const [stripe, netsuite, salesforce] = await Promise.all(['stripe', 'netsuite', 'salesforce'].map((s) => simCall((system.simulators as any)[s].url, 'state')));
-    const now = Date.now() / 1000;
+    // The seed's invoices are dated in late 2026: judge them at a fixed moment inside that timeline,
+    // the same clock the reaction is given, so the test does not depend on today's date.
+    const now = SEED_NOW.getTime() / 1000;
     const linked = new Map<string, string>(stripe.customers.map((c: any) => [c.id, c.metadata?.concord_customer_id]));
     candidates = stripe.invoices
       .filter((i: any) => {
@@ -41,7 +46,7 @@ describe('account-status reaction', () => {
 
   function setup() {
     const log = createMemoryEventLog();
-    const reaction = createAccountStatusReaction({ log, coordination: createMemoryCoordination(), ports, logger: createLogger({ level: 'silent' }) });
+    const reaction = createAccountStatusReaction({ log, coordination: createMemoryCoordination(), ports, logger: createLogger({ level: 'silent' }), now: () => SEED_NOW });
     return { log, reaction };
   }
 

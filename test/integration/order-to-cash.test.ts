@@ -174,13 +174,14 @@ describe.each(MODES)('order-to-cash ($mode)', ({ mode, env }) => {
   it('stops at a customer on credit hold as a business failure', async () => {
     const state = await simCall(system.simulators.salesforce!.url, 'state');
     const held = new Set(state.Account.filter((a: any) => a.Concord_Status__c === 'Credit Hold').map((a: any) => a.Id));
-    const opp = state.Opportunity.find((o: any) => o.IsWon && !o.Billing_Subscription_Id__c && held.has(o.AccountId));
+    const opp = state.Opportunity.find((o: any) => o.IsWon && !o.Billing_Subscription_Id__c && !o.Concord_Order_Status__c && held.has(o.AccountId));
     const started = await startRun(system, opp.Id, `hold-${opp.Id}`);
     const run = await waitForRun(system, started.body.data.startOrderToCash.id);
     expect(run.status).toBe('DEAD_LETTERED');
     expect(run.deadLetter).toMatchObject({ step: 'erpCustomer', error: { code: 'VALIDATION_FAILED' } });
+    // No effect of this run in billing (another test's run on the same deal may have left a cancelled one).
     const effects = await effectsOf(system, opp.Id, opp.AccountId);
-    expect(effects.subscriptions).toHaveLength(0);
+    expect(effects.subscriptions.filter((sub: any) => sub.metadata?.concord_correlation_id === run.correlationId)).toHaveLength(0);
   });
 
   it('lists runs by status, newest first', async () => {

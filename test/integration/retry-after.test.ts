@@ -23,12 +23,17 @@ describe('a vendor Retry-After longer than a call may wait (redis)', () => {
   it('makes the run WAITING_RETRY with its next attempt ~60 s out, one Stripe call for the attempt', async () => {
     const stripe = system.simulators.stripe!;
     const [opportunity] = await readyOpportunities(system.simulators.salesforce!.url);
+    // startOrderToCash reads billing before accepting the deal (exactly once per deal): Stripe starts
+    // refusing once the run is accepted, while the ERP's first step is held up by latency.
+    const netsuite = system.simulators.netsuite!;
+    await simCall(netsuite.url, 'faults', { rate: 0, latencyMs: 3000 });
+    const started = await startRun(system, opportunity.id, `retry-after-${opportunity.id}`);
+    expect(started.body.errors).toBeUndefined();
+    const runId = started.body.data!.startOrderToCash.id as string;
     await simCall(stripe.url, 'reset', {});
     // Every Stripe request is refused with 429 + Retry-After: 60 (Stripe-Should-Retry: true).
     await simCall(stripe.url, 'faults', { rate: 1, kinds: ['429'], retryAfterSeconds: 60 });
-
-    const started = await startRun(system, opportunity.id, `retry-after-${opportunity.id}`);
-    const runId = started.body.data!.startOrderToCash.id as string;
+    await simCall(netsuite.url, 'faults', { rate: 0, latencyMs: 0 });
     const waiting = await waitForRun(system, runId, ['WAITING_RETRY']);
     const asked = Date.now();
 

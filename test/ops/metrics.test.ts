@@ -41,11 +41,17 @@ describe.each(MODES)('metrics at /metrics ($mode)', ({ mode, env }) => {
     expect(query.body.errors).toBeUndefined();
 
     // 2. A run whose billing steps meet Stripe 429s: the step waits to retry, then completes.
-    await simCall(system.simulators.stripe!.url, 'faults', { rate: 1, kinds: ['429'] });
+    // startOrderToCash reads billing before accepting the deal (exactly once per deal), so Stripe
+    // starts refusing only once the run is accepted: the ERP's first step is held up meanwhile, so
+    // the billing steps that follow it are the ones that meet the 429s.
+    await simCall(system.simulators.netsuite!.url, 'faults', { rate: 0, latencyMs: 3000 });
     const limited = await system.gql(
       'mutation StartRun($input: StartOrderToCashInput!) { startOrderToCash(input: $input) { id } }',
       { input: { opportunityId: opportunities[0].id, idempotencyKey: `metrics-429-${mode}` } },
     );
+    expect(limited.body.errors).toBeUndefined();
+    await simCall(system.simulators.stripe!.url, 'faults', { rate: 1, kinds: ['429'] });
+    await simCall(system.simulators.netsuite!.url, 'faults', { rate: 0, latencyMs: 0 });
     const limitedId = limited.body.data.startOrderToCash.id;
     await waitForRun(system, limitedId, ['WAITING_RETRY']);
     whileWaiting = (await scrape(system.gateway.url)).samples;
