@@ -74,7 +74,7 @@ describe('order-to-cash workers killed at random moments (real Redis with AOF)',
       NETSUITE_TOKEN_SECRET: ns.tokenSecret,
     };
     // Vendor latency keeps runs in flight long enough for kills to land mid-step.
-    for (const sim of [sims.salesforce!, sims.stripe!, sims.netsuite!]) await simCall(sim.url, 'faults', { latencyMs: 40 });
+    for (const sim of [sims.salesforce!, sims.stripe!, sims.netsuite!]) await simCall(sim.url, 'faults', { latencyMs: 250 });
   });
 
   afterAll(async () => {
