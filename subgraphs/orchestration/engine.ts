@@ -13,6 +13,7 @@ import { retryDelay } from '../../core/retry';
 import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunStep, type StepError } from './model';
 import type { JobHandler, WorkQueues } from './queue';
 import { STEPS, type Ports, type StepInput } from './steps';
+import { ownedKey } from './caller-keys';
 import type { RunStore } from './store';
 import { compensatesOnFailure } from './workflow-model';
 import { stepDefinition } from './workflows';
@@ -41,6 +42,8 @@ export interface EngineOptions {
 export interface StartInput {
   opportunityId: string;
   idempotencyKey: string;
+  /** The caller's scope: its keys are its own (caller-keys.ts). Absent = an internal, unscoped start. */
+  owner?: string | null;
 }
 
 export interface OrderToCashEngine {
@@ -333,7 +336,8 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       }
       return existing;
     };
-    const known = await store.findByKey(idempotencyKey);
+    const storedKey = ownedKey(input.owner, idempotencyKey);
+    const known = await store.findByKey(storedKey);
     if (known) return replay(known);
 
     const id = `run_${Date.now().toString(36)}${randomUUID().replace(/-/g, '').slice(0, 10)}`;
@@ -341,7 +345,8 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     const run: Run = {
       id,
       correlationId,
-      idempotencyKey,
+      idempotencyKey: storedKey,
+      owner: input.owner ?? null,
       inputHash,
       opportunityId,
       status: 'PENDING',
