@@ -41,6 +41,11 @@ const child = seed.customers[5]; // its parent is customers[0]
 const otherInvoice = seed.invoices.find((i) => i.customerIndex === other.index)!;
 const otherContract = seed.contracts.find((c) => c.customerIndex === other.index)!;
 
+const UPSERT = `mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id name } }`;
+const AMEND = `mutation($input: AmendContractInput!) { amendContract(input: $input) { id } }`;
+/** What a portal must never learn of the other company: its name, its tax id and its ids in any system. */
+const namesOther = (text: string) => [other.name, other.taxRegistration, other.crmId, other.billingId, other.erpId, other.customerNumber].filter((v) => text.includes(v));
+
 interface Row {
   name: string;
   send: () => Promise<RawResponse>;
@@ -57,6 +62,13 @@ describe('hostile and careless requests', () => {
   const tokens: Record<string, string> = {};
   let otherRunId: string;
   let otherOpportunityId: string;
+  let firstOpportunityId: string;
+  let squatOpportunityId: string;
+  let writers = 0;
+  /** A portal token with orders:write, of a subject of its own. */
+  const portalWriter = () => hs256(claims(`portal-writer-${++writers}`, ['customers:read', 'billing:read', 'orders:write'], { customer_id: own.crmId }));
+  /** orders:write without ops:read, of a subject of its own. */
+  const writer = (name: string) => hs256(claims(`writer-${name}`, ['customers:read', 'orders:write']));
 
   const gql = (token: string | null, query: string, variables?: unknown, extra: Record<string, unknown> = {}) =>
     post(url, token, { query, variables, ...extra });
@@ -90,6 +102,8 @@ describe('hostile and careless requests', () => {
     // Another customer's run, and another customer's deal ready to bill.
     const ready = (await readyOpportunities(system.simulators.salesforce!.url)).filter((o) => o.accountId !== own.crmId);
     otherOpportunityId = ready[1].id;
+    firstOpportunityId = ready[0].id;
+    squatOpportunityId = ready[2].id;
     const started = await gql(tokens.admin, `mutation($input: StartOrderToCashInput!) { startOrderToCash(input: $input) { id } }`, {
       input: { opportunityId: ready[0].id, idempotencyKey: `hostile-${ready[0].id}` },
     });
@@ -154,6 +168,30 @@ describe('hostile and careless requests', () => {
       } },
     { name: 'portal token lists customers: only its own comes back', send: () => gql(tokens.portal, '{ customers(first: 50) { edges { node { id } } } }'), status: 200,
       check: (r) => expect(r.json.data.customers.edges.map((e: any) => e.node.id)).toEqual([own.crmId]) },
+    // Tenant isolation on writes and in errors (issue 14): every row uses a subject of its own.
+    { name: "portal renames its customer to another company's name: CONFLICT that names nobody", send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: other.name, idempotencyKey: 'portal-rename-1' } }), status: 200, code: 'CONFLICT',
+      check: (r) => expect(namesOther(r.text)).toEqual([]) },
+    { name: "portal sets another company's tax id: CONFLICT that names nobody (no tax-id oracle)", send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: own.name, taxRegistration: other.taxRegistration, idempotencyKey: 'portal-tax-1' } }), status: 200, code: 'CONFLICT',
+      check: (r) => {
+        expect(namesOther(r.text)).toEqual([]);
+        expect(r.json.errors[0].extensions.duplicates).toBeUndefined();
+      } },
+    { name: 'portal confirms a guessed id away (confirmNotDuplicateOf is for operators)', send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: other.name, confirmNotDuplicateOf: [other.crmId], idempotencyKey: 'portal-confirm-1' } }), status: 200, code: 'CONFLICT',
+      check: (r) => expect(namesOther(r.text)).toEqual([]) },
+    { name: 'portal sets parentId to another customer', send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: own.name, parentId: other.crmId, idempotencyKey: 'portal-parent-1' } }), status: 200, code: 'FORBIDDEN' },
+    { name: "portal upserts another customer's record", send: async () => gql(await portalWriter(), UPSERT, { input: { id: other.crmId, name: 'Mine Now', idempotencyKey: 'portal-other-1' } }), status: 200, code: 'FORBIDDEN' },
+    { name: "portal amends another customer's contract", send: async () => gql(await portalWriter(), AMEND, { input: { contractId: otherContract.id, items: [{ productCode: 'x', quantity: 1 }], idempotencyKey: 'portal-amend-1' } }), status: 200, code: 'FORBIDDEN' },
+    { name: 'portal amends a contract that does not exist: the same answer as for another customer\'s', send: async () => gql(await portalWriter(), AMEND, { input: { contractId: 'sub_doesnotexist000000', items: [{ productCode: 'x', quantity: 1 }], idempotencyKey: 'portal-amend-2' } }), status: 200, code: 'FORBIDDEN' },
+    { name: 'portal reads a run that does not exist: the same answer as for another customer\'s', send: async () => gql(await portalWriter(), `{ orderToCashRun(id: "run_doesnotexist") { id } }`), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.errors[0].message).toBe('this token may not access run run_doesnotexist') },
+    { name: 'portal reads an invoice that does not exist: the same answer as for another customer\'s', send: async () => gql(await portalWriter(), `{ invoice(id: "in_doesnotexist000000") { id } }`), status: 200, code: 'FORBIDDEN' },
+    { name: "a caller reusing another caller's idempotency key gets a run of its own, never the other's run id", send: async () => gql(await writer('squatter'), `mutation($input: StartOrderToCashInput!) { startOrderToCash(input: $input) { id idempotencyKey } }`, { input: { opportunityId: squatOpportunityId, idempotencyKey: `hostile-${firstOpportunityId}` } }), status: 200,
+      check: (r) => {
+        expect(r.text).not.toContain(otherRunId);
+        expect(r.json.data.startOrderToCash).toMatchObject({ id: expect.stringMatching(/^run_/), idempotencyKey: `hostile-${firstOpportunityId}` });
+      } },
+    { name: 'orders:write without ops:read reads a run it did not start', send: async () => gql(await writer('curious'), `query($id: ID!) { orderToCashRun(id: $id) { id idempotencyKey correlationId } }`, { id: otherRunId }), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.data.orderToCashRun).toBeNull() },
     { name: 'portal token lists the ops-wide run list', send: () => gql(tokens.portal, '{ orderToCashRuns { edges { node { id } } } }'), status: 200, code: 'FORBIDDEN' },
 
     // ------------------------------------------------------------------ trusted subgraphs
