@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   }
 
   const system = await startSystem({ config, logger });
-  const token = await mintToken({ secret: config.jwtSecret, subject: 'dev-admin', scopes: SCOPES, ttl: '12h' });
+  const token = await mintToken({ secret: config.jwtSecret, subject: 'dev-admin', scopes: SCOPES, ttl: '12h', issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });
   const query = readFileSync(path.join(__dirname, 'examples', 'unified-view.graphql'), 'utf8');
 
   say();
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   say(`  export TOKEN=${token}`);
   say();
   // The console's own token: operator scopes only. In the URL fragment, which browsers never send to a server.
-  const opsToken = await mintToken({ secret: config.jwtSecret, subject: 'dev-operator', scopes: ['ops:read', 'ops:write'], ttl: '12h' });
+  const opsToken = await mintToken({ secret: config.jwtSecret, subject: 'dev-operator', scopes: ['ops:read', 'ops:write'], ttl: '12h', issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });
   say('Ops console (ops:read ops:write, 12h):');
   say(`  ${system.gateway.url}/ops#token=${opsToken}`);
   say();

@@ -52,6 +52,8 @@ async function serve(prefix: string): Promise<void> {
     ...process.env,
     NODE_ENV: 'production',
     CONCORD_JWT_SECRET: SECRET,
+    CONCORD_JWT_ISSUER: 'concord-bench',
+    CONCORD_JWT_AUDIENCE: 'concord',
     REDIS_URL,
     CONCORD_REDIS_PREFIX: prefix,
     CONCORD_WORKERS: '0',
@@ -144,7 +146,7 @@ async function run(n: number, options: { rate: number; seconds: number; burst: n
       child.on('message', listener);
       child.send(message);
     });
-  const token = await mintToken({ secret: SECRET, subject: 'bench', scopes: SCOPES, ttl: '1h' });
+  const token = await mintToken({ secret: SECRET, subject: 'bench', scopes: SCOPES, ttl: '1h', issuer: 'concord-bench', audience: 'concord' });
   const before = (await ask<{ memory: Memory }>({ memory: true }, 'memory')).memory;
 
   const sent = new Map<number, number>();

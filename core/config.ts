@@ -66,6 +66,8 @@ export interface SecurityConfig {
   jwtIssuer: string | null;
   /** Required token audience (`aud`), when set (CONCORD_JWT_AUDIENCE). */
   jwtAudience: string | null;
+  /** Longest lifetime a token may have, in seconds (CONCORD_JWT_MAX_LIFETIME_S; default 86400). */
+  jwtMaxLifetimeSeconds: number;
   /** Deepest field nesting of an operation (CONCORD_MAX_DEPTH). */
   maxDepth: number;
   /** Most aliased fields in an operation (CONCORD_MAX_ALIASES). */
@@ -242,6 +244,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
   if (production && jwksUrl && !jwksUrl.startsWith('https://')) {
     throw new ConfigError('CONCORD_JWKS_URL must be https in production (keys fetched in clear text can be swapped)');
   }
+  if (production && (!env.CONCORD_JWT_ISSUER || !env.CONCORD_JWT_AUDIENCE)) {
+    // A token minted for another service of the same identity provider must not work here.
+    throw new ConfigError('NODE_ENV=production needs CONCORD_JWT_ISSUER and CONCORD_JWT_AUDIENCE (the iss and aud every token must carry)');
+  }
   if (env.CONCORD_SUBGRAPH_SECRET && env.CONCORD_SUBGRAPH_SECRET.length < 32) {
     throw new ConfigError('CONCORD_SUBGRAPH_SECRET must be at least 32 characters');
   }
@@ -270,6 +276,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
     security: {
       jwtIssuer: env.CONCORD_JWT_ISSUER || null,
       jwtAudience: env.CONCORD_JWT_AUDIENCE || null,
+      jwtMaxLifetimeSeconds: Math.max(60, integer(env, 'CONCORD_JWT_MAX_LIFETIME_S', 86_400)),
       maxDepth: integer(env, 'CONCORD_MAX_DEPTH', 12),
       maxAliases: integer(env, 'CONCORD_MAX_ALIASES', 30),
       maxCost: integer(env, 'CONCORD_MAX_COST', 300_000),

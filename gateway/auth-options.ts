@@ -16,6 +16,8 @@ export interface GatewaySecurityOptions {
   jwtIssuer?: string | null;
   /** Required `aud`. Default: not checked. */
   jwtAudience?: string | null;
+  /** Longest token lifetime, in seconds. Default 86400 (24 h). */
+  jwtMaxLifetimeSeconds?: number;
   /** Depth, aliases and cost limits. Default DEFAULT_LIMITS (gateway/limits.ts). */
   limits?: Partial<QueryLimits>;
   /** Most lexical tokens in a query. Default 5000. */
@@ -53,6 +55,7 @@ export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: s
       jwksUrl: config.jwksUrl,
       jwtIssuer: s.jwtIssuer,
       jwtAudience: s.jwtAudience,
+      jwtMaxLifetimeSeconds: s.jwtMaxLifetimeSeconds,
       limits: { maxDepth: s.maxDepth, maxAliases: s.maxAliases, maxCost: s.maxCost, defaultListSize: s.defaultListSize },
       maxTokens: s.maxTokens,
       requestTimeoutMs: s.requestTimeoutMs,

@@ -179,6 +179,7 @@ export function createGateway(options: GatewayOptions) {
     jwks: security.jwks,
     issuer: security.jwtIssuer,
     audience: security.jwtAudience,
+    maxLifetimeSeconds: security.jwtMaxLifetimeSeconds,
   });
   const rateLimiter: RateLimiter = !security.rateLimit
     ? createUnlimitedRateLimiter()

@@ -22,6 +22,8 @@ async function main(): Promise<void> {
     scopes: values.scope!.split(/\s+/).filter(Boolean),
     customerId: values.customer ?? null,
     ttl: values.ttl,
+    issuer: config.security.jwtIssuer,
+    audience: config.security.jwtAudience,
   });
   process.stdout.write(`${token}\n`);
 }

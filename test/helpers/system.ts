@@ -44,7 +44,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
     batch: options.batch,
     onVendorCall: (call) => vendorCalls.push(call),
   });
-  const token = await mintToken({ secret: TEST_JWT_SECRET, subject: 'test-admin', scopes: SCOPES });
+  const token = await mintToken({ secret: TEST_JWT_SECRET, subject: 'test-admin', scopes: SCOPES, issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });
   return {
     ...system,
     token,

@@ -104,16 +104,26 @@ describe('signed principal between gateway and subgraphs', () => {
   });
 });
 
+/** The issuer and audience production requires. */
+const ISS_AUD = { CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord' };
+
 describe('configuration rules', () => {
+  it('refuses to start in production without a required issuer and audience', () => {
+    const base = { NODE_ENV: 'production', CONCORD_JWT_SECRET: TEST_JWT_SECRET };
+    expect(() => loadConfig(base)).toThrow(/CONCORD_JWT_ISSUER and CONCORD_JWT_AUDIENCE/);
+    expect(() => loadConfig({ ...base, CONCORD_JWT_ISSUER: 'https://idp.example' })).toThrow(/CONCORD_JWT_AUDIENCE/);
+    expect(loadConfig({ ...base, ...ISS_AUD }).security).toMatchObject({ jwtIssuer: 'https://idp.example', jwtAudience: 'concord', jwtMaxLifetimeSeconds: 86_400 });
+  });
+
   it('refuses to start in production without a secret or JWKS, with the dev secret, or with a JWKS over http', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', CONCORD_JWT_SECRET: DEV_JWT_SECRET })).toThrow(/dev secret/);
-    expect(() => loadConfig({ NODE_ENV: 'production', CONCORD_JWKS_URL: 'http://idp.example/jwks' })).toThrow(/https/);
+    expect(() => loadConfig({ NODE_ENV: 'production', ...ISS_AUD, CONCORD_JWKS_URL: 'http://idp.example/jwks' })).toThrow(/https/);
     expect(() => loadConfig({ CONCORD_SUBGRAPH_SECRET: 'short' })).toThrow(/32/);
   });
 
   it('never verifies HS256 with the public dev secret in production or next to a JWKS', () => {
-    expect(hs256SecretOf(loadConfig({ NODE_ENV: 'production', CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBeNull();
+    expect(hs256SecretOf(loadConfig({ NODE_ENV: 'production', ...ISS_AUD, CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBeNull();
     expect(hs256SecretOf(loadConfig({ CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBeNull();
     expect(hs256SecretOf(loadConfig({}))).toBe(DEV_JWT_SECRET);
     expect(hs256SecretOf(loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBe(TEST_JWT_SECRET);

@@ -41,6 +41,7 @@ const child = seed.customers[5]; // its parent is customers[0]
 const otherInvoice = seed.invoices.find((i) => i.customerIndex === other.index)!;
 const otherContract = seed.contracts.find((c) => c.customerIndex === other.index)!;
 
+const nowS = () => Math.floor(Date.now() / 1000);
 const UPSERT = `mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id name } }`;
 const AMEND = `mutation($input: AmendContractInput!) { amendContract(input: $input) { id } }`;
 /** What a portal must never learn of the other company: its name, its tax id and its ids in any system. */
@@ -138,6 +139,15 @@ describe('hostile and careless requests', () => {
     { name: 'token without exp', send: async () => gql(await hs256({ sub: 'forever', scope: 'customers:read' }), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'token without sub', send: async () => gql(await hs256({ scope: 'customers:read', exp: Math.floor(Date.now() / 1000) + 60 }), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'portal claim malformed (empty customer_id must not mean "all customers")', send: async () => gql(await hs256(claims('blank-portal', ALL_SCOPES, { customer_id: '' })), '{ customers { edges { node { id } } } }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'portal claim null (must not mean "all customers")', send: async () => gql(await hs256(claims('null-portal', ALL_SCOPES, { customer_id: null })), '{ customers { edges { node { id } } } }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'portal claim not a string (a number)', send: async () => gql(await hs256(claims('number-portal', ALL_SCOPES, { customer_id: 42 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'token that never expires (exp 1e300)', send: async () => gql(await hs256(claims('forever-1e300', ALL_SCOPES, { exp: 1e300 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'token longer-lived than the 24 h maximum (exp 25 h after iat)', send: async () => gql(await hs256(claims('long-lived', ALL_SCOPES, { exp: nowS() + 25 * 3600 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/lifetime/) },
+    { name: 'token longer-lived than the maximum, without iat', send: async () => gql(await hs256(claims('long-no-iat', ALL_SCOPES, { iat: undefined, exp: nowS() + 48 * 3600 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'iat an hour in the future', send: async () => gql(await hs256(claims('from-the-future', ALL_SCOPES, { iat: nowS() + 3600, exp: nowS() + 7200 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/iat/) },
+    { name: 'nbf just beyond the clock tolerance', send: async () => gql(await hs256(claims('nbf-soon', ALL_SCOPES, { nbf: nowS() + 30 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
 
     // ------------------------------------------------------------------ authorization (scopes)
     { name: 'missing scope: billing field without billing:read (rest of the answer stays)', send: () => gql(tokens.reader, `{ customer(id: "${own.crmId}") { name invoices { id } } }`), status: 200, code: 'FORBIDDEN',

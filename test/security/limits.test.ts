@@ -11,7 +11,7 @@ import { sha256 } from '../../gateway/persisted';
 import { SUPERGRAPH_PATH } from '../../schema/subgraphs';
 import { buildSeed } from '../../simulators/common/seed';
 import { simCall, startTestSystem, type TestSystem } from '../helpers/system';
-import { codes, post } from './helpers';
+import { claims, codes, hs256, post } from './helpers';
 
 const EXAMPLES = path.join(__dirname, '..', '..', 'examples');
 const UNIFIED_VIEW = readFileSync(path.join(EXAMPLES, 'unified-view.graphql'), 'utf8');
@@ -76,7 +76,7 @@ describe('timeouts and automatic persisted queries', () => {
 describe('production with a safelist', () => {
   let system: TestSystem;
   beforeAll(async () => {
-    system = await startTestSystem({ env: { NODE_ENV: 'production', CONCORD_SAFELIST_DIR: EXAMPLES, CONCORD_WORKERS: '0' } });
+    system = await startTestSystem({ env: { NODE_ENV: 'production', CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_SAFELIST_DIR: EXAMPLES, CONCORD_WORKERS: '0' } });
   });
   afterAll(() => system?.close());
   const send = (body: unknown) => post(system.gateway.url, system.token, body);
@@ -89,6 +89,16 @@ describe('production with a safelist', () => {
     expect(reformatted.json.data.customers.edges).toHaveLength(1);
     const byHash = await send({ variables: { first: 1 }, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(UNIFIED_VIEW) } } });
     expect(byHash.json.data.customers.edges).toHaveLength(1);
+  });
+
+  it('requires the configured iss and aud on every token', async () => {
+    const listed = { query: UNIFIED_VIEW, variables: { first: 1 } };
+    const iss = 'https://idp.example';
+    for (const [extra, status] of [[{}, 401], [{ iss }, 401], [{ iss, aud: 'another-service' }, 401], [{ iss: 'https://rogue.example', aud: 'concord' }, 401], [{ iss, aud: 'concord' }, 200]] as const) {
+      const response = await post(system.gateway.url, await hs256(claims('iss-aud', ['customers:read'], extra)), listed);
+      expect({ extra, status: response.status }).toEqual({ extra, status });
+      if (status === 401) expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+    }
   });
 
   it('refuses any other operation', async () => {

@@ -163,7 +163,7 @@ describe('standalone gateway: auth modes and signing', () => {
     });
 
     it('is refused in production, by flag, by environment and by the gateway itself', async () => {
-      const production = { NODE_ENV: 'production', LOG_LEVEL: 'silent', CONCORD_JWT_SECRET: JWT_SECRET, CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET };
+      const production = { NODE_ENV: 'production', LOG_LEVEL: 'silent', CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_JWT_SECRET: JWT_SECRET, CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET };
       await expect(runGatewayCli(['--supergraph', file, '--auth', 'off'], production, () => undefined)).rejects.toThrow(/--auth off is for local development only/);
       expect(() => loadConfig({ ...production, CONCORD_AUTH: 'off' })).toThrow(ConfigError);
       expect(() => loadConfig({ ...ENV, CONCORD_AUTH: 'sometimes' })).toThrow(/CONCORD_AUTH must be required, optional or off/);
@@ -174,7 +174,7 @@ describe('standalone gateway: auth modes and signing', () => {
   });
 
   it('in production, refuses to sign with a secret the subgraphs cannot know', async () => {
-    const production = { NODE_ENV: 'production', LOG_LEVEL: 'silent', CONCORD_JWT_SECRET: JWT_SECRET };
+    const production = { NODE_ENV: 'production', LOG_LEVEL: 'silent', CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_JWT_SECRET: JWT_SECRET };
     await expect(runGatewayCli(['--supergraph', file], production, () => undefined)).rejects.toThrow(/set CONCORD_SUBGRAPH_SECRET .* or turn signing off with --no-signing/);
     const gateway = await runGatewayCli(['--supergraph', file, '--port', '0', '--no-watch', '--no-signing'], production, () => undefined);
     started.push(gateway!);
