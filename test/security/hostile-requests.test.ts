@@ -400,6 +400,23 @@ describeLiveEvents('hostile subscriptions and webhooks', () => {
       return webhook(payload, sign(payload, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 3600));
     }, 400],
     ['webhook that is not JSON, correctly signed', () => webhook('not json', sign('not json')), 400],
+    ['webhook signed with a timestamp a year ahead', () => {
+      const payload = event('evt_future_year');
+      return webhook(payload, sign(payload, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) + 365 * 86_400));
+    }, 400],
+    ['webhook signed with a timestamp ten minutes ahead (beyond the two-sided window)', () => {
+      const payload = event('evt_future_10m');
+      return webhook(payload, sign(payload, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) + 600));
+    }, 400],
+    ['well-signed event without data: acknowledged (Stripe would retry a 5xx for 3 days)', () => {
+      const payload = JSON.stringify({ id: `evt_nodata_${Date.now()}`, object: 'event', type: 'invoice.finalized', created: Math.floor(Date.now() / 1000) });
+      return webhook(payload, sign(payload));
+    }, 200],
+    ['well-signed event for a customer Concord does not know: acknowledged', () => {
+      const payload = JSON.stringify({ id: `evt_unknown_${Date.now()}`, object: 'event', type: 'invoice.finalized', created: Math.floor(Date.now() / 1000),
+        data: { object: { id: 'in_unknown000000000', object: 'invoice', customer: 'cus_doesnotexist000', status: 'open', metadata: {}, lines: { data: [] } } } });
+      return webhook(payload, sign(payload));
+    }, 200],
   ] as const)('%s', async (_name, send, status) => {
     const response = await send();
     expect(response.status).toBe(status);
