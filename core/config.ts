@@ -82,6 +82,10 @@ export interface SecurityConfig {
   maxBodyBytes: number;
   /** Longest a GraphQL request may take before the gateway answers 504, in ms (CONCORD_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs: number;
+  /** Longest the gateway waits for one subgraph fetch before VENDOR_UNAVAILABLE, in ms (CONCORD_SUBGRAPH_TIMEOUT_MS; default 15000). */
+  subgraphTimeoutMs: number;
+  /** Longest string a request may carry in any argument or variable, in characters (CONCORD_MAX_STRING_LENGTH; default 10000). */
+  maxStringLength: number;
   /** Sustained requests per second per token subject; 0 turns rate limiting off (CONCORD_RATE_LIMIT_RPS). */
   rateLimitPerSecond: number;
   /** Requests a subject may make at once above the sustained rate (CONCORD_RATE_LIMIT_BURST). */
@@ -284,6 +288,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
       maxTokens: integer(env, 'CONCORD_MAX_TOKENS', 5000),
       maxBodyBytes: integer(env, 'CONCORD_MAX_BODY_BYTES', 1024 * 1024),
       requestTimeoutMs: integer(env, 'CONCORD_REQUEST_TIMEOUT_MS', 30_000),
+      subgraphTimeoutMs: Math.max(100, integer(env, 'CONCORD_SUBGRAPH_TIMEOUT_MS', 15_000)),
+      maxStringLength: Math.max(100, integer(env, 'CONCORD_MAX_STRING_LENGTH', 10_000)),
       rateLimitPerSecond: integer(env, 'CONCORD_RATE_LIMIT_RPS', 50),
       rateLimitBurst: integer(env, 'CONCORD_RATE_LIMIT_BURST', 100),
       safelistDir: env.CONCORD_SAFELIST_DIR || null,

@@ -22,6 +22,8 @@ export interface GatewaySecurityOptions {
   limits?: Partial<QueryLimits>;
   /** Most lexical tokens in a query. Default 5000. */
   maxTokens?: number;
+  /** Longest string in a variable or literal argument, in characters. Default 10000. */
+  maxStringLength?: number;
   /** Longest a GraphQL request may run before a 504, in ms. Default 30000. */
   requestTimeoutMs?: number;
   /** Per-subject token bucket; null = no rate limits. Default null. */
@@ -46,11 +48,12 @@ export function hs256SecretOf(config: ConcordConfig): string | null {
 }
 
 /** The gateway options (createGateway) that come from the configuration. */
-export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: string | null; maxBodyBytes: number; security: GatewaySecurityOptions } {
+export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: string | null; maxBodyBytes: number; subgraphTimeoutMs: number; security: GatewaySecurityOptions } {
   const s = config.security;
   return {
     jwtSecret: hs256SecretOf(config),
     maxBodyBytes: s.maxBodyBytes,
+    subgraphTimeoutMs: s.subgraphTimeoutMs,
     security: {
       jwksUrl: config.jwksUrl,
       jwtIssuer: s.jwtIssuer,
@@ -58,6 +61,7 @@ export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: s
       jwtMaxLifetimeSeconds: s.jwtMaxLifetimeSeconds,
       limits: { maxDepth: s.maxDepth, maxAliases: s.maxAliases, maxCost: s.maxCost, defaultListSize: s.defaultListSize },
       maxTokens: s.maxTokens,
+      maxStringLength: s.maxStringLength,
       requestTimeoutMs: s.requestTimeoutMs,
       rateLimit: s.rateLimitPerSecond > 0 ? { perSecond: s.rateLimitPerSecond, burst: s.rateLimitBurst } : null,
       redisUrl: config.redisUrl,

@@ -24,7 +24,21 @@ const CODE_MAP: Record<string, ErrorCode> = {
   INTERNAL_SERVER_ERROR: 'INTERNAL',
 };
 
-export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+/**
+ * graphql-js's suggestions ("Did you mean the enum value ...?", "Did you mean the field ...?"),
+ * wherever they are in a message: validation, variable coercion and argument coercion all add
+ * them, and in production they hand out the schema piece by piece.
+ */
+export function withoutHints(message: string): string {
+  return message.replace(/ ?Did you mean [^?]*\?/g, '');
+}
+
+export interface FormatOptions {
+  /** Production: no schema hints in any message. Default false. */
+  production?: boolean;
+}
+
+export function formatGatewayError(formatted: GraphQLFormattedError, options: FormatOptions = {}): GraphQLFormattedError {
   const incoming = formatted.extensions ?? {};
   const rawCode = typeof incoming.code === 'string' ? incoming.code : 'INTERNAL';
   const code: ErrorCode = (ERROR_CODES as readonly string[]).includes(rawCode)
@@ -36,7 +50,8 @@ export function formatGatewayError(formatted: GraphQLFormattedError): GraphQLFor
   }
   // The gateway names the subgraph a downstream error came from.
   if (typeof incoming.serviceName === 'string') extensions.subgraph = incoming.serviceName;
-  const message = code === 'INTERNAL' && rawCode !== 'INTERNAL' ? 'Internal error' : formatted.message;
+  const shown = code === 'INTERNAL' && rawCode !== 'INTERNAL' ? 'Internal error' : formatted.message;
+  const message = options.production ? withoutHints(shown) : shown;
   return { message, locations: formatted.locations, path: formatted.path, extensions };
 }
 

@@ -21,7 +21,7 @@ import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSource } from '@apollo/gateway';
 import type { Fetcher } from '@apollo/utils.fetcher';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { AuthMode } from '../core/config';
 import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -32,6 +32,7 @@ import { Rejection, createAdmission, denialsPlugin, type GraphQLParams } from '.
 import type { GatewaySecurityOptions } from './auth-options';
 import { createAuthenticator, type Principal } from './auth';
 import { policyFromSupergraph, supergraphForGateway, type AuthorizationPolicy, type Denial } from './authorization';
+import { csrfRefusal } from './csrf';
 import { correlationPlugin, formatGatewayError } from './errors';
 import { readBody, sendGraphQLError, sendJson } from './http';
 import { createLiveEvents, type GatewayEventsOptions } from './live-events';
@@ -136,12 +137,33 @@ function principalHeader(principal: Principal): string {
   return value;
 }
 
+/** The vendor system behind a subgraph of Concord's own supergraph, when it has one. */
+const SYSTEM_OF_SUBGRAPH: Record<string, string> = { crm: 'CRM', billing: 'BILLING', erp: 'ERP' };
+
+/**
+ * A subgraph that does not answer in time is waiting on its vendor (adapters bound their own calls,
+ * but a slow vendor plus retries can outlast the gateway's patience): VENDOR_UNAVAILABLE, with the
+ * system when the subgraph is one system's, and retryable. Apollo's executor keeps a GraphQLError
+ * thrown by the fetcher as it is (executeQueryPlan pushes it to the response's errors).
+ */
+export function subgraphTimeoutError(subgraph: string, timeoutMs: number): GraphQLError {
+  const system = SYSTEM_OF_SUBGRAPH[subgraph];
+  return new GraphQLError(`the ${subgraph} subgraph did not answer within ${timeoutMs} ms; try again`, {
+    extensions: { code: 'VENDOR_UNAVAILABLE', ...(system ? { system } : {}), retryable: true, serviceName: subgraph },
+  });
+}
+
 /** Subgraph fetches on pooled keep-alive sockets (gateway/subgraph-http.ts) with a timeout and, when a secret is set, the gateway's signature over principal and body. */
-function subgraphFetcher(secret: string | null, timeoutMs: number): Fetcher {
+function subgraphFetcher(secret: string | null, timeoutMs: number, subgraph: string): Fetcher {
   return (async (url: string, init: { body?: string; headers?: Record<string, string>; method?: string } = {}) => {
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
     if (secret !== null) headers[SIGNATURE_HEADER] = signRequest(secret, init.body ?? '', headers[PRINCIPAL_HEADER]);
-    return subgraphFetch(url, { ...init, headers }, timeoutMs);
+    try {
+      return await subgraphFetch(url, { ...init, headers }, timeoutMs);
+    } catch (error) {
+      if (error instanceof DOMException && error.name === 'TimeoutError') throw subgraphTimeoutError(subgraph, timeoutMs);
+      throw error;
+    }
   }) as unknown as Fetcher;
 }
 
@@ -169,8 +191,13 @@ export function createGateway(options: GatewayOptions) {
   const subgraphs = { ...supergraphSubgraphUrls(supergraphSdl), ...subgraphUrls };
   // Request spans and timings, subgraph fetch spans (traceparent) and timings, /metrics (gateway/observability.ts).
   const observability = createGatewayObservability({ metrics, tracing, subgraphs, metricsToken, logger: logger.child({ component: 'gateway' }) });
-  const fetcher = observability.fetcher(subgraphFetcher(subgraphSecret, subgraphTimeoutMs));
-  const probe = subgraphFetcher(subgraphSecret, 2000);
+  const fetchers = new Map<string, Fetcher>();
+  const fetcherFor = (name: string): Fetcher => {
+    let fetcher = fetchers.get(name);
+    if (!fetcher) fetchers.set(name, (fetcher = observability.fetcher(subgraphFetcher(subgraphSecret, subgraphTimeoutMs, name))));
+    return fetcher;
+  };
+  const probe = subgraphFetcher(subgraphSecret, 2000, 'probe');
   const { requestTimeoutMs = 30_000 } = security;
 
   const authenticator = createAuthenticator({
@@ -203,6 +230,7 @@ export function createGateway(options: GatewayOptions) {
     policy: () => policy,
     limits: { ...DEFAULT_LIMITS, ...security.limits },
     maxTokens: security.maxTokens ?? 5000,
+    maxStringLength: security.maxStringLength,
     persisted: createPersistedQueries({ apq: security.apq ?? true, safelist }),
     production,
   });
@@ -253,7 +281,7 @@ export function createGateway(options: GatewayOptions) {
       (dataSources[name] = localSubgraphs[name] ?? new RemoteGraphQLDataSource<GatewayContext>({
         ...leanSendRequest,
         url: subgraphUrls[name] ?? url,
-        fetcher,
+        fetcher: fetcherFor(name),
         willSendRequest({ request, context }) {
           if (context.correlationId) request.http?.headers.set(CORRELATION_HEADER, context.correlationId);
           // Signed with the body by the fetcher. No principal, no header: the subgraph answers 401.
@@ -290,7 +318,7 @@ export function createGateway(options: GatewayOptions) {
     // Persisted queries are resolved by the admission step, which must see the query text.
     persistedQueries: false,
     parseOptions: { maxTokens: security.maxTokens ?? 5000 },
-    formatError: (formatted) => formatGatewayError(formatted),
+    formatError: (formatted) => formatGatewayError(formatted, { production }),
     plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>(), observability.plugin<GatewayContext>()],
   });
 
@@ -372,6 +400,8 @@ export function createGateway(options: GatewayOptions) {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendRejection(res, Rejection.of(405, new ConcordError('BAD_USER_INPUT', 'use GET or POST')), correlationId, { allow: 'GET, POST' });
     }
+    const forgery = csrfRefusal(req.headers);
+    if (forgery) return sendRejection(res, Rejection.of(400, forgery), correlationId);
     let principal: Principal | null;
     try {
       principal = await principalOf(req.headers.authorization);

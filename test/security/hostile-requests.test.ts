@@ -253,6 +253,14 @@ describe('hostile and careless requests', () => {
     { name: 'persisted query hash never registered', send: () => adminPost({ extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } }), status: 200, code: 'BAD_USER_INPUT',
       check: (r) => expect(r.json.errors[0].message).toBe('PersistedQueryNotFound') },
     { name: 'persisted query whose hash does not match its text', send: () => adminPost({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ other }') } } }), status: 400, code: 'BAD_USER_INPUT' },
+    { name: 'CSRF: a GET without a preflight header', send: async () => raw(`${url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { method: 'GET', headers: { authorization: `Bearer ${await admin()}` } }), status: 400, code: 'BAD_USER_INPUT',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/cross-site request forgery/) },
+    { name: 'CSRF: a POST as text/plain (a simple cross-site form post)', send: async () => raw(`${url}/graphql`, { headers: { 'content-type': 'text/plain', authorization: `Bearer ${await admin()}` }, body: JSON.stringify({ query: '{ __typename }' }) }), status: 400, code: 'BAD_USER_INPUT' },
+    { name: 'a 900 KB name in a variable is refused before any vendor is called', send: async () => gql(await admin(), UPSERT, { input: { name: 'n'.repeat(900_000), idempotencyKey: 'huge-name-1' } }), status: 400, code: 'BAD_USER_INPUT',
+      // Refused by admission (the 400 says so), so no resolver, and no vendor, ever saw it.
+      check: (r) => expect(r.json.errors[0].message).toMatch(/longer than 10000 characters/) },
+    { name: 'a 900 KB name inline is refused before any vendor is called', send: async () => gql(await admin(), `{ customerDuplicates(name: "${'n'.repeat(900_000)}") { id } }`), status: 400, code: 'BAD_USER_INPUT',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/longer than 10000 characters/) },
     { name: 'hostile correlation id is not echoed', send: () => adminPost({ query: '{ __typename }' }, { 'x-correlation-id': '<script>alert(1)</script>' }), status: 200,
       check: (r) => expect(r.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/) },
 

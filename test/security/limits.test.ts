@@ -2,7 +2,8 @@
  * Limits and persisted queries: the cost estimate's figures, a request timeout, automatic persisted
  * queries, and production with a safelist (only listed operations, no introspection, no schema hints).
  */
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildSchema, parse } from 'graphql';
 import { selectOperation } from '../../gateway/authorization';
@@ -73,13 +74,32 @@ describe('timeouts and automatic persisted queries', () => {
   });
 });
 
+const RUNS_BY_STATUS = 'query RunsByStatus($status: RunStatus) { orderToCashRuns(status: $status) { edges { node { id } } } }\n';
+
 describe('production with a safelist', () => {
   let system: TestSystem;
+  let safelist: string;
   beforeAll(async () => {
-    system = await startTestSystem({ env: { NODE_ENV: 'production', CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_SAFELIST_DIR: EXAMPLES, CONCORD_WORKERS: '0' } });
+    // The examples, and one listed operation with an enum variable (for the coercion-hint case).
+    safelist = mkdtempSync(path.join(tmpdir(), 'concord-safelist-'));
+    cpSync(EXAMPLES, safelist, { recursive: true });
+    writeFileSync(path.join(safelist, 'runs-by-status.graphql'), RUNS_BY_STATUS);
+    system = await startTestSystem({ env: { NODE_ENV: 'production', CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_SAFELIST_DIR: safelist, CONCORD_WORKERS: '0' } });
   });
-  afterAll(() => system?.close());
+  afterAll(async () => {
+    await system?.close();
+    if (safelist) rmSync(safelist, { recursive: true, force: true });
+  });
   const send = (body: unknown) => post(system.gateway.url, system.token, body);
+
+  it('gives no "did you mean" hint in variable coercion errors either', async () => {
+    const wrong = await send({ query: RUNS_BY_STATUS, variables: { status: 'COMPLETE' } });
+    expect(wrong.status).toBe(400);
+    expect(codes(wrong)).toEqual(['BAD_USER_INPUT']);
+    expect(wrong.json.errors[0].message).toMatch(/RunStatus/);
+    expect(wrong.text).not.toMatch(/did you mean/i);
+    expect(wrong.text).not.toContain('COMPLETED');
+  });
 
   it('runs a listed operation, whatever its whitespace and comments, or by the hash of its file', async () => {
     const listed = await send({ query: UNIFIED_VIEW, variables: { first: 2 } });
