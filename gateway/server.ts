@@ -153,11 +153,25 @@ export function subgraphTimeoutError(subgraph: string, timeoutMs: number): Graph
   });
 }
 
+/** The path of a subgraph URL (parsed once per URL: the fetcher sees the same few URLs). */
+const paths = new Map<string, string>();
+function pathOf(url: string): string {
+  let path = paths.get(url);
+  if (path === undefined) {
+    path = new URL(url).pathname;
+    if (paths.size < 1000) paths.set(url, path);
+  }
+  return path;
+}
+
 /** Subgraph fetches on pooled keep-alive sockets (gateway/subgraph-http.ts) with a timeout and, when a secret is set, the gateway's signature over principal and body. */
 function subgraphFetcher(secret: string | null, timeoutMs: number, subgraph: string): Fetcher {
   return (async (url: string, init: { body?: string; headers?: Record<string, string>; method?: string } = {}) => {
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
-    if (secret !== null) headers[SIGNATURE_HEADER] = signRequest(secret, init.body ?? '', headers[PRINCIPAL_HEADER]);
+    if (secret !== null) {
+      // Bound to this subgraph, method and path, once (core/signing.ts).
+      headers[SIGNATURE_HEADER] = signRequest(secret, { method: init.method ?? 'POST', path: pathOf(url), subgraph, body: init.body ?? '', principal: headers[PRINCIPAL_HEADER] });
+    }
     try {
       return await subgraphFetch(url, { ...init, headers }, timeoutMs);
     } catch (error) {

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../core/config';
 import { createLogger, scrub } from '../../core/log';
 import { canSeeCustomer, decodePrincipal, encodePrincipal, type Principal } from '../../core/principal';
-import { signBody, signRequest, verifyRequest, verifySignature } from '../../core/signing';
+import { NonceWindow, signRequest, verifyRequest, type SignedRequest } from '../../core/signing';
 import { hs256SecretOf } from '../../gateway/auth-options';
 import { bearerToken, createAuthenticator } from '../../gateway/auth';
 import { TEST_JWT_SECRET } from '../helpers/system';
@@ -75,16 +75,33 @@ describe('signed principal between gateway and subgraphs', () => {
   const portal: Principal = { subject: 'p', scopes: new Set(['customers:read']), customerId: '001A' };
   const body = '{"query":"{ x }"}';
 
-  it('round-trips the principal and signs it with the body', () => {
+  it('round-trips the principal and signs it with method, path, subgraph, body, time and nonce', () => {
     const header = encodePrincipal(portal);
     expect(decodePrincipal(header)).toEqual(portal);
-    const signature = signRequest(secret, body, header);
-    expect(verifyRequest(secret, body, header, signature)).toBe(true);
-    expect(verifyRequest(secret, body, encodePrincipal({ ...portal, customerId: null }), signature)).toBe(false);
-    expect(verifyRequest(secret, body, undefined, signature)).toBe(false);
-    expect(verifyRequest(secret, `${body} `, header, signature)).toBe(false);
-    expect(verifySignature(secret, body, signBody(secret, body))).toBe(true);
-    expect(verifyRequest(secret, body, header, signRequest(secret, body, header, Date.now() - 400_000))).toBe(false);
+    const request: SignedRequest = { method: 'POST', path: '/graphql', subgraph: 'crm', body, principal: header };
+    const signature = signRequest(secret, request);
+    expect(verifyRequest(secret, request, signature)).toBe('ok');
+    expect(verifyRequest(secret, { ...request, principal: encodePrincipal({ ...portal, customerId: null }) }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, principal: undefined }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, body: `${body} ` }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, subgraph: 'billing' }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, method: 'GET' }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, path: '/other' }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, request, signRequest(secret, request, Date.now() - 60_000))).toBe('stale');
+    expect(verifyRequest(secret, request, signRequest(secret, request, Date.now() + 60_000))).toBe('stale');
+    const nonces = new NonceWindow();
+    expect(verifyRequest(secret, request, signature, { nonces })).toBe('ok');
+    expect(verifyRequest(secret, request, signature, { nonces })).toBe('replayed');
+  });
+
+  it('keeps a bounded nonce window that refuses rather than forgets', () => {
+    const nonces = new NonceWindow(2);
+    const now = Date.now();
+    expect(nonces.admit('a', now + 1000, now)).toBe('ok');
+    expect(nonces.admit('b', now + 1000, now)).toBe('ok');
+    expect(nonces.admit('c', now + 1000, now)).toBe('window-full');
+    expect(nonces.admit('c', now + 3000, now + 2000)).toBe('ok'); // a and b expired
+    expect(nonces.size).toBe(1);
   });
 
   it('refuses malformed principal headers (fail closed)', () => {

@@ -21,7 +21,7 @@ describe('error contract: a slow vendor', () => {
       const { status, body } = await system.gql(`query($id: ID!) { customer(id: $id) { name } }`, { id: customer.crmId });
       expect(status).toBe(200);
       expect(body.data?.customer ?? null).toBeNull();
-      expect(body.errors[0].extensions).toMatchObject({ code: 'VENDOR_UNAVAILABLE', system: 'CRM', retryable: true, correlationId: expect.any(String) });
+      expect(body.errors![0].extensions).toMatchObject({ code: 'VENDOR_UNAVAILABLE', system: 'CRM', retryable: true, correlationId: expect.any(String) });
     } finally {
       await simCall(system.simulators.salesforce!.url, 'reset', {});
     }

@@ -10,7 +10,7 @@ import { createClient } from 'graphql-ws';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
 import { encodePrincipal, PRINCIPAL_HEADER } from '../../core/principal';
-import { SIGNATURE_HEADER, signBody, signRequest } from '../../core/signing';
+import { SIGNATURE_HEADER, signRequest, type SignedRequest } from '../../core/signing';
 import { sha256 } from '../../gateway/persisted';
 import { buildSeed } from '../../simulators/common/seed';
 import { SIMULATOR_CREDENTIALS } from '../../system';
@@ -41,6 +41,10 @@ const child = seed.customers[5]; // its parent is customers[0]
 const otherInvoice = seed.invoices.find((i) => i.customerIndex === other.index)!;
 const otherContract = seed.contracts.find((c) => c.customerIndex === other.index)!;
 
+const CRM_QUERY = JSON.stringify({ query: '{ customers(first: 50) { edges { node { id name } } } }' });
+const ADMIN_PRINCIPAL = encodePrincipal({ subject: 'x', scopes: new Set(ALL_SCOPES), customerId: null });
+/** What the gateway signs for a POST of this body to the CRM subgraph. */
+const crmRequest = (body: string, principal: string | undefined): SignedRequest => ({ method: 'POST', path: '/graphql', subgraph: 'crm', body, principal });
 const nowS = () => Math.floor(Date.now() / 1000);
 const UPSERT = `mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id name } }`;
 const AMEND = `mutation($input: AmendContractInput!) { amendContract(input: $input) { id } }`;
@@ -208,20 +212,33 @@ describe('hostile and careless requests', () => {
     { name: 'direct subgraph call, unsigned', send: () => subgraphCall({}), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'direct subgraph call, forged signature', send: () => subgraphCall({ [SIGNATURE_HEADER]: `t=${Math.floor(Date.now() / 1000)},v1=${'ab'.repeat(32)}` }), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'direct subgraph call, stale signature (10 minutes old)', send: () => {
-        const body = JSON.stringify({ query: '{ customers(first: 1) { edges { node { id } } } }' });
-        const principal = encodePrincipal({ subject: 'x', scopes: new Set(ALL_SCOPES), customerId: null });
-        return subgraphCall({ [PRINCIPAL_HEADER]: principal, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, body, principal, Date.now() - 600_000) }, body);
+        const body = CRM_QUERY;
+        return subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(body, ADMIN_PRINCIPAL), Date.now() - 600_000) }, body);
       }, status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, signature timestamped 2 minutes ahead (the window is two-sided)', send: () =>
+        subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, ADMIN_PRINCIPAL), Date.now() + 120_000) }, CRM_QUERY),
+      status: 401, code: 'UNAUTHENTICATED' },
     { name: 'direct subgraph call, principal swapped after signing (portal -> admin)', send: () => {
-        const body = JSON.stringify({ query: '{ customers(first: 50) { edges { node { id } } } }' });
         const portal = encodePrincipal({ subject: 'p', scopes: new Set(ALL_SCOPES), customerId: own.crmId });
-        const admin = encodePrincipal({ subject: 'p', scopes: new Set(ALL_SCOPES), customerId: null });
-        return subgraphCall({ [PRINCIPAL_HEADER]: admin, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, body, portal) }, body);
+        return subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, portal)) }, CRM_QUERY);
       }, status: 401, code: 'UNAUTHENTICATED' },
-    { name: 'direct subgraph call, body signed but principal stripped', send: () => {
-        const body = JSON.stringify({ query: '{ customers(first: 50) { edges { node { id } } } }' });
-        return subgraphCall({ [SIGNATURE_HEADER]: signBody(SUBGRAPH_SECRET, body) }, body);
+    { name: 'direct subgraph call, body signed but principal stripped', send: () =>
+        subgraphCall({ [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, undefined)) }, CRM_QUERY),
+      status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, a signature for the billing subgraph sent to the CRM subgraph', send: () =>
+        subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, { ...crmRequest(CRM_QUERY, ADMIN_PRINCIPAL), subgraph: 'billing' }) }, CRM_QUERY),
+      status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, a signed request replayed (the first is answered, the replay is not)', send: async () => {
+        const headers = { [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, ADMIN_PRINCIPAL)) };
+        const first = await subgraphCall(headers, CRM_QUERY);
+        expect(first.status).toBe(200);
+        expect(first.json.data.customers.edges.length).toBeGreaterThan(0);
+        return subgraphCall(headers, CRM_QUERY);
       }, status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, GET ?query= (subgraphs take POST only)', send: () => {
+        const signature = signRequest(SUBGRAPH_SECRET, { method: 'GET', path: '/graphql', subgraph: 'crm', body: '', principal: ADMIN_PRINCIPAL });
+        return raw(`${system.subgraphs.crm.url}?query=${encodeURIComponent('{ customers(first: 50) { edges { node { id name } } } }')}`, { method: 'GET', headers: { [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signature, 'apollo-require-preflight': 'true' } });
+      }, status: 405, code: 'BAD_USER_INPUT' },
 
     // ------------------------------------------------------------------ limits
     { name: 'deep query (16 levels of parent)', send: () => adminGql(`{ customer(id: "${own.crmId}") { ${'parent { '.repeat(15)}id${' }'.repeat(15)} } }`), status: 400, code: 'QUERY_TOO_COMPLEX' },
