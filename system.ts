@@ -186,7 +186,12 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ...securityOptionsFromConfig(config),
       logger,
       production: config.production,
-      events: { log: events.log, webhooks: live.webhooks },
+      events: {
+        log: events.log,
+        webhooks: live.webhooks,
+        maxConnectionsPerSubject: config.security.wsMaxConnectionsPerSubject,
+        maxConnectionsPerAddress: config.security.wsMaxConnectionsPerAddress,
+      },
       metrics: ops.metrics,
       metricsToken: config.observability.metricsToken,
       tracing,

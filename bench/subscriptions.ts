@@ -59,6 +59,9 @@ async function serve(prefix: string): Promise<void> {
     CONCORD_WORKERS: '0',
     CONCORD_POLL_INTERVAL_MS: '0',
     CONCORD_RATE_LIMIT_RPS: '0',
+    // The bench's clients are one subject on one address: the per-caller caps do not apply to it.
+    CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT: '100000',
+    CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS: '100000',
     LOG_LEVEL: 'error',
   });
   const system = await startSystem({ config, logger: createLogger({ level: 'error' }), ports: 'ephemeral' });

@@ -84,6 +84,12 @@ export interface SecurityConfig {
   requestTimeoutMs: number;
   /** Longest the gateway waits for one subgraph fetch before VENDOR_UNAVAILABLE, in ms (CONCORD_SUBGRAPH_TIMEOUT_MS; default 15000). */
   subgraphTimeoutMs: number;
+  /** WebSocket connections one token subject may hold open (CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT; default 20). */
+  wsMaxConnectionsPerSubject: number;
+  /** WebSocket connections one client address may hold open (CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS; default 50). */
+  wsMaxConnectionsPerAddress: number;
+  /** Failed authentications a client address may make per minute before it gets 429 (CONCORD_AUTH_FAILURES_PER_MINUTE; default 50). */
+  authFailuresPerMinute: number;
   /** Longest string a request may carry in any argument or variable, in characters (CONCORD_MAX_STRING_LENGTH; default 10000). */
   maxStringLength: number;
   /** Sustained requests per second per token subject; 0 turns rate limiting off (CONCORD_RATE_LIMIT_RPS). */
@@ -290,6 +296,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ConcordConfig 
       requestTimeoutMs: integer(env, 'CONCORD_REQUEST_TIMEOUT_MS', 30_000),
       subgraphTimeoutMs: Math.max(100, integer(env, 'CONCORD_SUBGRAPH_TIMEOUT_MS', 15_000)),
       maxStringLength: Math.max(100, integer(env, 'CONCORD_MAX_STRING_LENGTH', 10_000)),
+      wsMaxConnectionsPerSubject: Math.max(1, integer(env, 'CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT', 20)),
+      wsMaxConnectionsPerAddress: Math.max(1, integer(env, 'CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS', 50)),
+      authFailuresPerMinute: Math.max(1, integer(env, 'CONCORD_AUTH_FAILURES_PER_MINUTE', 50)),
       rateLimitPerSecond: integer(env, 'CONCORD_RATE_LIMIT_RPS', 50),
       rateLimitBurst: integer(env, 'CONCORD_RATE_LIMIT_BURST', 100),
       safelistDir: env.CONCORD_SAFELIST_DIR || null,

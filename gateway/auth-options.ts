@@ -24,6 +24,8 @@ export interface GatewaySecurityOptions {
   maxTokens?: number;
   /** Longest string in a variable or literal argument, in characters. Default 10000. */
   maxStringLength?: number;
+  /** Failed authentications per client address per minute, then 429. Default 50. */
+  authFailuresPerMinute?: number;
   /** Longest a GraphQL request may run before a 504, in ms. Default 30000. */
   requestTimeoutMs?: number;
   /** Per-subject token bucket; null = no rate limits. Default null. */
@@ -62,6 +64,7 @@ export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: s
       limits: { maxDepth: s.maxDepth, maxAliases: s.maxAliases, maxCost: s.maxCost, defaultListSize: s.defaultListSize },
       maxTokens: s.maxTokens,
       maxStringLength: s.maxStringLength,
+      authFailuresPerMinute: s.authFailuresPerMinute,
       requestTimeoutMs: s.requestTimeoutMs,
       rateLimit: s.rateLimitPerSecond > 0 ? { perSecond: s.rateLimitPerSecond, burst: s.rateLimitBurst } : null,
       redisUrl: config.redisUrl,

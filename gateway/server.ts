@@ -32,6 +32,7 @@ import { Rejection, createAdmission, denialsPlugin, type GraphQLParams } from '.
 import type { GatewaySecurityOptions } from './auth-options';
 import { createAuthenticator, type Principal } from './auth';
 import { policyFromSupergraph, supergraphForGateway, type AuthorizationPolicy, type Denial } from './authorization';
+import { FailureLimiter } from './connection-limits';
 import { csrfRefusal } from './csrf';
 import { correlationPlugin, formatGatewayError } from './errors';
 import { readBody, sendGraphQLError, sendJson } from './http';
@@ -222,6 +223,8 @@ export function createGateway(options: GatewayOptions) {
     audience: security.jwtAudience,
     maxLifetimeSeconds: security.jwtMaxLifetimeSeconds,
   });
+  // Failed authentications per client address, HTTP and WebSocket alike (gateway/connection-limits.ts).
+  const authFailures = new FailureLimiter({ maxFailures: security.authFailuresPerMinute ?? 50, windowMs: 60_000 });
   const rateLimiter: RateLimiter = !security.rateLimit
     ? createUnlimitedRateLimiter()
     : security.redisUrl
@@ -259,6 +262,8 @@ export function createGateway(options: GatewayOptions) {
         authenticate: (authorization) => authenticator.authenticate(authorization),
         admit: (params, principal) => admission.admit(params, principal),
         dataSources: () => dataSources,
+        rateLimit: (subject) => rateLimiter.take(subject).catch(() => null),
+        authFailures,
       })
     : null;
   const localSubgraphs = live?.localDataSources ?? {};
@@ -416,12 +421,19 @@ export function createGateway(options: GatewayOptions) {
     }
     const forgery = csrfRefusal(req.headers);
     if (forgery) return sendRejection(res, Rejection.of(400, forgery), correlationId);
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const blocked = authFailures.blockedFor(address);
+    if (blocked > 0) {
+      res.setHeader('retry-after', String(blocked));
+      return sendGraphQLError(res, 429, new ConcordError('RATE_LIMITED', 'too many failed authentications from this address; retry later', { retryAfterSeconds: blocked }), correlationId);
+    }
     let principal: Principal | null;
     try {
       principal = await principalOf(req.headers.authorization);
     } catch (error) {
       const failure = error instanceof ConcordError ? error : new ConcordError('UNAUTHENTICATED', 'invalid token');
       const status = failure.code === 'UNAUTHENTICATED' ? 401 : 503;
+      if (status === 401) authFailures.recordFailure(address);
       if (status === 503) logger.error({ err: error, correlationId }, 'token verification failed: identity provider keys unavailable');
       res.setHeader('www-authenticate', 'Bearer realm="concord"');
       return sendGraphQLError(res, status, failure, correlationId);

@@ -21,6 +21,7 @@ import type { BusinessEvent, EventLog } from '../core/events/event-log';
 import type { Logger } from '../core/log';
 import type { Principal } from '../core/principal';
 import { Rejection, type AdmittedOperation, type GraphQLParams } from './admission';
+import { CappedCounter, CLOSE_TOO_MANY, ConnectionRefused, type FailureLimiter } from './connection-limits';
 import type { Denial } from './authorization';
 import { formatGatewayError } from './errors';
 import { shareKeyOf, type FederatedExecutor, type PreparedOperation } from './subscription-executor';
@@ -38,6 +39,14 @@ export interface SubscriptionServiceOptions {
   maxSubscriptionsPerConnection?: number;
   /** Payloads computed ahead of the client per subscription. Default 16. */
   window?: number;
+  /** The caller's rate limit, as on HTTP: every subscribe takes one. Default: none. */
+  rateLimit?: (subject: string) => Promise<{ allowed: boolean; retryAfterSeconds: number } | null>;
+  /** Connections one token subject may hold open at once. Default 20. */
+  maxConnectionsPerSubject?: number;
+  /** Failed connection authentications per client address (shared with HTTP). Default: none. */
+  authFailures?: FailureLimiter;
+  /** The client address of a connection (from the transport's `extra`). Default: 'unknown'. */
+  addressOf?: (extra: unknown) => string;
 }
 
 export interface SubscriptionService {
@@ -51,6 +60,8 @@ interface Connection {
   /** Token expiry, ms since epoch. */
   expiresAt: number;
   subscriptions: Set<Subscription>;
+  /** Subscriptions counted against the cap: started ones and those still being set up. */
+  slots: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -88,7 +99,20 @@ function formatted(error: GraphQLError, correlationId: string): GraphQLFormatted
 }
 
 export function createSubscriptionService(options: SubscriptionServiceOptions): SubscriptionService {
-  const { log, executor, authenticate, admit, logger, maxSubscriptionsPerConnection = 100, window = 16 } = options;
+  const {
+    log,
+    executor,
+    authenticate,
+    admit,
+    logger,
+    maxSubscriptionsPerConnection = 100,
+    window = 16,
+    rateLimit,
+    maxConnectionsPerSubject = 20,
+    authFailures,
+    addressOf = () => 'unknown',
+  } = options;
+  const perSubject = new CappedCounter(maxConnectionsPerSubject);
   const connections = new WeakMap<Context<Record<string, unknown> | undefined, unknown>, Connection>();
   let open = 0;
   let active = 0;
@@ -116,14 +140,25 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
     connectionInitWaitTimeout: 5_000,
 
     async onConnect(ctx) {
+      const address = addressOf(ctx.extra);
+      const blocked = authFailures?.blockedFor(address) ?? 0;
+      if (blocked > 0) throw new ConnectionRefused(CLOSE_TOO_MANY, `too many failed authentications; retry in ${blocked} s`);
       const authorization = authorizationOf(ctx.connectionParams);
-      if (!authorization) return false;
+      if (!authorization) {
+        authFailures?.recordFailure(address);
+        return false;
+      }
       let principal: Principal;
       try {
         principal = await authenticate(authorization);
       } catch (error) {
-        logger.info({ reason: (error as Error).message }, 'subscription connection refused');
+        if (error instanceof ConcordError && error.code === 'UNAUTHENTICATED') authFailures?.recordFailure(address);
+        logger.debug({ reason: (error as Error).message }, 'subscription connection refused');
         return false;
+      }
+      // Checked and counted in one step (no await in between): a burst cannot overshoot it.
+      if (!perSubject.acquire(principal.subject)) {
+        throw new ConnectionRefused(CLOSE_TOO_MANY, `at most ${maxConnectionsPerSubject} connections per token subject`);
       }
       let expiresAt = Number.POSITIVE_INFINITY;
       try {
@@ -132,7 +167,7 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
       } catch {
         // Verified above; a token without a readable exp was refused there.
       }
-      const connection: Connection = { principal, expiresAt, subscriptions: new Set(), timer: null };
+      const connection: Connection = { principal, expiresAt, subscriptions: new Set(), slots: 0, timer: null };
       if (Number.isFinite(expiresAt)) {
         // Subscriptions outliving the token end; the client reconnects with a new one and resumes.
         const delay = Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1));
@@ -150,10 +185,60 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
       const fail = (error: ConcordError) => [graphQLError(error, correlationId)];
       if (!connection) return fail(new ConcordError('UNAUTHENTICATED', 'send connection_init with a bearer token first'));
       if (connection.expiresAt <= Date.now()) return fail(new ConcordError('UNAUTHENTICATED', 'token expired; reconnect with a fresh token'));
-      if (connection.subscriptions.size >= maxSubscriptionsPerConnection) {
+      // The slot is taken before anything is awaited, so concurrent subscribes cannot all pass
+      // the check; it is given back if the subscription does not start.
+      if (connection.slots >= maxSubscriptionsPerConnection) {
         return fail(new ConcordError('RATE_LIMITED', `at most ${maxSubscriptionsPerConnection} subscriptions per connection`));
       }
+      connection.slots += 1;
+      let started = false;
+      try {
+        const outcome = await setUp(connection, id, payload, correlationId, fail);
+        started = !Array.isArray(outcome);
+        return outcome;
+      } finally {
+        if (!started) connection.slots -= 1;
+      }
+    },
+
+    subscribe: (args: ExecutionArgs) => (args.contextValue as Subscription).start(),
+
+    // Queries and mutations never get here (refused in onSubscribe); defensive all the same.
+    execute: () => ({ errors: [new GraphQLError('send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })] }),
+
+    onNext(_ctx, _id, _payload, args, result) {
+      return shapeNext(args.contextValue as Subscription, result);
+    },
+
+    onError(_ctx, _id, _payload, errors) {
+      // Errors at subscribe time already carry their correlation id; end-of-stream errors get one.
+      return errors.map((error) => formatted(error, (error.extensions?.correlationId as string | undefined) ?? randomUUID()));
+    },
+
+    onClose(ctx) {
+      const connection = connections.get(ctx);
+      if (!connection) return;
+      if (connection.timer) clearTimeout(connection.timer);
+      for (const subscription of connection.subscriptions) subscription.controller.abort();
+      connections.delete(ctx);
+      perSubject.release(connection.principal.subject);
+      open -= 1;
+    },
+  };
+
+  async function setUp(
+    connection: Connection,
+    id: string,
+    payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null; extensions?: Record<string, unknown> | null },
+    correlationId: string,
+    fail: (error: ConcordError) => GraphQLError[],
+  ): Promise<ExecutionArgs | GraphQLError[]> {
       const { principal } = connection;
+      // Subscribes take from the caller's rate limit, as HTTP requests do.
+      const decision = rateLimit ? await rateLimit(principal.subject) : null;
+      if (decision && !decision.allowed) {
+        return fail(new ConcordError('RATE_LIMITED', 'too many requests for this token; retry later', { retryAfterSeconds: decision.retryAfterSeconds }));
+      }
       let admitted: AdmittedOperation;
       try {
         admitted = admit({ query: payload.query, variables: payload.variables, operationName: payload.operationName, extensions: payload.extensions }, principal);
@@ -195,7 +280,10 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
           active += 1;
           const deliveries = orderedDeliveries(stream.events, deliver, { window, signal: controller.signal });
           const end = () => {
-            if (connection.subscriptions.delete(subscription)) active -= 1;
+            if (connection.subscriptions.delete(subscription)) {
+              active -= 1;
+              connection.slots -= 1;
+            }
           };
           // graphql-ws calls return() when the client completes or the socket closes.
           const original = deliveries.return.bind(deliveries);
@@ -216,15 +304,9 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
         variableValues: variables,
         contextValue: subscription,
       } satisfies ExecutionArgs;
-    },
+  }
 
-    subscribe: (args: ExecutionArgs) => (args.contextValue as Subscription).start(),
-
-    // Queries and mutations never get here (refused in onSubscribe); defensive all the same.
-    execute: () => ({ errors: [new GraphQLError('send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })] }),
-
-    onNext(_ctx, _id, _payload, args, result) {
-      const subscription = args.contextValue as Subscription;
+  function shapeNext(subscription: Subscription, result: ExecutionResult) {
       delivered += 1;
       // The common case sends the shared result as it is (graphql-ws serialises it per socket).
       if (!result.errors?.length && !subscription.denials.length) return undefined;
@@ -236,22 +318,7 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
         }),
       ];
       return errors.length ? { data: result.data, errors } : { data: result.data };
-    },
-
-    onError(_ctx, _id, _payload, errors) {
-      // Errors at subscribe time already carry their correlation id; end-of-stream errors get one.
-      return errors.map((error) => formatted(error, (error.extensions?.correlationId as string | undefined) ?? randomUUID()));
-    },
-
-    onClose(ctx) {
-      const connection = connections.get(ctx);
-      if (!connection) return;
-      if (connection.timer) clearTimeout(connection.timer);
-      for (const subscription of connection.subscriptions) subscription.controller.abort();
-      connections.delete(ctx);
-      open -= 1;
-    },
-  };
+  }
 
   return {
     serverOptions,
