@@ -1,6 +1,6 @@
 /**
  * Every environment variable Concord reads, read once at start-up into one typed object
- * (shared/API.md lists the public ones). Nothing else reads process.env.
+ * (docs/configuration.md and the README list them). Nothing else reads process.env.
  */
 import { randomBytes } from 'node:crypto';
 

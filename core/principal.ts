@@ -16,7 +16,7 @@ import { ConcordError } from './errors';
 export interface Principal {
   /** The token's `sub`. */
   subject: string;
-  /** Granted scopes (shared/API.md "Tokens"); unknown scopes are kept and simply match nothing. */
+  /** Granted scopes (the API contract's token scopes); unknown scopes are kept and simply match nothing. */
   scopes: ReadonlySet<string>;
   /** Set for a portal token: the one customer (canonical id) it may read and act on. */
   customerId: string | null;

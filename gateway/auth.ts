@@ -24,7 +24,7 @@ import type { Principal } from '../core/principal';
 
 export type { Principal } from '../core/principal';
 
-/** Asymmetric algorithms accepted through the JWKS (shared/API.md: RS256/ES256). */
+/** Asymmetric algorithms accepted through the JWKS (the API contract: RS256/ES256). */
 export const JWKS_ALGORITHMS = ['RS256', 'ES256'] as const;
 
 export interface AuthenticatorOptions {

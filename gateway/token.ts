@@ -1,5 +1,5 @@
 /**
- * Bearer tokens (shared/API.md "Tokens"): minting HS256 dev tokens with CONCORD_JWT_SECRET.
+ * Bearer tokens (docs/security.md "Tokens"): minting HS256 dev tokens with CONCORD_JWT_SECRET.
  * Claims: sub, exp, scope (space-separated), optional customer_id (a portal token).
  * Verification (HS256 and RS256/ES256 through a JWKS) lives in gateway/auth.ts.
  */

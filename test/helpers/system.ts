@@ -60,7 +60,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   };
 }
 
-/** Simulator control API helpers (shared/API.md "Vendor simulators"). */
+/** Simulator control API helpers (the simulators' `/__sim/` control API). */
 export async function simCall<T = any>(baseUrl: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${baseUrl}/__sim/${path}`, {
     method: body === undefined ? 'GET' : 'POST',
