@@ -411,6 +411,8 @@ describeLiveEvents('hostile subscriptions and webhooks', () => {
     ['subscription without the scope it needs', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-billing', ['billing:read']))}`, `subscription { businessEvents { id } }`), { codes: ['FORBIDDEN'] }],
     ["portal subscribes to another customer's events", async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($c: ID!) { customerEvents(customerId: $c) { id } }`, { c: other.crmId }), { codes: ['FORBIDDEN'] }],
     ["portal subscribes to another customer's run", async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
+    ['portal subscribes to a run that does not exist: the same answer as for another customer\'s', async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id } }`, { r: 'run_doesnotexist' }), { codes: ['FORBIDDEN'] }],
+    ['orders:write without ops:read subscribes to a run it did not start', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-writer', ['customers:read', 'orders:write']))}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
   ] as const)('%s', async (_name, send, expected) => {
     const outcome = await send();
     expect(outcome).toMatchObject(expected);
