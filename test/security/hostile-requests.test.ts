@@ -161,6 +161,11 @@ describe('hostile and careless requests', () => {
         expect(r.json.errors[0].path).toEqual(['customer', 'invoices']);
       } },
     { name: 'missing scope: startOrderToCash without orders:write', send: () => gql(tokens['no-orders'], `mutation { startOrderToCash(input: { opportunityId: "${otherOpportunityId}", idempotencyKey: "no-scope" }) { id } }`), status: 403, code: 'FORBIDDEN' },
+    { name: 'missing scope: the ERP tax id of duplicate candidates without erp:read', send: async () => gql(await hs256(claims('dup-reader', ['customers:read'])), `query($n: String!) { customerDuplicates(name: $n) { name taxRegistration } }`, { n: other.name }), status: 200, code: 'FORBIDDEN',
+      check: (r) => {
+        expect(r.json.errors[0].path).toEqual(['customerDuplicates', 'taxRegistration']);
+        expect(r.text).not.toContain(other.taxRegistration);
+      } },
     { name: 'missing scope: ops list without ops:read', send: () => gql(tokens.reader, '{ orderToCashRuns { edges { node { id } } } }'), status: 403, code: 'FORBIDDEN' },
 
     // ------------------------------------------------------------------ portal isolation
