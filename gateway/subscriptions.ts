@@ -226,6 +226,7 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
     },
   };
 
+  /** Everything a subscribe does after its slot is taken: rate limit, admission, stream; errors as graphql-ws wants them. */
   async function setUp(
     connection: Connection,
     id: string,
@@ -233,91 +234,91 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
     correlationId: string,
     fail: (error: ConcordError) => GraphQLError[],
   ): Promise<ExecutionArgs | GraphQLError[]> {
-      const { principal } = connection;
-      // Subscribes take from the caller's rate limit, as HTTP requests do.
-      const decision = rateLimit ? await rateLimit(principal.subject) : null;
-      if (decision && !decision.allowed) {
-        return fail(new ConcordError('RATE_LIMITED', 'too many requests for this token; retry later', { retryAfterSeconds: decision.retryAfterSeconds }));
+    const { principal } = connection;
+    // Subscribes take from the caller's rate limit, as HTTP requests do.
+    const decision = rateLimit ? await rateLimit(principal.subject) : null;
+    if (decision && !decision.allowed) {
+      return fail(new ConcordError('RATE_LIMITED', 'too many requests for this token; retry later', { retryAfterSeconds: decision.retryAfterSeconds }));
+    }
+    let admitted: AdmittedOperation;
+    try {
+      admitted = admit({ query: payload.query, variables: payload.variables, operationName: payload.operationName, extensions: payload.extensions }, principal);
+    } catch (error) {
+      if (error instanceof Rejection) return rejectionErrors(error, correlationId);
+      throw error;
+    }
+    if (admitted.operationType !== 'subscription') {
+      return fail(new ConcordError('BAD_USER_INPUT', 'only subscriptions are served over WebSocket; send queries and mutations over HTTP'));
+    }
+    let prepared: PreparedOperation;
+    let variables: Record<string, unknown>;
+    let stream;
+    try {
+      prepared = executor.prepare(admitted.query, admitted.operationName ?? null);
+      const resolved = prepared.arguments(admitted.variables);
+      variables = resolved.variables;
+      stream = await openStream(prepared.rootField, resolved.args, principal, { log, runCustomer: runQuery });
+    } catch (error) {
+      if (error instanceof ConcordError) return fail(error);
+      // The planner refuses what a subscription cannot do (@defer, for one): the client's to fix.
+      if (error instanceof GraphQLError || /not supported/i.test((error as Error).message)) {
+        return fail(new ConcordError('BAD_USER_INPUT', (error as Error).message));
       }
-      let admitted: AdmittedOperation;
-      try {
-        admitted = admit({ query: payload.query, variables: payload.variables, operationName: payload.operationName, extensions: payload.extensions }, principal);
-      } catch (error) {
-        if (error instanceof Rejection) return rejectionErrors(error, correlationId);
-        throw error;
-      }
-      if (admitted.operationType !== 'subscription') {
-        return fail(new ConcordError('BAD_USER_INPUT', 'only subscriptions are served over WebSocket; send queries and mutations over HTTP'));
-      }
-      let prepared: PreparedOperation;
-      let variables: Record<string, unknown>;
-      let stream;
-      try {
-        prepared = executor.prepare(admitted.query, admitted.operationName ?? null);
-        const resolved = prepared.arguments(admitted.variables);
-        variables = resolved.variables;
-        stream = await openStream(prepared.rootField, resolved.args, principal, { log, runCustomer: runQuery });
-      } catch (error) {
-        if (error instanceof ConcordError) return fail(error);
-        // The planner refuses what a subscription cannot do (@defer, for one): the client's to fix.
-        if (error instanceof GraphQLError || /not supported/i.test((error as Error).message)) {
-          return fail(new ConcordError('BAD_USER_INPUT', (error as Error).message));
-        }
-        logger.error({ err: error, correlationId }, 'subscription could not start');
-        return fail(new ConcordError('INTERNAL', 'the subscription could not start'));
-      }
+      logger.error({ err: error, correlationId }, 'subscription could not start');
+      return fail(new ConcordError('INTERNAL', 'the subscription could not start'));
+    }
 
-      const controller = new AbortController();
-      const shareKey = shareKeyOf(prepared, variables, principal);
-      const deliver = (event: BusinessEvent) =>
-        executor.deliver(prepared, variables, event, { correlationId: event.correlationId ?? `event:${event.id}`, principal }, shareKey);
-      const subscription: Subscription = {
-        correlationId,
-        denials: admitted.denials,
-        controller,
-        start: () => {
-          connection.subscriptions.add(subscription);
-          active += 1;
-          const deliveries = orderedDeliveries(stream.events, deliver, { window, signal: controller.signal });
-          const end = () => {
-            if (connection.subscriptions.delete(subscription)) {
-              active -= 1;
-              connection.slots -= 1;
-            }
-          };
-          // graphql-ws calls return() when the client completes or the socket closes.
-          const original = deliveries.return.bind(deliveries);
-          deliveries.return = async (value) => {
-            end();
-            controller.abort();
-            return original(value);
-          };
-          controller.signal.addEventListener('abort', end, { once: true });
-          return deliveries;
-        },
-      };
-      logger.debug({ correlationId, field: prepared.rootField, subject: principal.subject, id }, 'subscription started');
-      return {
-        schema: executor.apiSchema,
-        document: prepared.document,
-        operationName: admitted.operationName,
-        variableValues: variables,
-        contextValue: subscription,
-      } satisfies ExecutionArgs;
+    const controller = new AbortController();
+    const shareKey = shareKeyOf(prepared, variables, principal);
+    const deliver = (event: BusinessEvent) =>
+      executor.deliver(prepared, variables, event, { correlationId: event.correlationId ?? `event:${event.id}`, principal }, shareKey);
+    const subscription: Subscription = {
+      correlationId,
+      denials: admitted.denials,
+      controller,
+      start: () => {
+        connection.subscriptions.add(subscription);
+        active += 1;
+        const deliveries = orderedDeliveries(stream.events, deliver, { window, signal: controller.signal });
+        const end = () => {
+          if (connection.subscriptions.delete(subscription)) {
+            active -= 1;
+            connection.slots -= 1;
+          }
+        };
+        // graphql-ws calls return() when the client completes or the socket closes.
+        const original = deliveries.return.bind(deliveries);
+        deliveries.return = async (value) => {
+          end();
+          controller.abort();
+          return original(value);
+        };
+        controller.signal.addEventListener('abort', end, { once: true });
+        return deliveries;
+      },
+    };
+    logger.debug({ correlationId, field: prepared.rootField, subject: principal.subject, id }, 'subscription started');
+    return {
+      schema: executor.apiSchema,
+      document: prepared.document,
+      operationName: admitted.operationName,
+      variableValues: variables,
+      contextValue: subscription,
+    } satisfies ExecutionArgs;
   }
 
   function shapeNext(subscription: Subscription, result: ExecutionResult) {
-      delivered += 1;
-      // The common case sends the shared result as it is (graphql-ws serialises it per socket).
-      if (!result.errors?.length && !subscription.denials.length) return undefined;
-      const errors: GraphQLFormattedError[] = [
-        ...subscription.denials.map((d) => ({ message: d.message, path: d.path, extensions: { code: 'FORBIDDEN', correlationId: subscription.correlationId } })),
-        ...(result.errors ?? []).map((error) => {
-          const out = formatGatewayError(error instanceof GraphQLError ? error.toJSON() : (error as GraphQLFormattedError));
-          return { ...out, extensions: { ...out.extensions, correlationId: subscription.correlationId } };
-        }),
-      ];
-      return errors.length ? { data: result.data, errors } : { data: result.data };
+    delivered += 1;
+    // The common case sends the shared result as it is (graphql-ws serialises it per socket).
+    if (!result.errors?.length && !subscription.denials.length) return undefined;
+    const errors: GraphQLFormattedError[] = [
+      ...subscription.denials.map((d) => ({ message: d.message, path: d.path, extensions: { code: 'FORBIDDEN', correlationId: subscription.correlationId } })),
+      ...(result.errors ?? []).map((error) => {
+        const out = formatGatewayError(error instanceof GraphQLError ? error.toJSON() : (error as GraphQLFormattedError));
+        return { ...out, extensions: { ...out.extensions, correlationId: subscription.correlationId } };
+      }),
+    ];
+    return errors.length ? { data: result.data, errors } : { data: result.data };
   }
 
   return {
