@@ -75,7 +75,7 @@ async function main(): Promise<void> {
 
 /** Development only: every URL, dev tokens and an example query. */
 async function announceDev(system: RunningSystem, config: ConcordConfig, say: (line?: string) => void): Promise<void> {
-  const token = await mintToken({ secret: config.jwtSecret, subject: 'dev-admin', scopes: SCOPES, ttl: '12h' });
+  const token = await mintToken({ secret: config.jwtSecret, subject: 'dev-admin', scopes: SCOPES, ttl: '12h', issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });
   const query = readFileSync(path.join(__dirname, 'examples', 'unified-view.graphql'), 'utf8');
 
   say();
@@ -91,7 +91,7 @@ async function announceDev(system: RunningSystem, config: ConcordConfig, say: (l
   say(`  export TOKEN=${token}`);
   say();
   // The console's own token: operator scopes only. In the URL fragment, which browsers never send to a server.
-  const opsToken = await mintToken({ secret: config.jwtSecret, subject: 'dev-operator', scopes: ['ops:read', 'ops:write'], ttl: '12h' });
+  const opsToken = await mintToken({ secret: config.jwtSecret, subject: 'dev-operator', scopes: ['ops:read', 'ops:write'], ttl: '12h', issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });
   say('Ops console (ops:read ops:write, 12h):');
   say(`  ${system.gateway.url}/ops#token=${opsToken}`);
   say();

@@ -52,11 +52,16 @@ async function serve(prefix: string): Promise<void> {
     ...process.env,
     NODE_ENV: 'production',
     CONCORD_JWT_SECRET: SECRET,
+    CONCORD_JWT_ISSUER: 'concord-bench',
+    CONCORD_JWT_AUDIENCE: 'concord',
     REDIS_URL,
     CONCORD_REDIS_PREFIX: prefix,
     CONCORD_WORKERS: '0',
     CONCORD_POLL_INTERVAL_MS: '0',
     CONCORD_RATE_LIMIT_RPS: '0',
+    // The bench's clients are one subject on one address: the per-caller caps do not apply to it.
+    CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT: '100000',
+    CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS: '100000',
     LOG_LEVEL: 'error',
   });
   const system = await startSystem({ config, logger: createLogger({ level: 'error' }), ports: 'ephemeral' });
@@ -144,7 +149,7 @@ async function run(n: number, options: { rate: number; seconds: number; burst: n
       child.on('message', listener);
       child.send(message);
     });
-  const token = await mintToken({ secret: SECRET, subject: 'bench', scopes: SCOPES, ttl: '1h' });
+  const token = await mintToken({ secret: SECRET, subject: 'bench', scopes: SCOPES, ttl: '1h', issuer: 'concord-bench', audience: 'concord' });
   const before = (await ask<{ memory: Memory }>({ memory: true }, 'memory')).memory;
 
   const sent = new Map<number, number>();

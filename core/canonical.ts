@@ -84,7 +84,8 @@ export interface AccountWriteBack {
   /** Customer master fields (upsertCustomer): the company name, web domain and parent account. */
   name?: string;
   domain?: string;
-  parentId?: string;
+  /** null clears the parent account. */
+  parentId?: string | null;
 }
 
 /** A contract as the CRM records it (Salesforce Contract), linked to its billing subscription. */

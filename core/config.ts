@@ -66,6 +66,8 @@ export interface SecurityConfig {
   jwtIssuer: string | null;
   /** Required token audience (`aud`), when set (CONCORD_JWT_AUDIENCE). */
   jwtAudience: string | null;
+  /** Longest lifetime a token may have, in seconds (CONCORD_JWT_MAX_LIFETIME_S; default 86400). */
+  jwtMaxLifetimeSeconds: number;
   /** Deepest field nesting of an operation (CONCORD_MAX_DEPTH). */
   maxDepth: number;
   /** Most aliased fields in an operation (CONCORD_MAX_ALIASES). */
@@ -80,6 +82,16 @@ export interface SecurityConfig {
   maxBodyBytes: number;
   /** Longest a GraphQL request may take before the gateway answers 504, in ms (CONCORD_REQUEST_TIMEOUT_MS). */
   requestTimeoutMs: number;
+  /** Longest the gateway waits for one subgraph fetch before VENDOR_UNAVAILABLE, in ms (CONCORD_SUBGRAPH_TIMEOUT_MS; default 15000). */
+  subgraphTimeoutMs: number;
+  /** WebSocket connections one token subject may hold open (CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT; default 20). */
+  wsMaxConnectionsPerSubject: number;
+  /** WebSocket connections one client address may hold open (CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS; default 50). */
+  wsMaxConnectionsPerAddress: number;
+  /** Failed authentications a client address may make per minute before it gets 429 (CONCORD_AUTH_FAILURES_PER_MINUTE; default 50). */
+  authFailuresPerMinute: number;
+  /** Longest string a request may carry in any argument or variable, in characters (CONCORD_MAX_STRING_LENGTH; default 10000). */
+  maxStringLength: number;
   /** Sustained requests per second per token subject; 0 turns rate limiting off (CONCORD_RATE_LIMIT_RPS). */
   rateLimitPerSecond: number;
   /** Requests a subject may make at once above the sustained rate (CONCORD_RATE_LIMIT_BURST). */
@@ -280,6 +292,11 @@ function productionGaps(env: NodeJS.ProcessEnv, role: ProcessRole): string[] {
   if (role !== 'worker' && !env.CONCORD_JWT_SECRET && !env.CONCORD_JWKS_URL) {
     gaps.push('CONCORD_JWT_SECRET or CONCORD_JWKS_URL (how tokens are verified)');
   }
+  // A token minted for another service of the same identity provider must not work here.
+  if (role !== 'worker') {
+    const missing = (['CONCORD_JWT_ISSUER', 'CONCORD_JWT_AUDIENCE'] as const).filter((name) => !env[name]);
+    if (missing.length > 0) gaps.push(`${missing.join(', ')} (the iss and aud every token must carry)`);
+  }
   // The standalone gateway may sign with it or not (--no-signing): gateway/cli.ts decides.
   if (role === 'api' && !env.CONCORD_SUBGRAPH_SECRET) {
     gaps.push('CONCORD_SUBGRAPH_SECRET (the gateway-to-subgraph signing secret every replica shares)');
@@ -347,6 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     security: {
       jwtIssuer: env.CONCORD_JWT_ISSUER || null,
       jwtAudience: env.CONCORD_JWT_AUDIENCE || null,
+      jwtMaxLifetimeSeconds: Math.max(60, integer(env, 'CONCORD_JWT_MAX_LIFETIME_S', 86_400)),
       maxDepth: integer(env, 'CONCORD_MAX_DEPTH', 12),
       maxAliases: integer(env, 'CONCORD_MAX_ALIASES', 30),
       maxCost: integer(env, 'CONCORD_MAX_COST', 300_000),
@@ -354,6 +372,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       maxTokens: integer(env, 'CONCORD_MAX_TOKENS', 5000),
       maxBodyBytes: integer(env, 'CONCORD_MAX_BODY_BYTES', 1024 * 1024),
       requestTimeoutMs: integer(env, 'CONCORD_REQUEST_TIMEOUT_MS', 30_000),
+      subgraphTimeoutMs: Math.max(100, integer(env, 'CONCORD_SUBGRAPH_TIMEOUT_MS', 15_000)),
+      maxStringLength: Math.max(100, integer(env, 'CONCORD_MAX_STRING_LENGTH', 10_000)),
+      wsMaxConnectionsPerSubject: Math.max(1, integer(env, 'CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT', 20)),
+      wsMaxConnectionsPerAddress: Math.max(1, integer(env, 'CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS', 50)),
+      authFailuresPerMinute: Math.max(1, integer(env, 'CONCORD_AUTH_FAILURES_PER_MINUTE', 50)),
       rateLimitPerSecond: integer(env, 'CONCORD_RATE_LIMIT_RPS', 50),
       rateLimitBurst: integer(env, 'CONCORD_RATE_LIMIT_BURST', 100),
       safelistDir: env.CONCORD_SAFELIST_DIR || null,

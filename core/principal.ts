@@ -9,6 +9,7 @@
  * customer) is enforced where the data is resolved, with canSeeCustomer / assertCanSeeCustomer:
  * resolvers, entity references, mutations and subscriptions all call the same two functions.
  */
+import { createHash } from 'node:crypto';
 import { ConcordError } from './errors';
 
 /** The verified caller of one request. */
@@ -49,6 +50,28 @@ export function assertCanSeeCustomer(principal: Principal, customerId: string | 
   if (!canSeeCustomer(principal, customerId)) {
     throw new ConcordError('FORBIDDEN', `this token may not access ${what}`);
   }
+}
+
+/**
+ * A record read for a caller: for a portal token, a record that does not exist is refused exactly as
+ * one of another customer is (same code, same message), so ids cannot be probed for existence.
+ */
+export function visibleTo<T>(principal: Principal, record: T | null | undefined, customerOf: (record: T) => string | null | undefined, what: string): T | null {
+  if (record === null || record === undefined) {
+    if (isPortal(principal)) throw new ConcordError('FORBIDDEN', `this token may not access ${what}`);
+    return null;
+  }
+  assertCanSeeCustomer(principal, customerOf(record), what);
+  return record;
+}
+
+/**
+ * The caller's namespace for idempotency keys and run ownership: one per token subject (and portal
+ * customer), so one caller can neither replay nor squat another caller's key. A short hash, because
+ * it becomes part of store keys and a subject may hold any character.
+ */
+export function callerScope(principal: Principal): string {
+  return createHash('sha256').update(`${principal.subject}\n${principal.customerId ?? ''}`).digest('base64url').slice(0, 16);
 }
 
 /** A portal token: restricted to one customer. */

@@ -1,56 +1,114 @@
 /**
- * Proof that a subgraph request comes from the gateway: HMAC-SHA256 with CONCORD_SUBGRAPH_SECRET over
- * a timestamp, the caller's principal and the request body, sent as
- * `x-concord-signature: t=<unix>,v1=<hex>`. A timestamp bounds replay of a captured request.
+ * Proof that a subgraph request comes from the gateway, and is this one request: HMAC-SHA256 with
+ * CONCORD_SUBGRAPH_SECRET over what the request is, sent as
+ * `x-concord-signature: t=<unix>,n=<nonce>,v1=<hex>`.
  *
- * The principal (core/principal.ts, header `x-concord-principal`) is inside the MAC: a subgraph
- * trusts it exactly as far as it trusts the gateway, and nobody can move a signed body under another
- * principal or strip the principal from it. The signed string is `<t>.<principal>.<body>` when a
- * principal is sent and `<t>.<body>` when none is; the principal is base64url (no dots), and a body
- * signed without one is a JSON object (it starts with `{`), so the two forms never collide.
+ * What is signed (SignedRequest): the HTTP method, the path, the name of the subgraph it is for, a
+ * timestamp, a nonce, the caller's principal (core/principal.ts, header `x-concord-principal`) and
+ * the body, joined by newlines in that order (none of the first six can hold a newline; the body is
+ * last, so the string reads one way only). So a captured signature
+ *   - cannot carry another body or another principal (portal -> admin),
+ *   - cannot be sent to another subgraph (the name differs) or as a GET (the method differs),
+ *   - is good for TOLERANCE seconds either side of its timestamp (a clock ahead cannot stretch it),
+ *   - and only once: each subgraph process remembers the nonces it has seen for the tolerance
+ *     window (NonceWindow), in memory. No Redis round trip per fetch: the window is short, and a
+ *     replay to another replica of the same subgraph inside it is what the other bindings leave.
+ * One HMAC and one random nonce per subgraph fetch: the gateway's hot path stays cheap.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'x-concord-signature';
 
-/** Largest accepted clock difference, in seconds. */
-export const SIGNATURE_TOLERANCE_SECONDS = 300;
+/** Largest accepted difference between the signature's timestamp and the clock, either way, in seconds. */
+export const SIGNATURE_TOLERANCE_SECONDS = 30;
 
-function mac(secret: string, t: number, body: string, principal: string | undefined): Buffer {
-  const signed = principal === undefined ? `${t}.${body}` : `${t}.${principal}.${body}`;
+/** What one signature covers. */
+export interface SignedRequest {
+  /** HTTP method, upper case (POST for GraphQL, GET for a WebSocket upgrade). */
+  method: string;
+  /** URL path (`/graphql`). */
+  path: string;
+  /** Name of the subgraph the request is for, as the supergraph names it (`crm`). */
+  subgraph: string;
+  /** The request body exactly as sent ('' for none). */
+  body: string;
+  /** The principal header value; undefined when none is sent. */
+  principal?: string;
+}
+
+function mac(secret: string, t: number, nonce: string, request: SignedRequest): Buffer {
+  const signed = `v2\n${request.method.toUpperCase()}\n${request.path}\n${request.subgraph}\n${t}\n${nonce}\n${request.principal ?? ''}\n${request.body}`;
   return createHmac('sha256', secret).update(signed).digest();
 }
 
-/** The signature header for a request with this body and, when given, this principal header value. */
-export function signRequest(secret: string, body: string, principal?: string, now = Date.now()): string {
+/** The signature header for this request (a fresh nonce each call). */
+export function signRequest(secret: string, request: SignedRequest, now = Date.now(), nonce: string = randomUUID()): string {
   const t = Math.floor(now / 1000);
-  return `t=${t},v1=${mac(secret, t, body, principal).toString('hex')}`;
+  return `t=${t},n=${nonce},v1=${mac(secret, t, nonce, request).toString('hex')}`;
 }
 
-/** True when `header` signs exactly this body and principal header value (undefined = none sent). */
+/** Why a signature was refused ('ok' when it was not). */
+export type Verdict = 'ok' | 'missing' | 'malformed' | 'stale' | 'bad-mac' | 'replayed' | 'window-full';
+
+/**
+ * Nonces seen, each until its signature can no longer be accepted anyway (timestamp + tolerance).
+ * Bounded: beyond `capacity` live nonces new requests are refused ('window-full') rather than old
+ * nonces forgotten, since forgetting one would let its request be replayed.
+ */
+export class NonceWindow {
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly capacity = 200_000) {}
+
+  /** Record the nonce; false when it was seen before (a replay) or the window is full. */
+  admit(nonce: string, expiresAtMs: number, now = Date.now()): 'ok' | 'replayed' | 'window-full' {
+    if (this.seen.has(nonce)) return 'replayed';
+    if (this.seen.size >= this.capacity) {
+      // Insertion order is roughly expiry order (timestamps within one tolerance of each other).
+      for (const [key, expires] of this.seen) {
+        if (expires > now) break;
+        this.seen.delete(key);
+      }
+      if (this.seen.size >= this.capacity) return 'window-full';
+    }
+    this.seen.set(nonce, expiresAtMs);
+    return 'ok';
+  }
+
+  /** Drop the nonces whose signatures have expired (called as requests arrive). */
+  sweep(now = Date.now()): void {
+    for (const [key, expires] of this.seen) {
+      if (expires > now) break;
+      this.seen.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+}
+
+/**
+ * Check `header` against this request. With a nonce window, a nonce is accepted once; without one
+ * (tests of the MAC alone) only the MAC and the timestamp are checked.
+ */
 export function verifyRequest(
   secret: string,
-  body: string,
-  principal: string | undefined,
+  request: SignedRequest,
   header: string | undefined,
-  now = Date.now(),
-): boolean {
-  if (!header) return false;
+  options: { now?: number; nonces?: NonceWindow; toleranceSeconds?: number } = {},
+): Verdict {
+  const { now = Date.now(), nonces, toleranceSeconds = SIGNATURE_TOLERANCE_SECONDS } = options;
+  if (!header) return 'missing';
   const parts = Object.fromEntries(header.split(',').map((p) => p.trim().split('=', 2) as [string, string]));
   const t = Number(parts.t);
-  if (!Number.isInteger(t) || !parts.v1 || !/^[0-9a-f]{64}$/i.test(parts.v1)) return false;
-  if (Math.abs(now / 1000 - t) > SIGNATURE_TOLERANCE_SECONDS) return false;
-  const expected = mac(secret, t, body, principal);
+  const nonce = parts.n;
+  if (!Number.isInteger(t) || !nonce || !/^[A-Za-z0-9-]{16,64}$/.test(nonce) || !parts.v1 || !/^[0-9a-f]{64}$/i.test(parts.v1)) return 'malformed';
+  if (Math.abs(now / 1000 - t) > toleranceSeconds) return 'stale';
+  const expected = mac(secret, t, nonce, request);
   const given = Buffer.from(parts.v1, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-/** Sign a body alone (no principal). */
-export function signBody(secret: string, body: string, now = Date.now()): string {
-  return signRequest(secret, body, undefined, now);
-}
-
-/** Verify a signature over a body alone (no principal). */
-export function verifySignature(secret: string, body: string, header: string | undefined, now = Date.now()): boolean {
-  return verifyRequest(secret, body, undefined, header, now);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad-mac';
+  if (!nonces) return 'ok';
+  nonces.sweep(now);
+  return nonces.admit(nonce, (t + toleranceSeconds) * 1000 + 1000, now);
 }

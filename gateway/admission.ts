@@ -23,6 +23,7 @@ import {
   parse,
   specifiedRules,
   validate,
+  visit,
   type DocumentNode,
   type GraphQLFormattedError,
   type GraphQLSchema,
@@ -85,6 +86,8 @@ export interface AdmissionOptions {
   production?: boolean;
   /** Documents (and authorization results) cached. Default 1000. */
   cacheSize?: number;
+  /** Longest string in a variable or a literal argument, in characters. Default 10000. */
+  maxStringLength?: number;
 }
 
 export interface Admission {
@@ -94,6 +97,26 @@ export interface Admission {
 
 type Parsed = { document: DocumentNode } | { rejection: Rejection };
 
+/** The longest string anywhere in a JSON value (variables), walked without recursion. */
+function longestString(value: unknown): number {
+  let longest = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const next = stack.pop();
+    if (typeof next === 'string') longest = Math.max(longest, next.length);
+    else if (Array.isArray(next)) for (const item of next) stack.push(item);
+    else if (next && typeof next === 'object') for (const [key, v] of Object.entries(next)) stack.push(key, v);
+  }
+  return longest;
+}
+
+/** The longest string literal of a document (block strings included). */
+function longestLiteral(document: DocumentNode): number {
+  let longest = 0;
+  visit(document, { StringValue: (node) => void (longest = Math.max(longest, node.value.length)) });
+  return longest;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function locations(error: GraphQLError) {
@@ -101,7 +124,9 @@ function locations(error: GraphQLError) {
 }
 
 export function createAdmission(options: AdmissionOptions): Admission {
-  const { schema, policy, limits, maxTokens, persisted, production = false, cacheSize = 1000 } = options;
+  const { schema, policy, limits, maxTokens, persisted, production = false, cacheSize = 1000, maxStringLength = 10_000 } = options;
+  const tooLong = () =>
+    Rejection.of(400, new ConcordError('BAD_USER_INPUT', `a string in the request is longer than ${maxStringLength} characters`));
   let documents = new Lru<Parsed>(cacheSize);
   let authorized = new Lru<{ query: string; denials: Denial[]; empty: boolean }>(cacheSize);
   let cachedFor: GraphQLSchema | null = null;
@@ -115,11 +140,13 @@ export function createAdmission(options: AdmissionOptions): Admission {
     let result: Parsed;
     try {
       const document = parse(query, { maxTokens });
+      if (longestLiteral(document) > maxStringLength) throw tooLong();
       const errors = validate(api, document, rules);
       result = errors.length
         ? { rejection: new Rejection(400, errors.slice(0, 20).map((e) => ({ message: hideHints(e.message), code: 'BAD_USER_INPUT', locations: locations(e) }))) }
         : { document };
     } catch (error) {
+      if (error instanceof Rejection) return (documents.set(hash, { rejection: error }), { rejection: error });
       const message = error instanceof GraphQLError ? error.message : 'the query does not parse';
       const tooBig = /tokens/i.test(message) && /Parsing aborted/i.test(message);
       result = {
@@ -153,6 +180,8 @@ export function createAdmission(options: AdmissionOptions): Admission {
       if (extensions !== undefined && extensions !== null && !isObject(extensions)) {
         throw Rejection.of(400, new ConcordError('BAD_USER_INPUT', 'extensions must be a JSON object'));
       }
+      // Oversize inputs stop here, before any resolver (and so any vendor) sees them.
+      if (isObject(variables) && longestString(variables) > maxStringLength) throw tooLong();
       let resolved;
       try {
         resolved = persisted.resolve(params.query, extensions);

@@ -16,10 +16,16 @@ export interface GatewaySecurityOptions {
   jwtIssuer?: string | null;
   /** Required `aud`. Default: not checked. */
   jwtAudience?: string | null;
+  /** Longest token lifetime, in seconds. Default 86400 (24 h). */
+  jwtMaxLifetimeSeconds?: number;
   /** Depth, aliases and cost limits. Default DEFAULT_LIMITS (gateway/limits.ts). */
   limits?: Partial<QueryLimits>;
   /** Most lexical tokens in a query. Default 5000. */
   maxTokens?: number;
+  /** Longest string in a variable or literal argument, in characters. Default 10000. */
+  maxStringLength?: number;
+  /** Failed authentications per client address per minute, then 429. Default 50. */
+  authFailuresPerMinute?: number;
   /** Longest a GraphQL request may run before a 504, in ms. Default 30000. */
   requestTimeoutMs?: number;
   /** Per-subject token bucket; null = no rate limits. Default null. */
@@ -44,17 +50,21 @@ export function hs256SecretOf(config: ConcordConfig): string | null {
 }
 
 /** The gateway options (createGateway) that come from the configuration. */
-export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: string | null; maxBodyBytes: number; security: GatewaySecurityOptions } {
+export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: string | null; maxBodyBytes: number; subgraphTimeoutMs: number; security: GatewaySecurityOptions } {
   const s = config.security;
   return {
     jwtSecret: hs256SecretOf(config),
     maxBodyBytes: s.maxBodyBytes,
+    subgraphTimeoutMs: s.subgraphTimeoutMs,
     security: {
       jwksUrl: config.jwksUrl,
       jwtIssuer: s.jwtIssuer,
       jwtAudience: s.jwtAudience,
+      jwtMaxLifetimeSeconds: s.jwtMaxLifetimeSeconds,
       limits: { maxDepth: s.maxDepth, maxAliases: s.maxAliases, maxCost: s.maxCost, defaultListSize: s.defaultListSize },
       maxTokens: s.maxTokens,
+      maxStringLength: s.maxStringLength,
+      authFailuresPerMinute: s.authFailuresPerMinute,
       requestTimeoutMs: s.requestTimeoutMs,
       rateLimit: s.rateLimitPerSecond > 0 ? { perSecond: s.rateLimitPerSecond, burst: s.rateLimitBurst } : null,
       redisUrl: config.redisUrl,

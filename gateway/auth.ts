@@ -7,8 +7,13 @@
  * That closes the classic confusions: `alg: none` (never in any allowlist), an RS256 public key used
  * as an HMAC secret (the secret path accepts HS256 with the secret alone), and an HS256 token when
  * only a JWKS is configured (no HMAC key at all). `exp` is required, `nbf` and `exp` are checked by
- * jose with a small clock tolerance, `sub` is required, and a malformed `customer_id` rejects the
- * token rather than turning a portal token into an unrestricted one.
+ * jose with a small clock tolerance, `sub` is required, and a malformed `customer_id` (null, empty,
+ * not a string) rejects the token rather than turning a portal token into an unrestricted one.
+ *
+ * Lifetime: a token may not live longer than maxLifetimeSeconds (default 24 h), counted from `iat`
+ * when present and from now in any case (so `exp: 1e300` is refused, with or without `iat`), and an
+ * `iat` or `nbf` further in the future than the clock tolerance is refused (a token minted "later"
+ * is a token minted by a clock or a party we should not trust).
  *
  * Every failure is UNAUTHENTICATED (401) with a short reason that reveals nothing secret; only an
  * unreachable identity provider is a 503 (the client's token may be fine).
@@ -33,8 +38,10 @@ export interface AuthenticatorOptions {
   issuer?: string | null;
   /** Required `aud`, when set. Default: not checked. */
   audience?: string | null;
-  /** Leeway for exp/nbf against clock skew, in seconds. Default 5. */
+  /** Leeway for exp/nbf/iat against clock skew, in seconds. Default 5. */
   clockToleranceSeconds?: number;
+  /** Longest lifetime a token may have (exp - iat, and exp - now), in seconds. Default 86400 (24 h). */
+  maxLifetimeSeconds?: number;
   /** How long fetched JWKS keys are trusted before a refetch, in ms. Default 10 minutes. */
   jwksCacheMaxAgeMs?: number;
   /** JWKS fetch timeout in ms. Default 5000. */
@@ -64,13 +71,35 @@ function scopesOf(payload: JWTPayload): Set<string> {
   return new Set(list.filter(Boolean));
 }
 
+/** What the lifetime rules need: the longest lifetime and the clock tolerance, in seconds. */
+export interface LifetimeRules {
+  maxLifetimeSeconds: number;
+  clockToleranceSeconds: number;
+}
+
+/** Refuse a token that lives too long or claims to be issued in the future (see the header). */
+function checkLifetime(payload: JWTPayload, rules: LifetimeRules, nowSeconds: number): void {
+  const { maxLifetimeSeconds: max, clockToleranceSeconds: skew } = rules;
+  const exp = payload.exp as number;
+  if (payload.iat !== undefined) {
+    if (typeof payload.iat !== 'number' || !Number.isFinite(payload.iat)) throw new ConcordError('UNAUTHENTICATED', 'token claim iat is not acceptable');
+    if (payload.iat > nowSeconds + skew) throw new ConcordError('UNAUTHENTICATED', 'token claim iat is in the future');
+    if (exp - payload.iat > max) throw new ConcordError('UNAUTHENTICATED', `token lifetime is longer than ${max} s`);
+  }
+  if (payload.nbf !== undefined && typeof payload.nbf === 'number' && payload.nbf > nowSeconds + skew) {
+    throw new ConcordError('UNAUTHENTICATED', 'token claim nbf is in the future');
+  }
+  if (!Number.isFinite(exp) || exp > nowSeconds + max + skew) throw new ConcordError('UNAUTHENTICATED', `token lifetime is longer than ${max} s`);
+}
+
 /** The principal of a verified payload, or UNAUTHENTICATED when a claim is missing or malformed. */
-export function principalOf(payload: JWTPayload): Principal {
+export function principalOf(payload: JWTPayload, rules?: LifetimeRules): Principal {
   if (typeof payload.sub !== 'string' || payload.sub === '' || typeof payload.exp !== 'number') {
     throw new ConcordError('UNAUTHENTICATED', 'token must carry sub and exp');
   }
+  if (rules) checkLifetime(payload, rules, Math.floor(Date.now() / 1000));
   const claim = payload.customer_id;
-  if (claim !== undefined && claim !== null && (typeof claim !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(claim))) {
+  if (claim !== undefined && (typeof claim !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(claim))) {
     // Fail closed: a portal claim we cannot read must not become "no restriction".
     throw new ConcordError('UNAUTHENTICATED', 'token customer_id is malformed');
   }
@@ -93,6 +122,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     issuer = null,
     audience = null,
     clockToleranceSeconds = 5,
+    maxLifetimeSeconds = 86_400,
     jwksCacheMaxAgeMs = 10 * 60_000,
     jwksTimeoutMs = 5000,
   } = options;
@@ -116,7 +146,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const verified = new Map<string, { principal: Principal; until: number }>();
   const MAX_VERIFIED = 10_000;
   function remember(token: string, payload: JWTPayload, maxAgeMs: number): Principal {
-    const principal = principalOf(payload);
+    const principal = principalOf(payload, { maxLifetimeSeconds, clockToleranceSeconds });
     const until = Math.min((payload.exp as number) * 1000, Date.now() + maxAgeMs);
     if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
     verified.set(token, { principal, until });

@@ -24,6 +24,15 @@ const CODE_MAP: Record<string, ErrorCode> = {
   INTERNAL_SERVER_ERROR: 'INTERNAL',
 };
 
+/**
+ * graphql-js's suggestions ("Did you mean the enum value ...?", "Did you mean the field ...?"),
+ * wherever they are in a message: validation, variable coercion and argument coercion all add
+ * them, and in production they hand out the schema piece by piece.
+ */
+export function withoutHints(message: string): string {
+  return message.replace(/ ?Did you mean [^?]*\?/g, '');
+}
+
 export interface GatewayErrorOptions {
   /**
    * Hide the message of a subgraph error whose code is not one of Concord's ("Internal error", code
@@ -31,6 +40,8 @@ export interface GatewayErrorOptions {
    * name, as a plain federation gateway passes it (CONCORD_MASK_SUBGRAPH_ERRORS).
    */
   maskSubgraphErrors?: boolean;
+  /** Production: no schema hints ("Did you mean ...") in any message. Default false. */
+  production?: boolean;
 }
 
 /** Codes a subgraph answers that are not Concord's: the message is the subgraph's own, not the gateway's internals. */
@@ -63,7 +74,8 @@ export function formatGatewayError(formatted: GraphQLFormattedError, options: Ga
   if (typeof incoming.serviceName === 'string') extensions.subgraph = incoming.serviceName;
   const masked = code === 'DOWNSTREAM_SERVICE_ERROR' && maskSubgraphErrors;
   if (masked) extensions.code = 'INTERNAL';
-  const message = (code === 'INTERNAL' && rawCode !== 'INTERNAL') || masked ? 'Internal error' : formatted.message;
+  const shown = (code === 'INTERNAL' && rawCode !== 'INTERNAL') || masked ? 'Internal error' : formatted.message;
+  const message = options.production ? withoutHints(shown) : shown;
   return { message, locations: formatted.locations, path: formatted.path, extensions };
 }
 

@@ -17,7 +17,8 @@ import type { AdmittedOperation, GraphQLParams } from './admission';
 import { coalescingDataSource } from './fetch-coalescer';
 import { createFederatedExecutor } from './subscription-executor';
 import { createSubscriptionService } from './subscriptions';
-import { attachWebSocketTransport, type WebSocketTransport } from './subscriptions-ws';
+import { attachWebSocketTransport, wsAddressOf, type WebSocketTransport } from './subscriptions-ws';
+import type { FailureLimiter } from './connection-limits';
 import { createWebhookRoute, type WebhookHandler } from './webhooks';
 
 /** Live-event settings of a gateway (GatewayOptions.events). */
@@ -35,6 +36,10 @@ export interface GatewayEventsOptions {
   maxSubscriptionsPerConnection?: number;
   /** WebSocket keep-alive ping interval, in ms. Default 12000. */
   keepAliveMs?: number;
+  /** Connections one token subject may hold. Default 20. */
+  maxConnectionsPerSubject?: number;
+  /** Open sockets per client address. Default 50. */
+  maxConnectionsPerAddress?: number;
 }
 
 export interface LiveEventsDeps {
@@ -45,11 +50,15 @@ export interface LiveEventsDeps {
   admit(params: GraphQLParams, principal: Principal): AdmittedOperation;
   /** The gateway's data sources by subgraph name, as @apollo/gateway built them. */
   dataSources(): Record<string, GraphQLDataSource>;
+  /** The caller's rate limit, shared with HTTP. */
+  rateLimit?: (subject: string) => Promise<{ allowed: boolean; retryAfterSeconds: number } | null>;
+  /** Failed authentications per address, shared with HTTP. */
+  authFailures?: FailureLimiter;
 }
 
 export function createLiveEvents(options: GatewayEventsOptions, deps: LiveEventsDeps) {
-  const { log, eventsDataSource, webhooks = {}, maxSubscriptionsPerConnection, keepAliveMs } = options;
-  const { supergraphSdl, logger, production, authenticate, admit, dataSources } = deps;
+  const { log, eventsDataSource, webhooks = {}, maxSubscriptionsPerConnection, keepAliveMs, maxConnectionsPerSubject, maxConnectionsPerAddress } = options;
+  const { supergraphSdl, logger, production, authenticate, admit, dataSources, rateLimit, authFailures } = deps;
   const coalesced = new Map<GraphQLDataSource, GraphQLDataSource>();
   const executor = createFederatedExecutor({
     supergraphSdl,
@@ -66,7 +75,18 @@ export function createLiveEvents(options: GatewayEventsOptions, deps: LiveEvents
       return map;
     },
   });
-  const service = createSubscriptionService({ log, executor, authenticate, admit, logger: logger.child({ component: 'subscriptions' }), maxSubscriptionsPerConnection });
+  const service = createSubscriptionService({
+    log,
+    executor,
+    authenticate,
+    admit,
+    logger: logger.child({ component: 'subscriptions' }),
+    maxSubscriptionsPerConnection,
+    maxConnectionsPerSubject,
+    rateLimit,
+    authFailures,
+    addressOf: wsAddressOf,
+  });
   const webhookRoute = createWebhookRoute({ handlers: webhooks, logger: logger.child({ component: 'webhooks' }) });
   let transport: WebSocketTransport | null = null;
 
@@ -76,7 +96,7 @@ export function createLiveEvents(options: GatewayEventsOptions, deps: LiveEvents
     /** Answers `/webhooks/...`; false for any other path. */
     handleWebhook: (req: http.IncomingMessage, res: http.ServerResponse, pathname: string) => webhookRoute(req, res, pathname),
     attach(server: http.Server): void {
-      transport = attachWebSocketTransport(server, service, { keepAliveMs, production, logger });
+      transport = attachWebSocketTransport(server, service, { keepAliveMs, production, maxConnectionsPerAddress, logger });
     },
     stats: () => ({ ...service.stats(), sockets: transport?.clients ?? 0 }),
     async close(): Promise<void> {

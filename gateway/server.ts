@@ -21,7 +21,7 @@ import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSource } from '@apollo/gateway';
 import type { Fetcher } from '@apollo/utils.fetcher';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { AuthMode } from '../core/config';
 import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
@@ -33,6 +33,8 @@ import { Rejection, createAdmission, denialsPlugin, type GraphQLParams } from '.
 import type { GatewaySecurityOptions } from './auth-options';
 import { createAuthenticator, type Principal } from './auth';
 import { policyFromSupergraph, supergraphForGateway, type AuthorizationPolicy, type Denial } from './authorization';
+import { FailureLimiter } from './connection-limits';
+import { csrfRefusal } from './csrf';
 import { correlationPlugin, formatGatewayError } from './errors';
 import { withExecutionErrorsAsGraphQL } from './executor-errors';
 import { readBody, sendGraphQLError, sendJson } from './http';
@@ -152,12 +154,47 @@ function principalHeader(principal: Principal): string {
   return value;
 }
 
+/** The vendor system behind a subgraph of Concord's own supergraph, when it has one. */
+const SYSTEM_OF_SUBGRAPH: Record<string, string> = { crm: 'CRM', billing: 'BILLING', erp: 'ERP' };
+
+/**
+ * A subgraph that does not answer in time is waiting on its vendor (adapters bound their own calls,
+ * but a slow vendor plus retries can outlast the gateway's patience): VENDOR_UNAVAILABLE, with the
+ * system when the subgraph is one system's, and retryable. Apollo's executor keeps a GraphQLError
+ * thrown by the fetcher as it is (executeQueryPlan pushes it to the response's errors).
+ */
+export function subgraphTimeoutError(subgraph: string, timeoutMs: number): GraphQLError {
+  const system = SYSTEM_OF_SUBGRAPH[subgraph];
+  return new GraphQLError(`the ${subgraph} subgraph did not answer within ${timeoutMs} ms; try again`, {
+    extensions: { code: 'VENDOR_UNAVAILABLE', ...(system ? { system } : {}), retryable: true, serviceName: subgraph },
+  });
+}
+
+/** The path of a subgraph URL (parsed once per URL: the fetcher sees the same few URLs). */
+const paths = new Map<string, string>();
+function pathOf(url: string): string {
+  let path = paths.get(url);
+  if (path === undefined) {
+    path = new URL(url).pathname;
+    if (paths.size < 1000) paths.set(url, path);
+  }
+  return path;
+}
+
 /** Subgraph fetches on pooled keep-alive sockets (gateway/subgraph-http.ts) with a timeout and, when a secret is set, the gateway's signature over principal and body. */
-function subgraphFetcher(secret: string | null, timeoutMs: number): Fetcher {
+function subgraphFetcher(secret: string | null, timeoutMs: number, subgraph: string): Fetcher {
   return (async (url: string, init: { body?: string; headers?: Record<string, string>; method?: string } = {}) => {
     const headers: Record<string, string> = { ...(init.headers ?? {}) };
-    if (secret !== null) headers[SIGNATURE_HEADER] = signRequest(secret, init.body ?? '', headers[PRINCIPAL_HEADER]);
-    return subgraphFetch(url, { ...init, headers }, timeoutMs);
+    if (secret !== null) {
+      // Bound to this subgraph, method and path, once (core/signing.ts).
+      headers[SIGNATURE_HEADER] = signRequest(secret, { method: init.method ?? 'POST', path: pathOf(url), subgraph, body: init.body ?? '', principal: headers[PRINCIPAL_HEADER] });
+    }
+    try {
+      return await subgraphFetch(url, { ...init, headers }, timeoutMs);
+    } catch (error) {
+      if (error instanceof DOMException && error.name === 'TimeoutError') throw subgraphTimeoutError(subgraph, timeoutMs);
+      throw error;
+    }
   }) as unknown as Fetcher;
 }
 
@@ -188,8 +225,13 @@ export function createGateway(options: GatewayOptions) {
   const subgraphs = { ...supergraphSubgraphUrls(supergraphSdl), ...subgraphUrls };
   // Request spans and timings, subgraph fetch spans (traceparent) and timings, /metrics (gateway/observability.ts).
   const observability = createGatewayObservability({ metrics, tracing, subgraphs, metricsToken, logger: logger.child({ component: 'gateway' }) });
-  const fetcher = observability.fetcher(subgraphFetcher(subgraphSecret, subgraphTimeoutMs));
-  const probe = subgraphFetcher(subgraphSecret, 2000);
+  const fetchers = new Map<string, Fetcher>();
+  const fetcherFor = (name: string): Fetcher => {
+    let fetcher = fetchers.get(name);
+    if (!fetcher) fetchers.set(name, (fetcher = observability.fetcher(subgraphFetcher(subgraphSecret, subgraphTimeoutMs, name))));
+    return fetcher;
+  };
+  const probe = subgraphFetcher(subgraphSecret, 2000, 'probe');
   const { requestTimeoutMs = 30_000 } = security;
 
   const authenticator = createAuthenticator({
@@ -198,7 +240,10 @@ export function createGateway(options: GatewayOptions) {
     jwks: security.jwks,
     issuer: security.jwtIssuer,
     audience: security.jwtAudience,
+    maxLifetimeSeconds: security.jwtMaxLifetimeSeconds,
   });
+  // Failed authentications per client address, HTTP and WebSocket alike (gateway/connection-limits.ts).
+  const authFailures = new FailureLimiter({ maxFailures: security.authFailuresPerMinute ?? 50, windowMs: 60_000 });
   const rateLimiter: RateLimiter = !security.rateLimit
     ? createUnlimitedRateLimiter()
     : security.redisUrl
@@ -221,6 +266,7 @@ export function createGateway(options: GatewayOptions) {
     policy: () => policy,
     limits: { ...DEFAULT_LIMITS, ...security.limits },
     maxTokens: security.maxTokens ?? 5000,
+    maxStringLength: security.maxStringLength,
     persisted: createPersistedQueries({ apq: security.apq ?? true, safelist }),
     production,
   });
@@ -235,6 +281,8 @@ export function createGateway(options: GatewayOptions) {
         authenticate: (authorization) => authenticator.authenticate(authorization),
         admit: (params, principal) => admission.admit(params, principal),
         dataSources: () => dataSources,
+        rateLimit: (subject) => rateLimiter.take(subject).catch(() => null),
+        authFailures,
       })
     : null;
   const localSubgraphs = live?.localDataSources ?? {};
@@ -272,7 +320,7 @@ export function createGateway(options: GatewayOptions) {
       (dataSources[name] = localSubgraphs[name] ?? new RemoteGraphQLDataSource<GatewayContext>({
         ...leanSendRequest,
         url: subgraphUrls[name] ?? url,
-        fetcher,
+        fetcher: fetcherFor(name),
         willSendRequest({ request, context }) {
           if (context.correlationId) request.http?.headers.set(CORRELATION_HEADER, context.correlationId);
           // Signed with the body by the fetcher. No principal, no header: the subgraph answers 401.
@@ -310,7 +358,7 @@ export function createGateway(options: GatewayOptions) {
     // Persisted queries are resolved by the admission step, which must see the query text.
     persistedQueries: false,
     parseOptions: { maxTokens: security.maxTokens ?? 5000 },
-    formatError: (formatted) => formatGatewayError(formatted, { maskSubgraphErrors }),
+    formatError: (formatted) => formatGatewayError(formatted, { maskSubgraphErrors, production }),
     plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>(), observability.plugin<GatewayContext>()],
   });
 
@@ -399,12 +447,21 @@ export function createGateway(options: GatewayOptions) {
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendRejection(res, Rejection.of(405, new ConcordError('BAD_USER_INPUT', 'use GET or POST')), correlationId, { allow: 'GET, POST' });
     }
+    const forgery = csrfRefusal(req.headers);
+    if (forgery) return sendRejection(res, Rejection.of(400, forgery), correlationId);
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const blocked = authFailures.blockedFor(address);
+    if (blocked > 0) {
+      res.setHeader('retry-after', String(blocked));
+      return sendGraphQLError(res, 429, new ConcordError('RATE_LIMITED', 'too many failed authentications from this address; retry later', { retryAfterSeconds: blocked }), correlationId);
+    }
     let principal: Principal | null;
     try {
       principal = await principalOf(req.headers.authorization);
     } catch (error) {
       const failure = error instanceof ConcordError ? error : new ConcordError('UNAUTHENTICATED', 'invalid token');
       const status = failure.code === 'UNAUTHENTICATED' ? 401 : 503;
+      if (status === 401) authFailures.recordFailure(address);
       if (status === 503) logger.error({ err: error, correlationId }, 'token verification failed: identity provider keys unavailable');
       res.setHeader('www-authenticate', 'Bearer realm="concord"');
       return sendGraphQLError(res, status, failure, correlationId);

@@ -58,7 +58,11 @@ export function openUpstreamSubscription(target: UpstreamTarget, options: Upstre
   const { correlationId, principal, subgraphSecret, keepAliveMs, connectTimeoutMs, logger } = options;
   const headers: Record<string, string> = { 'x-correlation-id': correlationId };
   if (principal) headers[PRINCIPAL_HEADER] = encodePrincipal(principal);
-  if (subgraphSecret !== null) headers[SIGNATURE_HEADER] = signRequest(subgraphSecret, '', headers[PRINCIPAL_HEADER]);
+  // Bound to this subgraph and to a GET upgrade, once: the subgraph that receives it holds nothing
+  // another subgraph would accept (core/signing.ts), nor a POST it could replay to itself.
+  if (subgraphSecret !== null && url) {
+    headers[SIGNATURE_HEADER] = signRequest(subgraphSecret, { method: 'GET', path: new URL(url).pathname, subgraph, body: '', principal: headers[PRINCIPAL_HEADER] });
+  }
   // graphql-ws constructs the socket itself: a subclass is how the upgrade request gets its headers.
   class UpstreamSocket extends WebSocket {
     constructor(address: string | URL, protocols?: string | string[]) {

@@ -7,8 +7,16 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
+import type { WebSocket } from 'ws';
 import type { Logger } from '../core/log';
+import { CappedCounter, ConnectionRefused } from './connection-limits';
 import type { SubscriptionService } from './subscriptions';
+
+/** The client address of a graphql-ws/`ws` connection (its `extra`). */
+export function wsAddressOf(extra: unknown): string {
+  const request = (extra as { request?: http.IncomingMessage } | undefined)?.request;
+  return request?.socket.remoteAddress ?? 'unknown';
+}
 
 export interface WebSocketTransportOptions {
   /** Path served (the GraphQL path). Default '/graphql'. */
@@ -19,6 +27,8 @@ export interface WebSocketTransportOptions {
   maxPayloadBytes?: number;
   /** Production: internal error details are not sent in close reasons. Default false. */
   production?: boolean;
+  /** Open sockets one client address may hold (counted at the upgrade, before any token is read). Default 50. */
+  maxConnectionsPerAddress?: number;
   logger: Logger;
 }
 
@@ -29,11 +39,26 @@ export interface WebSocketTransport {
 }
 
 export function attachWebSocketTransport(server: http.Server, service: SubscriptionService, options: WebSocketTransportOptions): WebSocketTransport {
-  const { path = '/graphql', keepAliveMs = 12_000, maxPayloadBytes = 64 * 1024, production = false, logger } = options;
+  const { path = '/graphql', keepAliveMs = 12_000, maxPayloadBytes = 64 * 1024, production = false, maxConnectionsPerAddress = 50, logger } = options;
+  const perAddress = new CappedCounter(maxConnectionsPerAddress);
   // perMessageDeflate off: it costs ~300 KB of zlib state per socket, and payloads are small.
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxPayloadBytes, perMessageDeflate: false });
   // The protocol options know nothing of `ws` (their transport extra is opaque to them).
-  const serverOptions = { ...service.serverOptions, isProd: production } as Parameters<typeof useServer>[0];
+  const protocol = service.serverOptions;
+  const serverOptions = {
+    ...protocol,
+    isProd: production,
+    // A limit refusal closes with its own code (4429), not graphql-ws's generic 4403 or 4500.
+    async onConnect(ctx: Parameters<NonNullable<typeof protocol.onConnect>>[0]) {
+      try {
+        return await protocol.onConnect!(ctx);
+      } catch (error) {
+        if (!(error instanceof ConnectionRefused)) throw error;
+        (ctx.extra as { socket: WebSocket }).socket.close(error.closeCode, error.message);
+        return false;
+      }
+    },
+  } as Parameters<typeof useServer>[0];
   const disposable = useServer(serverOptions, wss, keepAliveMs);
   wss.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
 
@@ -43,6 +68,18 @@ export function attachWebSocketTransport(server: http.Server, service: Subscript
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    // Counted and checked in one step, before the handshake: a burst from one address cannot overshoot.
+    const address = req.socket.remoteAddress ?? 'unknown';
+    if (!perAddress.acquire(address)) {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 5\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    let released = false;
+    const release = () => {
+      if (!released) perAddress.release(address);
+      released = true;
+    };
+    socket.once('close', release);
     socket.on('error', () => socket.destroy());
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };

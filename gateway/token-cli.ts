@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     return;
   }
   const config = loadConfig(process.env, 'gateway');
-  const token = await mintToken({ secret: config.jwtSecret, subject: request.subject, scopes: request.scopes, customerId: request.customerId, ttl: request.ttl });
+  const token = await mintToken({ secret: config.jwtSecret, subject: request.subject, scopes: request.scopes, customerId: request.customerId, ttl: request.ttl, issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });
   process.stdout.write(`${token}\n`);
 }
 

@@ -19,19 +19,26 @@ export interface MintOptions {
   subject: string;
   scopes: readonly string[];
   customerId?: string | null;
-  /** Lifetime like '1h', '30m', '7d'. Default '1h'. */
+  /** Lifetime like '1h', '30m', '12h' (at most the gateway's maximum, 24 h by default). Default '1h'. */
   ttl?: string;
+  /** `iss` claim (CONCORD_JWT_ISSUER). Default: none. */
+  issuer?: string | null;
+  /** `aud` claim (CONCORD_JWT_AUDIENCE). Default: none. */
+  audience?: string | null;
 }
 
 const encoder = new TextEncoder();
 
 export async function mintToken(options: MintOptions): Promise<string> {
-  const { secret, subject, scopes, customerId = null, ttl = '1h' } = options;
+  const { secret, subject, scopes, customerId = null, ttl = '1h', issuer = null, audience = null } = options;
   const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
   if (unknown.length > 0) throw new ConcordError('BAD_USER_INPUT', `unknown scopes: ${unknown.join(', ')}`);
   const claims: Record<string, unknown> = { scope: scopes.join(' ') };
   if (customerId) claims.customer_id = customerId;
-  return new SignJWT(claims)
+  const jwt = new SignJWT(claims);
+  if (issuer) jwt.setIssuer(issuer);
+  if (audience) jwt.setAudience(audience);
+  return jwt
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(subject)
     .setIssuedAt()

@@ -8,6 +8,7 @@
 import type http from 'node:http';
 import type { Logger } from '../core/log';
 import type { WebhookHandler } from '../core/webhooks';
+import { throttledWarn } from '../core/log-throttle';
 import { sendJson } from './http';
 
 export type { WebhookHandler, WebhookRequest, WebhookResponse } from '../core/webhooks';
@@ -41,6 +42,8 @@ function readRaw(req: http.IncomingMessage, limit: number): Promise<Buffer | nul
 /** The route; resolves true when it answered (the path was under /webhooks/). */
 export function createWebhookRoute(options: WebhookRouteOptions) {
   const { handlers, maxBodyBytes = 1024 * 1024, logger } = options;
+  // A failing dependency fails every delivery: one line per interval says so, with the count.
+  const warn = throttledWarn(logger);
   return async function webhooks(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<boolean> {
     const match = /^\/webhooks\/([a-z0-9-]+)\/?$/.exec(pathname);
     if (!pathname.startsWith('/webhooks/')) return false;
@@ -62,7 +65,7 @@ export function createWebhookRoute(options: WebhookRouteOptions) {
       const response = await handler({ body, headers: req.headers });
       sendJson(res, response.status, response.body);
     } catch (error) {
-      logger.error({ err: error, vendor: match![1] }, 'webhook handling failed; the vendor will retry');
+      warn(`failed:${match![1]}`, { err: error, vendor: match![1] }, 'webhook handling failed; the vendor will retry');
       sendJson(res, 500, { error: 'could not process the event now; retry later' });
     }
     return true;

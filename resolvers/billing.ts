@@ -2,7 +2,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { BillingContract, BillingInvoice, InvoiceStatus, Money } from '../core/canonical';
 import { fromMinorUnits, toMinorUnits } from '../core/money';
-import { assertCanSeeCustomer, type Principal } from '../core/principal';
+import { assertCanSeeCustomer, visibleTo, type Principal } from '../core/principal';
 import type { BillingLoaders } from '../subgraphs/billing/loaders';
 import type { BillingPort } from '../subgraphs/billing/port';
 import { checkFirst } from './pagination';
@@ -30,15 +30,11 @@ function customerRef(ctx: BillingContext, ref: CustomerRef): CustomerRef {
 }
 
 async function visibleContract(ctx: BillingContext, id: string): Promise<BillingContract | null> {
-  const contract = await ctx.loaders.contract.load(id);
-  if (contract) assertCanSeeCustomer(ctx.principal, contract.customerId, `contract ${id}`);
-  return contract;
+  return visibleTo(ctx.principal, await ctx.loaders.contract.load(id), (c) => c.customerId, `contract ${id}`);
 }
 
 async function visibleInvoice(ctx: BillingContext, id: string): Promise<BillingInvoice | null> {
-  const invoice = await ctx.loaders.invoice.load(id);
-  if (invoice) assertCanSeeCustomer(ctx.principal, invoice.customerId, `invoice ${id}`);
-  return invoice;
+  return visibleTo(ctx.principal, await ctx.loaders.invoice.load(id), (i) => i.customerId, `invoice ${id}`);
 }
 
 /** Sum of what is still owed on open invoices, in the invoices' currency. */

@@ -9,7 +9,7 @@
  */
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { ConcordError } from '../core/errors';
-import { assertCanSeeCustomer, isPortal, type Principal } from '../core/principal';
+import { assertCanSeeCustomer, callerScope, isPortal, type Principal } from '../core/principal';
 import type { Consistency } from '../subgraphs/orchestration/consistency';
 import type { DuplicateView } from '../subgraphs/orchestration/customer-master';
 import type { Run, RunStatus } from '../subgraphs/orchestration/model';
@@ -58,10 +58,30 @@ function customerOfRun(run: Run): string | null {
   }
 }
 
-function visible(ctx: ConsistencyContext, run: Run | null): Run | null {
+/**
+ * A run as the caller may see it. A portal sees its own customer's runs; a token without ops:read
+ * only the runs it started. Either way a run that does not exist is refused as one that is not
+ * the caller's, so ids cannot be probed.
+ */
+function visible(ctx: ConsistencyContext, run: Run | null, id: string): Run | null {
+  const restricted = isPortal(ctx.principal) || !ctx.principal.scopes.has('ops:read');
+  if (!restricted) return run;
+  const mine = run !== null && (isPortal(ctx.principal) ? customerOfRun(run) === ctx.principal.customerId : run.owner === callerScope(ctx.principal));
+  if (!mine) {
+    if (run === null && !isPortal(ctx.principal)) return null;
+    throw new ConcordError('FORBIDDEN', `this token may not access run ${id}`);
+  }
+  return run;
+}
+
+/** A run reached through a record the caller already sees (a contract's latest amendment). */
+function portalRun(ctx: ConsistencyContext, run: Run | null): Run | null {
   if (run && isPortal(ctx.principal)) assertCanSeeCustomer(ctx.principal, customerOfRun(run), `run ${run.id}`);
   return run;
 }
+
+/** What a mutation needs to know of its caller: its key namespace and whether it is a portal. */
+const caller = (ctx: ConsistencyContext) => ({ owner: callerScope(ctx.principal), portal: isPortal(ctx.principal) });
 
 /** Let a mutation's run settle, and turn an amendment that was undone into the error that undid it. */
 function amendmentOutcome(run: Run): void {
@@ -130,7 +150,7 @@ export const consistencyResolvers: GraphQLResolverMap<ConsistencyContext> = {
       return drift ? ({ drift, run: undefined } satisfies DriftView) : null;
     },
     workflowRun: async (_: unknown, { id }: { id: string }, ctx: ConsistencyContext) =>
-      isWorkflowRunId(id) ? visible(ctx, await services(ctx).workflows.get(id)) : null,
+      visible(ctx, isWorkflowRunId(id) ? await services(ctx).workflows.get(id) : null, id),
     workflowRuns: async (_: unknown, args: { status?: RunStatus | null; first?: number | null; after?: string | null }, ctx: ConsistencyContext) => {
       operatorsOnly(ctx, 'workflow runs');
       const page = await services(ctx).workflows.list({ status: args.status ?? null }, { first: checkFirst(args.first), after: args.after ?? null });
@@ -154,12 +174,12 @@ export const consistencyResolvers: GraphQLResolverMap<ConsistencyContext> = {
         if (!input.id) throw new ConcordError('FORBIDDEN', 'this token may not create customers');
         assertCanSeeCustomer(ctx.principal, input.id, `customer ${input.id}`);
       }
-      const { customerId } = await services(ctx).customers.upsert(input, ctx.correlationId);
+      const { customerId } = await services(ctx).customers.upsert(input, ctx.correlationId, caller(ctx));
       return { id: customerId };
     },
     amendContract: async (_: unknown, { input }: { input: Parameters<Consistency['amendments']['amend']>[0] }, ctx: ConsistencyContext) => {
-      const authorize = isPortal(ctx.principal) ? (customerId: string) => assertCanSeeCustomer(ctx.principal, customerId, `contract ${input.contractId}`) : undefined;
-      const { contractId, run } = await services(ctx).amendments.amend(input, ctx.correlationId, { authorize });
+      const authorize = isPortal(ctx.principal) ? (customerId: string | null) => assertCanSeeCustomer(ctx.principal, customerId, `contract ${input.contractId}`) : undefined;
+      const { contractId, run } = await services(ctx).amendments.amend(input, ctx.correlationId, { authorize, owner: caller(ctx).owner });
       amendmentOutcome(run);
       return { id: contractId };
     },
@@ -198,7 +218,7 @@ export const consistencyResolvers: GraphQLResolverMap<ConsistencyContext> = {
 
   WorkflowRun: {
     __resolveReference: async (ref: { id: string }, ctx: ConsistencyContext) =>
-      isWorkflowRunId(ref.id) ? visible(ctx, await services(ctx).workflows.get(ref.id)) : null,
+      visible(ctx, isWorkflowRunId(ref.id) ? await services(ctx).workflows.get(ref.id) : null, ref.id),
     kind: (run: Run) => run.workflow?.kind,
     idempotencyKey: (run: Run) => callerKey(run),
     customer: (run: Run) => ref(customerOfRun(run)),
@@ -230,7 +250,7 @@ export const consistencyResolvers: GraphQLResolverMap<ConsistencyContext> = {
   Contract: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
     latestAmendment: async (contract: { id: string }, _: unknown, ctx: ConsistencyContext) =>
-      visible(ctx, await services(ctx).workflows.latest(`contract:${contract.id}`)),
+      portalRun(ctx, await services(ctx).workflows.latest(`contract:${contract.id}`)),
   },
 
   DuplicateCandidate: {

@@ -1,7 +1,7 @@
 /** CRM subgraph resolvers: GraphQL <-> CrmPort, nothing vendor-specific. */
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { CrmAccount, CrmOpportunity, ExternalRef } from '../core/canonical';
-import { assertCanSeeCustomer, type Principal } from '../core/principal';
+import { assertCanSeeCustomer, visibleTo, type Principal } from '../core/principal';
 import type { CrmLoaders } from '../subgraphs/crm/loaders';
 import type { CrmPort } from '../subgraphs/crm/port';
 import { checkFirst, decodeCursor, encodeCursor } from './pagination';
@@ -27,9 +27,7 @@ function visibleAccount(ctx: CrmContext, id: string): Promise<CrmAccount | null>
 }
 
 async function visibleOpportunity(ctx: CrmContext, id: string): Promise<CrmOpportunity | null> {
-  const opportunity = await ctx.loaders.opportunity.load(id);
-  if (opportunity) assertCanSeeCustomer(ctx.principal, opportunity.accountId, `opportunity ${id}`);
-  return opportunity;
+  return visibleTo(ctx.principal, await ctx.loaders.opportunity.load(id), (o) => o.accountId, `opportunity ${id}`);
 }
 
 /** A portal's customer list: its own customer, when it exists, as a one-item page. */

@@ -1,7 +1,8 @@
 /** Orchestration subgraph resolvers: GraphQL <-> the order-to-cash engine. */
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { ConcordError } from '../core/errors';
-import { assertCanSeeCustomer, isPortal, type Principal } from '../core/principal';
+import { assertCanSeeCustomer, callerScope, isPortal, type Principal } from '../core/principal';
+import { unownedKey } from '../subgraphs/orchestration/caller-keys';
 import type { Run, RunStatus } from '../subgraphs/orchestration/model';
 import type { OrderToCashEngine } from '../subgraphs/orchestration/engine';
 import { audited, runOutcome, type AuditContext } from './audit';
@@ -21,18 +22,26 @@ export interface OrchestrationContext extends AuditContext {
 }
 
 /**
- * Portal isolation of runs: a run belongs to the customer of its deal (`context.customerId`, known
- * from the first step, which runs before a run is stored). Reads and operator actions on another
- * customer's run are FORBIDDEN; the ops-wide lists are not for portals at all.
+ * Run isolation. A portal's run belongs to the customer of its deal (`context.customerId`, known
+ * from the first step, which runs before a run is stored); a token without ops:read (orders:write
+ * alone) sees only the runs it started (`owner`). Reads and actions on any other run are FORBIDDEN,
+ * and for a portal a run that does not exist is refused the same way, so ids cannot be probed.
  */
+const restricted = (ctx: OrchestrationContext) => isPortal(ctx.principal) || !ctx.principal.scopes.has('ops:read');
+
 function assertRunVisible(ctx: OrchestrationContext, run: Run): Run {
   assertCanSeeCustomer(ctx.principal, run.context.customerId, `run ${run.id}`);
+  if (!isPortal(ctx.principal) && restricted(ctx) && run.owner !== callerScope(ctx.principal)) {
+    throw new ConcordError('FORBIDDEN', `this token may not access run ${run.id}`);
+  }
   return run;
 }
 
 async function visibleRun(ctx: OrchestrationContext, id: string): Promise<Run | null> {
   const run = await ctx.engine.get(id);
-  return run ? assertRunVisible(ctx, run) : null;
+  if (run) return assertRunVisible(ctx, run);
+  if (isPortal(ctx.principal)) throw new ConcordError('FORBIDDEN', `this token may not access run ${id}`);
+  return null;
 }
 
 function assertNotPortal(ctx: OrchestrationContext, what: string): void {
@@ -40,23 +49,27 @@ function assertNotPortal(ctx: OrchestrationContext, what: string): void {
 }
 
 async function startVisible(ctx: OrchestrationContext, input: { opportunityId: string; idempotencyKey: string }): Promise<Run> {
-  if (!isPortal(ctx.principal)) return ctx.engine.start(input, ctx.correlationId);
-  // Checked before the engine runs: a portal must not create anything for another customer's deal.
-  const owner = ctx.opportunityOwner ? await ctx.opportunityOwner(input.opportunityId) : null;
-  assertCanSeeCustomer(ctx.principal, owner, `opportunity ${input.opportunityId}`);
+  // Keys are the caller's own (caller-keys.ts): nobody replays or squats another caller's key.
+  const start = { ...input, owner: callerScope(ctx.principal) };
+  if (!restricted(ctx)) return ctx.engine.start(start, ctx.correlationId);
+  if (isPortal(ctx.principal)) {
+    // Checked before the engine runs: a portal must not create anything for another customer's deal.
+    const owner = ctx.opportunityOwner ? await ctx.opportunityOwner(input.opportunityId) : null;
+    assertCanSeeCustomer(ctx.principal, owner, `opportunity ${input.opportunityId}`);
+  }
   try {
-    return assertRunVisible(ctx, await ctx.engine.start(input, ctx.correlationId));
+    return assertRunVisible(ctx, await ctx.engine.start(start, ctx.correlationId));
   } catch (error) {
-    // The engine's CONFLICT names the run that holds the key, which may be another customer's.
+    // The engine's CONFLICT may name a run this caller may not see (the deal's run started by another).
     if (error instanceof ConcordError && error.code === 'CONFLICT') throw new ConcordError('CONFLICT', 'idempotencyKey or opportunity already used by another run');
     throw error;
   }
 }
 
 async function actOnVisibleRun(ctx: OrchestrationContext, runId: string, act: (id: string) => Promise<Run>): Promise<Run> {
-  if (isPortal(ctx.principal)) {
+  if (restricted(ctx)) {
     const run = await ctx.engine.get(runId);
-    if (!run) throw new ConcordError('NOT_FOUND', `no run ${runId}`);
+    if (!run) throw new ConcordError(isPortal(ctx.principal) ? 'FORBIDDEN' : 'NOT_FOUND', isPortal(ctx.principal) ? `this token may not access run ${runId}` : `no run ${runId}`);
     assertRunVisible(ctx, run);
   }
   return act(runId);
@@ -126,6 +139,7 @@ export const orchestrationResolvers: GraphQLResolverMap<OrchestrationContext> = 
   },
   OrderToCashRun: {
     __resolveReference: (run: { id: string }, ctx: OrchestrationContext) => visibleRun(ctx, run.id),
+    idempotencyKey: (run: Run) => unownedKey(run.idempotencyKey),
     customer: (run: Run) => ref(run.context.customerId),
     contract: (run: Run) => ref(run.context.contractId),
     invoice: (run: Run) => ref(run.context.invoiceId),

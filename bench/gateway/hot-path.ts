@@ -46,7 +46,7 @@ async function main(): Promise<void> {
       'jwtVerify HS256': await timeIt(20_000, () => jwtVerify(token, key, { algorithms: ['HS256'], clockTolerance: 5, requiredClaims: ['exp', 'sub'] })),
       'authenticate (cached token)': await timeIt(20_000, () => auth.authenticate(`Bearer ${token}`)),
       encodePrincipal: await timeIt(50_000, () => encodePrincipal(principal)),
-      'signRequest (one fetch)': await timeIt(50_000, () => signRequest('bench-subgraph-secret', body, header)),
+      'signRequest (one fetch)': await timeIt(50_000, () => signRequest('bench-subgraph-secret', { method: 'POST', path: '/graphql', subgraph: 'products', body, principal: header })),
       'admission.admit (bench query, cached)': await timeIt(5_000, () => admission.admit({ query: BENCH_QUERY, operationName: 'Bench' }, principal)),
     };
     console.log(`round ${round}: ${Object.entries(figures).map(([name, us]) => `${name} ${us.toFixed(2)} us`).join('; ')}`);

@@ -16,7 +16,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execute, parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { decodePrincipal, PRINCIPAL_HEADER } from '../../core/principal';
-import { SIGNATURE_HEADER, verifyRequest } from '../../core/signing';
+import { NonceWindow, SIGNATURE_HEADER, verifyRequest } from '../../core/signing';
 import { SUBGRAPH_NAMES, subgraphSchema, type SubgraphName } from './schema';
 
 export interface BenchSubgraphsOptions {
@@ -41,6 +41,7 @@ export function createBenchSubgraphs(options: BenchSubgraphsOptions) {
   const documents = new Map<string, DocumentNode>();
   const answers = new Map<string, Map<string, string>>(SUBGRAPH_NAMES.map((name) => [name, new Map()]));
   const stats: SubgraphStats = { requests: 0, executed: 0, refused: 0, errors: 0 };
+  const nonces = new NonceWindow();
 
   async function answer(name: SubgraphName, body: string): Promise<string> {
     const remembered = answers.get(name)!;
@@ -79,7 +80,7 @@ export function createBenchSubgraphs(options: BenchSubgraphsOptions) {
       }
       if (signed) {
         const principalHeader = req.headers[PRINCIPAL_HEADER] as string | undefined;
-        if (!decodePrincipal(principalHeader) || !verifyRequest(secret, body, principalHeader, req.headers[SIGNATURE_HEADER] as string | undefined)) {
+        if (!decodePrincipal(principalHeader) || verifyRequest(secret, { method: 'POST', path, subgraph: name, body, principal: principalHeader }, req.headers[SIGNATURE_HEADER] as string | undefined, { nonces }) !== 'ok') {
           stats.refused += 1;
           res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"message":"unsigned","extensions":{"code":"UNAUTHENTICATED"}}]}');
           return;

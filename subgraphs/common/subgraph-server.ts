@@ -17,7 +17,7 @@ import type { Logger } from '../../core/log';
 import { traceIncoming } from '../../core/tracing-http';
 import type { Tracing } from '../../core/tracing';
 import { PRINCIPAL_HEADER, UNSIGNED_PRINCIPAL, decodePrincipal, type Principal } from '../../core/principal';
-import { SIGNATURE_HEADER, verifyRequest } from '../../core/signing';
+import { NonceWindow, SIGNATURE_HEADER, verifyRequest } from '../../core/signing';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
@@ -113,6 +113,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 
 export function createSubgraphServer<C extends BaseContext & SubgraphRequestContext>(options: SubgraphServerOptions<C>) {
   const { name, typeDefs, resolvers, context, secret, logger, tracing, readiness } = options;
+  // Each signature is accepted once by this process (core/signing.ts).
+  const nonces = new NonceWindow();
   const apollo = new ApolloServer<C>({
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
     includeStacktraceInErrorResponses: false,
@@ -129,6 +131,11 @@ export function createSubgraphServer<C extends BaseContext & SubgraphRequestCont
       return sendJson(res, reason === null ? 200 : 503, reason === null ? { status: 'ready', subgraph: name } : { status: 'unavailable', subgraph: name, reason });
     }
     if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found' });
+    // POST only: the gateway never sends GET, and a GET ?query= would be a second way in.
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return sendJson(res, 405, { errors: [{ message: 'subgraphs answer POST only', extensions: { code: 'BAD_USER_INPUT' } }] });
+    }
 
     const body = await readBody(req);
     if (body === null) {
@@ -138,7 +145,11 @@ export function createSubgraphServer<C extends BaseContext & SubgraphRequestCont
     // The principal header is inside the signature: verified together, or the request is refused.
     const principalHeader = req.headers[PRINCIPAL_HEADER] as string | undefined;
     const principal = secret === null ? (decodePrincipal(principalHeader) ?? UNSIGNED_PRINCIPAL) : decodePrincipal(principalHeader);
-    if (secret !== null && (!principal || !verifyRequest(secret, body, principalHeader, req.headers[SIGNATURE_HEADER] as string | undefined))) {
+    const verdict =
+      secret === null || !principal
+        ? null
+        : verifyRequest(secret, { method: 'POST', path: url.pathname, subgraph: name, body, principal: principalHeader }, req.headers[SIGNATURE_HEADER] as string | undefined, { nonces });
+    if (secret !== null && verdict !== 'ok') {
       return sendJson(res, 401, {
         errors: [{ message: 'subgraphs answer only the gateway', extensions: { code: 'UNAUTHENTICATED' } }],
       });

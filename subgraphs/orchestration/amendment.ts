@@ -38,7 +38,9 @@ export interface AmendmentsOptions {
 
 export interface AmendOptions {
   /** Called with the contract's customer before anything changes; throw to refuse (portal isolation). */
-  authorize?: (customerId: string) => void;
+  authorize?: (customerId: string | null) => void;
+  /** The caller's scope: its idempotency keys are its own (caller-keys.ts). */
+  owner?: string | null;
 }
 
 export interface Amendments {
@@ -69,7 +71,7 @@ export function createAmendments(options: AmendmentsOptions): Amendments {
   }
 
   async function amend(input: AmendContractInput, correlationId: string, options: AmendOptions = {}): Promise<{ contractId: string; run: Run }> {
-    const { authorize } = options;
+    const { authorize, owner } = options;
     const contractId = input.contractId?.trim();
     if (!contractId) throw new ConcordError('BAD_USER_INPUT', 'contractId is required');
     const items = checkItems(input.items ?? []);
@@ -87,8 +89,9 @@ export function createAmendments(options: AmendmentsOptions): Amendments {
     // One request of a key begins at a time; a replay while the first is in flight gets its run.
     const { run: begun, replayed } = await workflows.once('CONTRACT_AMENDMENT', input.idempotencyKey, inputHash, async () => {
       const contract = (await ports.billing.getContracts([contractId])).get(contractId);
+      // A contract that does not exist is refused as one of another customer's is (portal isolation).
+      authorize?.(contract?.customerId ?? null);
       if (!contract) throw new ConcordError('NOT_FOUND', `no contract ${contractId}`);
-      authorize?.(contract.customerId);
       if (contract.status !== 'ACTIVE') {
         throw new ConcordError('VALIDATION_FAILED', `only an active contract can be amended; ${contractId} is ${contract.status}`);
       }
@@ -139,6 +142,7 @@ export function createAmendments(options: AmendmentsOptions): Amendments {
       const { run } = await workflows.start({
         kind: 'CONTRACT_AMENDMENT',
         idempotencyKey: input.idempotencyKey,
+        owner,
         inputHash,
         subject: `contract:${contractId}`,
         exclusive: true,
@@ -149,7 +153,7 @@ export function createAmendments(options: AmendmentsOptions): Amendments {
       });
       logger.info({ runId: run.id, contractId, correlationId }, 'amendment started');
       return run;
-    });
+    }, owner);
     if (replayed && begun.workflow?.kind === 'CONTRACT_AMENDMENT') authorize?.(begun.workflow.customerId);
     return { contractId, run: await workflows.awaitSettled(begun.id, waitMs) };
   }

@@ -64,6 +64,26 @@ export class DuplicateCustomerError extends ConcordError {
   }
 }
 
+/**
+ * CONFLICT as a portal sees it: its change collides with a record it may not see, so it is told
+ * nothing about that record (no name, no id, not which field matched), and it cannot confirm the
+ * collision away (confirmNotDuplicateOf is for operators, who can see both records).
+ */
+export class PortalDuplicateError extends ConcordError {
+  constructor() {
+    super('CONFLICT', 'this change matches a customer record that an operator must review first; nothing was changed');
+    this.name = 'PortalDuplicateError';
+  }
+}
+
+/** Who asks for an upsert: their key namespace, and whether they are a portal (one customer). */
+export interface UpsertCaller {
+  /** The caller's scope (core/principal.ts callerScope): its idempotency keys are its own. */
+  owner?: string | null;
+  /** A portal token: duplicate details are withheld and the parent account may not change. */
+  portal?: boolean;
+}
+
 export interface CustomerMasterOptions {
   ports: Ports;
   workflows: WorkflowRunner;
@@ -82,7 +102,7 @@ export interface CustomerMasterOptions {
 
 export interface CustomerMaster {
   /** Create or update the customer: CRM now, billing and ERP through the returned run. */
-  upsert(input: UpsertCustomerInput, correlationId: string): Promise<{ customerId: string; run: Run }>;
+  upsert(input: UpsertCustomerInput, correlationId: string, caller?: UpsertCaller): Promise<{ customerId: string; run: Run }>;
   /** Likely duplicates of a would-be customer across the three systems (`excludeCustomerId`: itself). */
   findDuplicates(criteria: { name: string; domain?: string | null; email?: string | null; taxRegistration?: string | null; parentId?: string | null }, excludeCustomerId?: string | null): Promise<DuplicateView[]>;
 }
@@ -152,13 +172,21 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
     return [...byCompany.values()];
   }
 
-  function refuseUnconfirmed(duplicates: DuplicateView[], confirmed: readonly string[]): void {
+  function refuseUnconfirmed(duplicates: DuplicateView[], confirmed: readonly string[], portal: boolean): void {
+    if (portal && duplicates.length > 0) throw new PortalDuplicateError();
     const ok = new Set(confirmed);
     const open = duplicates.filter((d) => !ok.has(d.id) && !(d.customerId && ok.has(d.customerId)) && !d.records.some((r) => ok.has(r.id)));
     if (open.length > 0) throw new DuplicateCustomerError(open);
   }
 
-  async function upsert(input: UpsertCustomerInput, correlationId: string): Promise<{ customerId: string; run: Run }> {
+  async function assertParentExists(parentId: string | null): Promise<void> {
+    if (parentId !== null && !(await ports.crm.getAccounts([parentId])).get(parentId)) {
+      throw new ConcordError('BAD_USER_INPUT', `parentId ${parentId} is not a customer`);
+    }
+  }
+
+  async function upsert(input: UpsertCustomerInput, correlationId: string, caller: UpsertCaller = {}): Promise<{ customerId: string; run: Run }> {
+    const { owner = null, portal = false } = caller;
     const name = clean(input.name, 'name', 255);
     if (!name) throw new ConcordError('BAD_USER_INPUT', 'name must not be empty');
     const rawDomain = clean(input.domain, 'domain', 255);
@@ -171,23 +199,19 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
       throw new ConcordError('BAD_USER_INPUT', 'taxRegistration may hold only letters, digits, spaces and . _ / -');
     }
     const parentId = clean(input.parentId, 'parentId', 18);
+    // Absent leaves the parent as it is; an explicit null (or blank) removes it.
+    const clearParent = input.parentId !== undefined && parentId === null;
     const id = clean(input.id, 'id', 18);
+    if (parentId !== null && parentId === id) throw new ConcordError('BAD_USER_INPUT', 'a customer cannot be its own parent');
     const fields = { name, domain, email, taxRegistration, parentId };
-    const inputHash = inputHashOf({ id, ...fields });
+    const inputHash = inputHashOf({ id, ...fields, ...(clearParent ? { clearParent } : {}) });
 
     // One request of a key begins at a time; a replay while the first is in flight gets its run.
-    const { run } = await workflows.once('CUSTOMER_SYNC', input.idempotencyKey, inputHash, () => begin(input, id, fields, inputHash, correlationId));
+    const { run } = await workflows.once('CUSTOMER_SYNC', input.idempotencyKey, inputHash, () => begin(), owner);
     if (run.workflow?.kind !== 'CUSTOMER_SYNC') throw new ConcordError('INTERNAL', `run ${run.id} is not a customer sync`);
     return { customerId: run.workflow.customer.customerId, run: await workflows.awaitSettled(run.id, waitMs) };
-  }
 
-  async function begin(
-    input: UpsertCustomerInput,
-    id: string | null,
-    fields: { name: string; domain: string | null; email: string | null; taxRegistration: string | null; parentId: string | null },
-    inputHash: string,
-    correlationId: string,
-  ): Promise<Run> {
+    async function begin(): Promise<Run> {
     const { name, domain, email, taxRegistration, parentId } = fields;
 
     let customerId: string;
@@ -195,15 +219,16 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
     let prepare: (() => Promise<void>) | undefined;
     if (id === null) {
       // The account this key already made (a retry after a crash) is ours, not a duplicate.
-      const crmKey = `cm:${input.idempotencyKey}`;
+      const crmKey = owner ? `cm:${owner}:${input.idempotencyKey}` : `cm:${input.idempotencyKey}`;
+      await assertParentExists(parentId);
       // Detection and creation are one decision across processes: the normalised identity is
       // reserved first, so of concurrent creates of one company only one goes on (the others get
       // CONFLICT naming it); billing's search, which lags writes, is never what decides.
-      const held = await identity.reserve({ name, taxRegistration }, input.idempotencyKey, input.confirmNotDuplicateOf ?? []);
+      const held = await identity.reserve({ name, taxRegistration }, input.idempotencyKey, portal ? [] : (input.confirmNotDuplicateOf ?? []));
       let account: { id: string; created: boolean };
       try {
         const own = await ports.crm.findAccountByKey(crmKey);
-        if (!own) refuseUnconfirmed(await findDuplicates(fields), input.confirmNotDuplicateOf ?? []);
+        if (!own) refuseUnconfirmed(await findDuplicates(fields), portal ? [] : (input.confirmNotDuplicateOf ?? []), portal);
         account = await ports.crm.upsertAccountByKey(crmKey, { name, domain, parentId, correlationId });
       } catch (error) {
         // Nothing was created under the reservation: the identity is free again.
@@ -220,11 +245,23 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
       if (!account) throw new ConcordError('NOT_FOUND', `no customer ${id}`);
       customerId = account.id;
       created = false;
+      if (parentId !== account.parentId && (parentId !== null || clearParent)) {
+        // The parent points at another record: a portal sees only its own customer, so it may not
+        // attach itself to (or detach itself from) another one; parent/child pairs also skip the
+        // duplicate check, which a chosen parent would otherwise turn off.
+        if (portal) throw new ConcordError('FORBIDDEN', `this token may not access customer ${parentId ?? account.parentId}`);
+        await assertParentExists(parentId);
+      }
       // A rename (or a new domain or tax id) may make it collide with another company.
-      refuseUnconfirmed(await findDuplicates(fields, customerId, [customerId]), input.confirmNotDuplicateOf ?? []);
+      refuseUnconfirmed(await findDuplicates(fields, customerId, [customerId]), portal ? [] : (input.confirmNotDuplicateOf ?? []), portal);
       // Written once the customer is held, so two updates of one customer cannot interleave.
       prepare = () =>
-        ports.crm.updateAccount(customerId, { name, ...(domain ? { domain } : {}), ...(parentId ? { parentId } : {}), correlationId });
+        ports.crm.updateAccount(customerId, {
+          name,
+          ...(domain ? { domain } : {}),
+          ...(parentId ? { parentId } : clearParent ? { parentId: null } : {}),
+          correlationId,
+        });
     }
 
     const workflow: CustomerSyncWorkflow = {
@@ -236,6 +273,7 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
     const { run } = await workflows.start({
       kind: 'CUSTOMER_SYNC',
       idempotencyKey: input.idempotencyKey,
+      owner,
       inputHash,
       subject: `customer:${customerId}`,
       exclusive: true,
@@ -246,6 +284,7 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
       prepare,
     });
     return run;
+    }
   }
 
   return { upsert, findDuplicates: (criteria, exclude) => findDuplicates(criteria, exclude ?? null, exclude ? [exclude] : []) };

@@ -14,6 +14,7 @@ import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunSt
 import type { JobHandler, WorkQueues } from './queue';
 import { isLive, readFulfilment, type Fulfilment } from './fulfilment';
 import { STEPS, type Ports, type StepInput } from './steps';
+import { ownedKey } from './caller-keys';
 import type { RunStore } from './store';
 import { compensatesOnFailure } from './workflow-model';
 import { stepDefinition } from './workflows';
@@ -47,6 +48,8 @@ export interface EngineOptions {
 export interface StartInput {
   opportunityId: string;
   idempotencyKey: string;
+  /** The caller's scope: its keys are its own (caller-keys.ts). Absent = an internal, unscoped start. */
+  owner?: string | null;
 }
 
 export interface OrderToCashEngine {
@@ -343,7 +346,8 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       }
       return existing;
     };
-    const known = await store.findByKey(idempotencyKey);
+    const storedKey = ownedKey(input.owner, idempotencyKey);
+    const known = await store.findByKey(storedKey);
     if (known) {
       replay(known);
       // A start whose answer was lost to a Redis outage may have stored its run but not its first
@@ -360,7 +364,8 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     const run: Run = {
       id,
       correlationId,
-      idempotencyKey,
+      idempotencyKey: storedKey,
+      owner: input.owner ?? null,
       inputHash,
       opportunityId,
       status: 'PENDING',

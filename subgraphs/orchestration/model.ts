@@ -126,7 +126,10 @@ export interface DeadLetterInfo {
 export interface Run {
   id: string;
   correlationId: string;
+  /** The caller's key in its stored, caller-scoped form (caller-keys.ts). */
   idempotencyKey: string;
+  /** Scope of the caller that started the run (core/principal.ts callerScope); null/absent = internal. */
+  owner?: string | null;
   /** Hash of the start input, to tell a replay from a reused key. */
   inputHash: string;
   opportunityId: string;

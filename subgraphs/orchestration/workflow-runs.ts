@@ -25,6 +25,7 @@ import { emptyContext, isSettled, newStep, type Run, type RunStatus } from './mo
 import type { WorkQueues } from './queue';
 import type { RunStore } from './store';
 import { WORKFLOW_RUN_PREFIX, type WorkflowKind, type WorkflowState, type WorkflowStepName } from './workflow-model';
+import { ownedKey, unownedKey } from './caller-keys';
 
 const KEY_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
 
@@ -53,6 +54,8 @@ export interface StartWorkflow {
   kind: WorkflowKind;
   /** The caller's idempotency key (1-200 of letters, digits and . _ : -). */
   idempotencyKey: string;
+  /** The caller's scope: its keys are its own (caller-keys.ts). Absent = internal. */
+  owner?: string | null;
   /** Hash of the caller's input (inputHash): the same key with another hash is CONFLICT. */
   inputHash: string;
   /** What the run works on: `customer:<id>`, `contract:<id>`, `drift:<id>`. */
@@ -75,7 +78,7 @@ export interface WorkflowRunner {
   /** Start a run, or return the run the same key already started (`replayed`). */
   start(spec: StartWorkflow): Promise<{ run: Run; replayed: boolean }>;
   /** The run the key started: null when none, CONFLICT when it was started with other input. */
-  replayOf(kind: WorkflowKind, idempotencyKey: string, inputHash: string): Promise<Run | null>;
+  replayOf(kind: WorkflowKind, idempotencyKey: string, inputHash: string, owner?: string | null): Promise<Run | null>;
   /** The latest run of a subject. */
   latest(subject: string): Promise<Run | null>;
   get(runId: string): Promise<Run | null>;
@@ -92,7 +95,7 @@ export interface WorkflowRunner {
    * If the first fails before its run exists, the waiting one begins afresh (and meets the same
    * failure, for the same reason).
    */
-  once(kind: WorkflowKind, idempotencyKey: string, inputHash: string, begin: () => Promise<Run>): Promise<{ run: Run; replayed: boolean }>;
+  once(kind: WorkflowKind, idempotencyKey: string, inputHash: string, begin: () => Promise<Run>, owner?: string | null): Promise<{ run: Run; replayed: boolean }>;
 }
 
 /** A stable hash of a caller's input (key order does not matter). */
@@ -108,11 +111,11 @@ export function inputHashOf(input: unknown): string {
 }
 
 /** The caller's key as stored: namespaced by kind, so one key may serve an amendment and a sync. */
-const storedKey = (kind: WorkflowKind, key: string) => `${kind}:${key}`;
+const storedKey = (kind: WorkflowKind, key: string, owner?: string | null) => `${kind}:${ownedKey(owner, key)}`;
 
 /** The caller's key back from the stored one. */
 export function callerKey(run: Run): string {
-  return run.workflow ? run.idempotencyKey.slice(run.workflow.kind.length + 1) : run.idempotencyKey;
+  return unownedKey(run.workflow ? run.idempotencyKey.slice(run.workflow.kind.length + 1) : run.idempotencyKey);
 }
 
 const subjectKey = (subject: string) => `workflow:subject:${subject}`;
@@ -121,11 +124,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export function createWorkflowRunner(options: WorkflowRunnerOptions): WorkflowRunner {
   const { store, queues, engine, kv, logger, onRunChanged, pollMs = 50, inFlightWaitMs = 30_000 } = options;
 
-  async function replayOf(kind: WorkflowKind, idempotencyKey: string, inputHash: string): Promise<Run | null> {
+  async function replayOf(kind: WorkflowKind, idempotencyKey: string, inputHash: string, owner?: string | null): Promise<Run | null> {
     if (!KEY_PATTERN.test(idempotencyKey)) {
       throw new ConcordError('BAD_USER_INPUT', 'idempotencyKey must be 1-200 characters of letters, digits and . _ : -');
     }
-    const existing = await store.findByKey(storedKey(kind, idempotencyKey));
+    const existing = await store.findByKey(storedKey(kind, idempotencyKey, owner));
     if (existing && existing.inputHash !== inputHash) {
       throw new ConcordError('CONFLICT', `idempotencyKey ${idempotencyKey} was used for another input (run ${existing.id})`);
     }
@@ -148,7 +151,7 @@ export function createWorkflowRunner(options: WorkflowRunnerOptions): WorkflowRu
   }
 
   async function start(spec: StartWorkflow): Promise<{ run: Run; replayed: boolean }> {
-    const known = await replayOf(spec.kind, spec.idempotencyKey, spec.inputHash);
+    const known = await replayOf(spec.kind, spec.idempotencyKey, spec.inputHash, spec.owner);
     if (known) return { run: known, replayed: true };
 
     const id = `${WORKFLOW_RUN_PREFIX}${Date.now().toString(36)}${randomUUID().replace(/-/g, '').slice(0, 10)}`;
@@ -168,7 +171,8 @@ export function createWorkflowRunner(options: WorkflowRunnerOptions): WorkflowRu
     const run: Run = {
       id,
       correlationId: spec.correlationId,
-      idempotencyKey: storedKey(spec.kind, spec.idempotencyKey),
+      idempotencyKey: storedKey(spec.kind, spec.idempotencyKey, spec.owner),
+      owner: spec.owner ?? null,
       inputHash: spec.inputHash,
       opportunityId: `${spec.kind}:${id}`,
       status: 'PENDING',
@@ -196,17 +200,17 @@ export function createWorkflowRunner(options: WorkflowRunnerOptions): WorkflowRu
     return { run: created.run, replayed: false };
   }
 
-  async function once(kind: WorkflowKind, idempotencyKey: string, inputHash: string, begin: () => Promise<Run>): Promise<{ run: Run; replayed: boolean }> {
-    const marker = `workflow:beginning:${storedKey(kind, idempotencyKey)}`;
+  async function once(kind: WorkflowKind, idempotencyKey: string, inputHash: string, begin: () => Promise<Run>, owner?: string | null): Promise<{ run: Run; replayed: boolean }> {
+    const marker = `workflow:beginning:${storedKey(kind, idempotencyKey, owner)}`;
     const token = `${inputHash}:${randomUUID()}`;
     const deadline = Date.now() + inFlightWaitMs;
     for (;;) {
-      const known = await replayOf(kind, idempotencyKey, inputHash);
+      const known = await replayOf(kind, idempotencyKey, inputHash, owner);
       if (known) return { run: known, replayed: true };
       // The marker expires on its own, so a process that died while beginning holds nobody up for long.
       if (await kv.setIfAbsent(marker, token, inFlightWaitMs)) {
         try {
-          const raced = await replayOf(kind, idempotencyKey, inputHash);
+          const raced = await replayOf(kind, idempotencyKey, inputHash, owner);
           if (raced) return { run: raced, replayed: true };
           return { run: await begin(), replayed: false };
         } finally {

@@ -59,6 +59,8 @@ async function remoteVendors(seed: Seed | undefined): Promise<{ env: Record<stri
       NETSUITE_TOKEN_ID: ns.tokenId,
       NETSUITE_TOKEN_SECRET: ns.tokenSecret,
       CONCORD_SUBGRAPH_SECRET: 'concord-test-subgraph-secret-0123456789',
+      CONCORD_JWT_ISSUER: 'https://idp.test.example',
+      CONCORD_JWT_AUDIENCE: 'concord-test',
     },
     close: async () => {
       for (const sim of sims) await sim.close();
@@ -81,7 +83,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
     batch: options.batch,
     onVendorCall: (call) => vendorCalls.push(call),
   });
-  const token = await mintToken({ secret: TEST_JWT_SECRET, subject: 'test-admin', scopes: SCOPES });
+  const token = await mintToken({ secret: TEST_JWT_SECRET, subject: 'test-admin', scopes: SCOPES, issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });
   return {
     ...system,
     close: async () => {

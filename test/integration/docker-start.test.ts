@@ -56,6 +56,8 @@ describe('the Dockerfile production start, from an `npm ci --omit=dev` tree and 
         HOST: '127.0.0.1',
         PORT: String(port),
         CONCORD_JWT_SECRET: 'image-test-jwt-secret-0123456789abcdefgh',
+        CONCORD_JWT_ISSUER: 'https://idp.image.example',
+        CONCORD_JWT_AUDIENCE: 'concord-image',
         CONCORD_SUBGRAPH_SECRET: 'image-test-subgraph-secret-0123456789ab',
         SALESFORCE_INSTANCE_URL: sims[0].url,
         SALESFORCE_ACCESS_TOKEN: 'staging-session-token',

@@ -40,12 +40,12 @@ describe('NODE_ENV=production refuses to start incomplete', () => {
 
   it('names only what is missing: one vendor, or the subgraph secret', async () => {
     const { STRIPE_API_KEY: _stripe, STRIPE_API_BASE: _base, ...withoutStripe } = VENDORS;
-    const oneVendor = await refusal(tsxRun('main.ts', { NODE_ENV: 'production', CONCORD_JWT_SECRET: JWT_SECRET, CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET, ...withoutStripe }));
+    const oneVendor = await refusal(tsxRun('main.ts', { NODE_ENV: 'production', CONCORD_JWT_SECRET: JWT_SECRET, CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET, ...withoutStripe }));
     expect(oneVendor.code).toBe(1);
     expect(oneVendor.stderr).toMatch(/STRIPE_API_KEY \(Stripe\)/);
     expect(oneVendor.stderr).not.toMatch(/SALESFORCE_|NETSUITE_|CONCORD_SUBGRAPH_SECRET|CONCORD_JWT_SECRET/);
 
-    const noSecret = await refusal(tsxRun('main.ts', { NODE_ENV: 'production', CONCORD_JWT_SECRET: JWT_SECRET, ...VENDORS }));
+    const noSecret = await refusal(tsxRun('main.ts', { NODE_ENV: 'production', CONCORD_JWT_SECRET: JWT_SECRET, CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', ...VENDORS }));
     expect(noSecret.code).toBe(1);
     expect(noSecret.stderr).toMatch(/CONCORD_SUBGRAPH_SECRET/);
     expect(noSecret.stderr).not.toMatch(/STRIPE_|SALESFORCE_|NETSUITE_|CONCORD_JWT_SECRET/);

@@ -66,6 +66,8 @@ describe('staging: separate processes in production mode', () => {
       NODE_ENV: 'production',
       REDIS_URL: redis.url,
       CONCORD_JWT_SECRET: JWT_SECRET,
+      CONCORD_JWT_ISSUER: 'https://idp.staging.example',
+      CONCORD_JWT_AUDIENCE: 'concord-staging',
       CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET,
       ...vendorEnv,
     };
@@ -73,7 +75,7 @@ describe('staging: separate processes in production mode', () => {
     api = npmRun('start', { ...production, PORT: String(apiPort), CONCORD_WORKERS: '0' });
     for (let i = 0; i < 2; i++) workers.push(npmRun('worker', { ...production, CONCORD_WORKER_PORT: String(await freePort()) }));
     await Promise.all([api.waitFor(/concord API ready/, 90_000), ...workers.map((w) => w.waitFor(/worker ready/, 90_000))]);
-    token = await mintToken({ secret: JWT_SECRET, subject: 'staging-client', scopes: SCOPES, ttl: '10m' });
+    token = await mintToken({ secret: JWT_SECRET, subject: 'staging-client', scopes: SCOPES, ttl: '10m', issuer: 'https://idp.staging.example', audience: 'concord-staging' });
   }, 150_000);
 
   afterAll(async () => {

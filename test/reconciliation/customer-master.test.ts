@@ -157,4 +157,20 @@ describe('customer master (embedded)', () => {
     const other = await upsert({ id: seed.customers[1].crmId, name: 'Hijacked', idempotencyKey: 'cm-portal-2' }, portal);
     expect(other.body.errors![0].extensions.code).toBe('FORBIDDEN');
   });
+
+  it('sets a parent account, refuses one that is no customer or itself, and clears it with parentId: null', async () => {
+    const PARENT = `query($id: ID!) { customer(id: $id) { parent { id } } }`;
+    const created = await upsert({ name: 'Fabrikam Subsidiary', domain: 'fabrikam-sub.example', idempotencyKey: 'cm-fab' });
+    const id = created.body.data.upsertCustomer.id;
+    const parent = seed.customers[3].crmId;
+    expect((await upsert({ id, name: 'Fabrikam Subsidiary', parentId: '001Dn0000009999AAA', idempotencyKey: 'cm-fab-nope' })).body.errors![0].extensions.code).toBe('BAD_USER_INPUT');
+    expect((await upsert({ id, name: 'Fabrikam Subsidiary', parentId: id, idempotencyKey: 'cm-fab-self' })).body.errors![0].extensions.code).toBe('BAD_USER_INPUT');
+    expect((await upsert({ id, name: 'Fabrikam Subsidiary', parentId: parent, idempotencyKey: 'cm-fab-parent' })).body.errors).toBeUndefined();
+    expect((await system.gql(PARENT, { id })).body.data.customer.parent).toEqual({ id: parent });
+    // Leaving parentId out keeps the parent; null removes it.
+    expect((await upsert({ id, name: 'Fabrikam Subsidiary Ltd', idempotencyKey: 'cm-fab-rename' })).body.errors).toBeUndefined();
+    expect((await system.gql(PARENT, { id })).body.data.customer.parent).toEqual({ id: parent });
+    expect((await upsert({ id, name: 'Fabrikam Subsidiary Ltd', parentId: null, idempotencyKey: 'cm-fab-orphan' })).body.errors).toBeUndefined();
+    expect((await system.gql(PARENT, { id })).body.data.customer.parent).toBeNull();
+  });
 });

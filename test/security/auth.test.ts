@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../core/config';
 import { createLogger, scrub } from '../../core/log';
 import { canSeeCustomer, decodePrincipal, encodePrincipal, type Principal } from '../../core/principal';
-import { signBody, signRequest, verifyRequest, verifySignature } from '../../core/signing';
+import { NonceWindow, signRequest, verifyRequest, type SignedRequest } from '../../core/signing';
 import { hs256SecretOf } from '../../gateway/auth-options';
 import { bearerToken, createAuthenticator } from '../../gateway/auth';
 import { TEST_JWT_SECRET } from '../helpers/system';
@@ -75,16 +75,33 @@ describe('signed principal between gateway and subgraphs', () => {
   const portal: Principal = { subject: 'p', scopes: new Set(['customers:read']), customerId: '001A' };
   const body = '{"query":"{ x }"}';
 
-  it('round-trips the principal and signs it with the body', () => {
+  it('round-trips the principal and signs it with method, path, subgraph, body, time and nonce', () => {
     const header = encodePrincipal(portal);
     expect(decodePrincipal(header)).toEqual(portal);
-    const signature = signRequest(secret, body, header);
-    expect(verifyRequest(secret, body, header, signature)).toBe(true);
-    expect(verifyRequest(secret, body, encodePrincipal({ ...portal, customerId: null }), signature)).toBe(false);
-    expect(verifyRequest(secret, body, undefined, signature)).toBe(false);
-    expect(verifyRequest(secret, `${body} `, header, signature)).toBe(false);
-    expect(verifySignature(secret, body, signBody(secret, body))).toBe(true);
-    expect(verifyRequest(secret, body, header, signRequest(secret, body, header, Date.now() - 400_000))).toBe(false);
+    const request: SignedRequest = { method: 'POST', path: '/graphql', subgraph: 'crm', body, principal: header };
+    const signature = signRequest(secret, request);
+    expect(verifyRequest(secret, request, signature)).toBe('ok');
+    expect(verifyRequest(secret, { ...request, principal: encodePrincipal({ ...portal, customerId: null }) }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, principal: undefined }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, body: `${body} ` }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, subgraph: 'billing' }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, method: 'GET' }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, { ...request, path: '/other' }, signature)).toBe('bad-mac');
+    expect(verifyRequest(secret, request, signRequest(secret, request, Date.now() - 60_000))).toBe('stale');
+    expect(verifyRequest(secret, request, signRequest(secret, request, Date.now() + 60_000))).toBe('stale');
+    const nonces = new NonceWindow();
+    expect(verifyRequest(secret, request, signature, { nonces })).toBe('ok');
+    expect(verifyRequest(secret, request, signature, { nonces })).toBe('replayed');
+  });
+
+  it('keeps a bounded nonce window that refuses rather than forgets', () => {
+    const nonces = new NonceWindow(2);
+    const now = Date.now();
+    expect(nonces.admit('a', now + 1000, now)).toBe('ok');
+    expect(nonces.admit('b', now + 1000, now)).toBe('ok');
+    expect(nonces.admit('c', now + 1000, now)).toBe('window-full');
+    expect(nonces.admit('c', now + 3000, now + 2000)).toBe('ok'); // a and b expired
+    expect(nonces.size).toBe(1);
   });
 
   it('refuses malformed principal headers (fail closed)', () => {
@@ -104,18 +121,28 @@ describe('signed principal between gateway and subgraphs', () => {
   });
 });
 
+/** The issuer and audience production requires. */
+const ISS_AUD = { CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord' };
+
 describe('configuration rules', () => {
+  it('refuses to start in production without a required issuer and audience', () => {
+    const base = { NODE_ENV: 'production', CONCORD_JWT_SECRET: TEST_JWT_SECRET };
+    expect(() => loadConfig(base)).toThrow(/CONCORD_JWT_ISSUER and CONCORD_JWT_AUDIENCE/);
+    expect(() => loadConfig({ ...base, CONCORD_JWT_ISSUER: 'https://idp.example' })).toThrow(/CONCORD_JWT_AUDIENCE/);
+    expect(loadConfig({ ...base, ...ISS_AUD }).security).toMatchObject({ jwtIssuer: 'https://idp.example', jwtAudience: 'concord', jwtMaxLifetimeSeconds: 86_400 });
+  });
+
   it('refuses to start in production without a secret or JWKS, with the dev secret, or with a JWKS over http', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     // 'gateway': the token rules alone (an API process also needs its vendors and subgraph secret: test/integration/production-mode).
     expect(() => loadConfig({ NODE_ENV: 'production' }, 'gateway')).toThrow(/CONCORD_JWT_SECRET or CONCORD_JWKS_URL/);
-    expect(() => loadConfig({ NODE_ENV: 'production', CONCORD_JWT_SECRET: DEV_JWT_SECRET }, 'gateway')).toThrow(/dev secret/);
-    expect(() => loadConfig({ NODE_ENV: 'production', CONCORD_JWKS_URL: 'http://idp.example/jwks' }, 'gateway')).toThrow(/https/);
+    expect(() => loadConfig({ NODE_ENV: 'production', ...ISS_AUD, CONCORD_JWT_SECRET: DEV_JWT_SECRET }, 'gateway')).toThrow(/dev secret/);
+    expect(() => loadConfig({ NODE_ENV: 'production', ...ISS_AUD, CONCORD_JWKS_URL: 'http://idp.example/jwks' }, 'gateway')).toThrow(/https/);
     expect(() => loadConfig({ CONCORD_SUBGRAPH_SECRET: 'short' })).toThrow(/32/);
   });
 
   it('never verifies HS256 with the public dev secret in production or next to a JWKS', () => {
-    expect(hs256SecretOf(loadConfig({ NODE_ENV: 'production', CONCORD_JWKS_URL: 'https://idp.example/jwks' }, 'gateway'))).toBeNull();
+    expect(hs256SecretOf(loadConfig({ NODE_ENV: 'production', ...ISS_AUD, CONCORD_JWKS_URL: 'https://idp.example/jwks' }, 'gateway'))).toBeNull();
     expect(hs256SecretOf(loadConfig({ CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBeNull();
     expect(hs256SecretOf(loadConfig({}))).toBe(DEV_JWT_SECRET);
     expect(hs256SecretOf(loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, CONCORD_JWKS_URL: 'https://idp.example/jwks' }))).toBe(TEST_JWT_SECRET);

@@ -10,7 +10,7 @@ import { createClient } from 'graphql-ws';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
 import { encodePrincipal, PRINCIPAL_HEADER } from '../../core/principal';
-import { SIGNATURE_HEADER, signBody, signRequest } from '../../core/signing';
+import { SIGNATURE_HEADER, signRequest, type SignedRequest } from '../../core/signing';
 import { sha256 } from '../../gateway/persisted';
 import { buildSeed } from '../../simulators/common/seed';
 import { SIMULATOR_CREDENTIALS } from '../../system';
@@ -41,6 +41,16 @@ const child = seed.customers[5]; // its parent is customers[0]
 const otherInvoice = seed.invoices.find((i) => i.customerIndex === other.index)!;
 const otherContract = seed.contracts.find((c) => c.customerIndex === other.index)!;
 
+const CRM_QUERY = JSON.stringify({ query: '{ customers(first: 50) { edges { node { id name } } } }' });
+const ADMIN_PRINCIPAL = encodePrincipal({ subject: 'x', scopes: new Set(ALL_SCOPES), customerId: null });
+/** What the gateway signs for a POST of this body to the CRM subgraph. */
+const crmRequest = (body: string, principal: string | undefined): SignedRequest => ({ method: 'POST', path: '/graphql', subgraph: 'crm', body, principal });
+const nowS = () => Math.floor(Date.now() / 1000);
+const UPSERT = `mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id name } }`;
+const AMEND = `mutation($input: AmendContractInput!) { amendContract(input: $input) { id } }`;
+/** What a portal must never learn of the other company: its name, its tax id and its ids in any system. */
+const namesOther = (text: string) => [other.name, other.taxRegistration, other.crmId, other.billingId, other.erpId, other.customerNumber].filter((v) => text.includes(v));
+
 interface Row {
   name: string;
   send: () => Promise<RawResponse>;
@@ -57,6 +67,13 @@ describe('hostile and careless requests', () => {
   const tokens: Record<string, string> = {};
   let otherRunId: string;
   let otherOpportunityId: string;
+  let firstOpportunityId: string;
+  let squatOpportunityId: string;
+  let writers = 0;
+  /** A portal token with orders:write, of a subject of its own. */
+  const portalWriter = () => hs256(claims(`portal-writer-${++writers}`, ['customers:read', 'billing:read', 'orders:write'], { customer_id: own.crmId }));
+  /** orders:write without ops:read, of a subject of its own. */
+  const writer = (name: string) => hs256(claims(`writer-${name}`, ['customers:read', 'orders:write']));
 
   const gql = (token: string | null, query: string, variables?: unknown, extra: Record<string, unknown> = {}) =>
     post(url, token, { query, variables, ...extra });
@@ -90,6 +107,8 @@ describe('hostile and careless requests', () => {
     // Another customer's run, and another customer's deal ready to bill.
     const ready = (await readyOpportunities(system.simulators.salesforce!.url)).filter((o) => o.accountId !== own.crmId);
     otherOpportunityId = ready[1].id;
+    firstOpportunityId = ready[0].id;
+    squatOpportunityId = ready[2].id;
     const started = await gql(tokens.admin, `mutation($input: StartOrderToCashInput!) { startOrderToCash(input: $input) { id } }`, {
       input: { opportunityId: ready[0].id, idempotencyKey: `hostile-${ready[0].id}` },
     });
@@ -124,6 +143,15 @@ describe('hostile and careless requests', () => {
     { name: 'token without exp', send: async () => gql(await hs256({ sub: 'forever', scope: 'customers:read' }), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'token without sub', send: async () => gql(await hs256({ scope: 'customers:read', exp: Math.floor(Date.now() / 1000) + 60 }), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'portal claim malformed (empty customer_id must not mean "all customers")', send: async () => gql(await hs256(claims('blank-portal', ALL_SCOPES, { customer_id: '' })), '{ customers { edges { node { id } } } }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'portal claim null (must not mean "all customers")', send: async () => gql(await hs256(claims('null-portal', ALL_SCOPES, { customer_id: null })), '{ customers { edges { node { id } } } }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'portal claim not a string (a number)', send: async () => gql(await hs256(claims('number-portal', ALL_SCOPES, { customer_id: 42 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'token that never expires (exp 1e300)', send: async () => gql(await hs256(claims('forever-1e300', ALL_SCOPES, { exp: 1e300 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'token longer-lived than the 24 h maximum (exp 25 h after iat)', send: async () => gql(await hs256(claims('long-lived', ALL_SCOPES, { exp: nowS() + 25 * 3600 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/lifetime/) },
+    { name: 'token longer-lived than the maximum, without iat', send: async () => gql(await hs256(claims('long-no-iat', ALL_SCOPES, { iat: undefined, exp: nowS() + 48 * 3600 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'iat an hour in the future', send: async () => gql(await hs256(claims('from-the-future', ALL_SCOPES, { iat: nowS() + 3600, exp: nowS() + 7200 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/iat/) },
+    { name: 'nbf just beyond the clock tolerance', send: async () => gql(await hs256(claims('nbf-soon', ALL_SCOPES, { nbf: nowS() + 30 })), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
 
     // ------------------------------------------------------------------ authorization (scopes)
     { name: 'missing scope: billing field without billing:read (rest of the answer stays)', send: () => gql(tokens.reader, `{ customer(id: "${own.crmId}") { name invoices { id } } }`), status: 200, code: 'FORBIDDEN',
@@ -133,6 +161,11 @@ describe('hostile and careless requests', () => {
         expect(r.json.errors[0].path).toEqual(['customer', 'invoices']);
       } },
     { name: 'missing scope: startOrderToCash without orders:write', send: () => gql(tokens['no-orders'], `mutation { startOrderToCash(input: { opportunityId: "${otherOpportunityId}", idempotencyKey: "no-scope" }) { id } }`), status: 403, code: 'FORBIDDEN' },
+    { name: 'missing scope: the ERP tax id of duplicate candidates without erp:read', send: async () => gql(await hs256(claims('dup-reader', ['customers:read'])), `query($n: String!) { customerDuplicates(name: $n) { name taxRegistration } }`, { n: other.name }), status: 200, code: 'FORBIDDEN',
+      check: (r) => {
+        expect(r.json.errors[0].path).toEqual(['customerDuplicates', 'taxRegistration']);
+        expect(r.text).not.toContain(other.taxRegistration);
+      } },
     { name: 'missing scope: ops list without ops:read', send: () => gql(tokens.reader, '{ orderToCashRuns { edges { node { id } } } }'), status: 403, code: 'FORBIDDEN' },
 
     // ------------------------------------------------------------------ portal isolation
@@ -154,26 +187,63 @@ describe('hostile and careless requests', () => {
       } },
     { name: 'portal token lists customers: only its own comes back', send: () => gql(tokens.portal, '{ customers(first: 50) { edges { node { id } } } }'), status: 200,
       check: (r) => expect(r.json.data.customers.edges.map((e: any) => e.node.id)).toEqual([own.crmId]) },
+    // Tenant isolation on writes and in errors (issue 14): every row uses a subject of its own.
+    { name: "portal renames its customer to another company's name: CONFLICT that names nobody", send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: other.name, idempotencyKey: 'portal-rename-1' } }), status: 200, code: 'CONFLICT',
+      check: (r) => expect(namesOther(r.text)).toEqual([]) },
+    { name: "portal sets another company's tax id: CONFLICT that names nobody (no tax-id oracle)", send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: own.name, taxRegistration: other.taxRegistration, idempotencyKey: 'portal-tax-1' } }), status: 200, code: 'CONFLICT',
+      check: (r) => {
+        expect(namesOther(r.text)).toEqual([]);
+        expect(r.json.errors[0].extensions.duplicates).toBeUndefined();
+      } },
+    { name: 'portal confirms a guessed id away (confirmNotDuplicateOf is for operators)', send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: other.name, confirmNotDuplicateOf: [other.crmId], idempotencyKey: 'portal-confirm-1' } }), status: 200, code: 'CONFLICT',
+      check: (r) => expect(namesOther(r.text)).toEqual([]) },
+    { name: 'portal sets parentId to another customer', send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: own.name, parentId: other.crmId, idempotencyKey: 'portal-parent-1' } }), status: 200, code: 'FORBIDDEN' },
+    { name: "portal upserts another customer's record", send: async () => gql(await portalWriter(), UPSERT, { input: { id: other.crmId, name: 'Mine Now', idempotencyKey: 'portal-other-1' } }), status: 200, code: 'FORBIDDEN' },
+    { name: "portal amends another customer's contract", send: async () => gql(await portalWriter(), AMEND, { input: { contractId: otherContract.id, items: [{ productCode: 'x', quantity: 1 }], idempotencyKey: 'portal-amend-1' } }), status: 200, code: 'FORBIDDEN' },
+    { name: 'portal amends a contract that does not exist: the same answer as for another customer\'s', send: async () => gql(await portalWriter(), AMEND, { input: { contractId: 'sub_doesnotexist000000', items: [{ productCode: 'x', quantity: 1 }], idempotencyKey: 'portal-amend-2' } }), status: 200, code: 'FORBIDDEN' },
+    { name: 'portal reads a run that does not exist: the same answer as for another customer\'s', send: async () => gql(await portalWriter(), `{ orderToCashRun(id: "run_doesnotexist") { id } }`), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.errors[0].message).toBe('this token may not access run run_doesnotexist') },
+    { name: 'portal reads an invoice that does not exist: the same answer as for another customer\'s', send: async () => gql(await portalWriter(), `{ invoice(id: "in_doesnotexist000000") { id } }`), status: 200, code: 'FORBIDDEN' },
+    { name: "a caller reusing another caller's idempotency key gets a run of its own, never the other's run id", send: async () => gql(await writer('squatter'), `mutation($input: StartOrderToCashInput!) { startOrderToCash(input: $input) { id idempotencyKey } }`, { input: { opportunityId: squatOpportunityId, idempotencyKey: `hostile-${firstOpportunityId}` } }), status: 200,
+      check: (r) => {
+        expect(r.text).not.toContain(otherRunId);
+        expect(r.json.data.startOrderToCash).toMatchObject({ id: expect.stringMatching(/^run_/), idempotencyKey: `hostile-${firstOpportunityId}` });
+      } },
+    { name: 'orders:write without ops:read reads a run it did not start', send: async () => gql(await writer('curious'), `query($id: ID!) { orderToCashRun(id: $id) { id idempotencyKey correlationId } }`, { id: otherRunId }), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.data.orderToCashRun).toBeNull() },
     { name: 'portal token lists the ops-wide run list', send: () => gql(tokens.portal, '{ orderToCashRuns { edges { node { id } } } }'), status: 200, code: 'FORBIDDEN' },
 
     // ------------------------------------------------------------------ trusted subgraphs
     { name: 'direct subgraph call, unsigned', send: () => subgraphCall({}), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'direct subgraph call, forged signature', send: () => subgraphCall({ [SIGNATURE_HEADER]: `t=${Math.floor(Date.now() / 1000)},v1=${'ab'.repeat(32)}` }), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'direct subgraph call, stale signature (10 minutes old)', send: () => {
-        const body = JSON.stringify({ query: '{ customers(first: 1) { edges { node { id } } } }' });
-        const principal = encodePrincipal({ subject: 'x', scopes: new Set(ALL_SCOPES), customerId: null });
-        return subgraphCall({ [PRINCIPAL_HEADER]: principal, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, body, principal, Date.now() - 600_000) }, body);
+        const body = CRM_QUERY;
+        return subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(body, ADMIN_PRINCIPAL), Date.now() - 600_000) }, body);
       }, status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, signature timestamped 2 minutes ahead (the window is two-sided)', send: () =>
+        subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, ADMIN_PRINCIPAL), Date.now() + 120_000) }, CRM_QUERY),
+      status: 401, code: 'UNAUTHENTICATED' },
     { name: 'direct subgraph call, principal swapped after signing (portal -> admin)', send: () => {
-        const body = JSON.stringify({ query: '{ customers(first: 50) { edges { node { id } } } }' });
         const portal = encodePrincipal({ subject: 'p', scopes: new Set(ALL_SCOPES), customerId: own.crmId });
-        const admin = encodePrincipal({ subject: 'p', scopes: new Set(ALL_SCOPES), customerId: null });
-        return subgraphCall({ [PRINCIPAL_HEADER]: admin, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, body, portal) }, body);
+        return subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, portal)) }, CRM_QUERY);
       }, status: 401, code: 'UNAUTHENTICATED' },
-    { name: 'direct subgraph call, body signed but principal stripped', send: () => {
-        const body = JSON.stringify({ query: '{ customers(first: 50) { edges { node { id } } } }' });
-        return subgraphCall({ [SIGNATURE_HEADER]: signBody(SUBGRAPH_SECRET, body) }, body);
+    { name: 'direct subgraph call, body signed but principal stripped', send: () =>
+        subgraphCall({ [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, undefined)) }, CRM_QUERY),
+      status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, a signature for the billing subgraph sent to the CRM subgraph', send: () =>
+        subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, { ...crmRequest(CRM_QUERY, ADMIN_PRINCIPAL), subgraph: 'billing' }) }, CRM_QUERY),
+      status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, a signed request replayed (the first is answered, the replay is not)', send: async () => {
+        const headers = { [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, ADMIN_PRINCIPAL)) };
+        const first = await subgraphCall(headers, CRM_QUERY);
+        expect(first.status).toBe(200);
+        expect(first.json.data.customers.edges.length).toBeGreaterThan(0);
+        return subgraphCall(headers, CRM_QUERY);
       }, status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, GET ?query= (subgraphs take POST only)', send: () => {
+        const signature = signRequest(SUBGRAPH_SECRET, { method: 'GET', path: '/graphql', subgraph: 'crm', body: '', principal: ADMIN_PRINCIPAL });
+        return raw(`${system.subgraphs.crm.url}?query=${encodeURIComponent('{ customers(first: 50) { edges { node { id name } } } }')}`, { method: 'GET', headers: { [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signature, 'apollo-require-preflight': 'true' } });
+      }, status: 405, code: 'BAD_USER_INPUT' },
 
     // ------------------------------------------------------------------ limits
     { name: 'deep query (16 levels of parent)', send: () => adminGql(`{ customer(id: "${own.crmId}") { ${'parent { '.repeat(15)}id${' }'.repeat(15)} } }`), status: 400, code: 'QUERY_TOO_COMPLEX' },
@@ -205,6 +275,14 @@ describe('hostile and careless requests', () => {
     { name: 'persisted query hash never registered', send: () => adminPost({ extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } }), status: 200, code: 'BAD_USER_INPUT',
       check: (r) => expect(r.json.errors[0].message).toBe('PersistedQueryNotFound') },
     { name: 'persisted query whose hash does not match its text', send: () => adminPost({ query: '{ __typename }', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ other }') } } }), status: 400, code: 'BAD_USER_INPUT' },
+    { name: 'CSRF: a GET without a preflight header', send: async () => raw(`${url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { method: 'GET', headers: { authorization: `Bearer ${await admin()}` } }), status: 400, code: 'BAD_USER_INPUT',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/cross-site request forgery/) },
+    { name: 'CSRF: a POST as text/plain (a simple cross-site form post)', send: async () => raw(`${url}/graphql`, { headers: { 'content-type': 'text/plain', authorization: `Bearer ${await admin()}` }, body: JSON.stringify({ query: '{ __typename }' }) }), status: 400, code: 'BAD_USER_INPUT' },
+    { name: 'a 900 KB name in a variable is refused before any vendor is called', send: async () => gql(await admin(), UPSERT, { input: { name: 'n'.repeat(900_000), idempotencyKey: 'huge-name-1' } }), status: 400, code: 'BAD_USER_INPUT',
+      // Refused by admission (the 400 says so), so no resolver, and no vendor, ever saw it.
+      check: (r) => expect(r.json.errors[0].message).toMatch(/longer than 10000 characters/) },
+    { name: 'a 900 KB name inline is refused before any vendor is called', send: async () => gql(await admin(), `{ customerDuplicates(name: "${'n'.repeat(900_000)}") { id } }`), status: 400, code: 'BAD_USER_INPUT',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/longer than 10000 characters/) },
     { name: 'hostile correlation id is not echoed', send: () => adminPost({ query: '{ __typename }' }, { 'x-correlation-id': '<script>alert(1)</script>' }), status: 200,
       check: (r) => expect(r.headers.get('x-correlation-id')).toMatch(/^[0-9a-f-]{36}$/) },
 
@@ -338,6 +416,8 @@ describeLiveEvents('hostile subscriptions and webhooks', () => {
     ['subscription without the scope it needs', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-billing', ['billing:read']))}`, `subscription { businessEvents { id } }`), { codes: ['FORBIDDEN'] }],
     ["portal subscribes to another customer's events", async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($c: ID!) { customerEvents(customerId: $c) { id } }`, { c: other.crmId }), { codes: ['FORBIDDEN'] }],
     ["portal subscribes to another customer's run", async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
+    ['portal subscribes to a run that does not exist: the same answer as for another customer\'s', async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id } }`, { r: 'run_doesnotexist' }), { codes: ['FORBIDDEN'] }],
+    ['orders:write without ops:read subscribes to a run it did not start', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-writer', ['customers:read', 'orders:write']))}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
   ] as const)('%s', async (_name, send, expected) => {
     const outcome = await send();
     expect(outcome).toMatchObject(expected);
@@ -352,6 +432,23 @@ describeLiveEvents('hostile subscriptions and webhooks', () => {
       return webhook(payload, sign(payload, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) - 3600));
     }, 400],
     ['webhook that is not JSON, correctly signed', () => webhook('not json', sign('not json')), 400],
+    ['webhook signed with a timestamp a year ahead', () => {
+      const payload = event('evt_future_year');
+      return webhook(payload, sign(payload, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) + 365 * 86_400));
+    }, 400],
+    ['webhook signed with a timestamp ten minutes ahead (beyond the two-sided window)', () => {
+      const payload = event('evt_future_10m');
+      return webhook(payload, sign(payload, WEBHOOK_SECRET, Math.floor(Date.now() / 1000) + 600));
+    }, 400],
+    ['well-signed event without data: acknowledged (Stripe would retry a 5xx for 3 days)', () => {
+      const payload = JSON.stringify({ id: `evt_nodata_${Date.now()}`, object: 'event', type: 'invoice.finalized', created: Math.floor(Date.now() / 1000) });
+      return webhook(payload, sign(payload));
+    }, 200],
+    ['well-signed event for a customer Concord does not know: acknowledged', () => {
+      const payload = JSON.stringify({ id: `evt_unknown_${Date.now()}`, object: 'event', type: 'invoice.finalized', created: Math.floor(Date.now() / 1000),
+        data: { object: { id: 'in_unknown000000000', object: 'invoice', customer: 'cus_doesnotexist000', status: 'open', metadata: {}, lines: { data: [] } } } });
+      return webhook(payload, sign(payload));
+    }, 200],
   ] as const)('%s', async (_name, send, status) => {
     const response = await send();
     expect(response.status).toBe(status);

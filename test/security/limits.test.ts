@@ -2,7 +2,8 @@
  * Limits and persisted queries: the cost estimate's figures, a request timeout, automatic persisted
  * queries, and production with a safelist (only listed operations, no introspection, no schema hints).
  */
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildSchema, parse } from 'graphql';
 import { selectOperation } from '../../gateway/authorization';
@@ -11,7 +12,7 @@ import { sha256 } from '../../gateway/persisted';
 import { SUPERGRAPH_PATH } from '../../schema/subgraphs';
 import { buildSeed } from '../../simulators/common/seed';
 import { simCall, startTestSystem, type TestSystem } from '../helpers/system';
-import { codes, post } from './helpers';
+import { claims, codes, hs256, post } from './helpers';
 
 const EXAMPLES = path.join(__dirname, '..', '..', 'examples');
 const UNIFIED_VIEW = readFileSync(path.join(EXAMPLES, 'unified-view.graphql'), 'utf8');
@@ -73,13 +74,32 @@ describe('timeouts and automatic persisted queries', () => {
   });
 });
 
+const RUNS_BY_STATUS = 'query RunsByStatus($status: RunStatus) { orderToCashRuns(status: $status) { edges { node { id } } } }\n';
+
 describe('production with a safelist', () => {
   let system: TestSystem;
+  let safelist: string;
   beforeAll(async () => {
-    system = await startTestSystem({ env: { NODE_ENV: 'production', CONCORD_SAFELIST_DIR: EXAMPLES, CONCORD_WORKERS: '0' } });
+    // The examples, and one listed operation with an enum variable (for the coercion-hint case).
+    safelist = mkdtempSync(path.join(tmpdir(), 'concord-safelist-'));
+    cpSync(EXAMPLES, safelist, { recursive: true });
+    writeFileSync(path.join(safelist, 'runs-by-status.graphql'), RUNS_BY_STATUS);
+    system = await startTestSystem({ env: { NODE_ENV: 'production', CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_SAFELIST_DIR: safelist, CONCORD_WORKERS: '0' } });
   });
-  afterAll(() => system?.close());
+  afterAll(async () => {
+    await system?.close();
+    if (safelist) rmSync(safelist, { recursive: true, force: true });
+  });
   const send = (body: unknown) => post(system.gateway.url, system.token, body);
+
+  it('gives no "did you mean" hint in variable coercion errors either', async () => {
+    const wrong = await send({ query: RUNS_BY_STATUS, variables: { status: 'COMPLETE' } });
+    expect(wrong.status).toBe(400);
+    expect(codes(wrong)).toEqual(['BAD_USER_INPUT']);
+    expect(wrong.json.errors[0].message).toMatch(/RunStatus/);
+    expect(wrong.text).not.toMatch(/did you mean/i);
+    expect(wrong.text).not.toContain('COMPLETED');
+  });
 
   it('runs a listed operation, whatever its whitespace and comments, or by the hash of its file', async () => {
     const listed = await send({ query: UNIFIED_VIEW, variables: { first: 2 } });
@@ -89,6 +109,16 @@ describe('production with a safelist', () => {
     expect(reformatted.json.data.customers.edges).toHaveLength(1);
     const byHash = await send({ variables: { first: 1 }, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(UNIFIED_VIEW) } } });
     expect(byHash.json.data.customers.edges).toHaveLength(1);
+  });
+
+  it('requires the configured iss and aud on every token', async () => {
+    const listed = { query: UNIFIED_VIEW, variables: { first: 1 } };
+    const iss = 'https://idp.example';
+    for (const [extra, status] of [[{}, 401], [{ iss }, 401], [{ iss, aud: 'another-service' }, 401], [{ iss: 'https://rogue.example', aud: 'concord' }, 401], [{ iss, aud: 'concord' }, 200]] as const) {
+      const response = await post(system.gateway.url, await hs256(claims('iss-aud', ['customers:read'], extra)), listed);
+      expect({ extra, status: response.status }).toEqual({ extra, status });
+      if (status === 401) expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+    }
   });
 
   it('refuses any other operation', async () => {

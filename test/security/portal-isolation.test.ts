@@ -102,7 +102,7 @@ describe('portal isolation', () => {
     const entities = async (subgraph: keyof TestSystem['subgraphs'], representations: unknown[], selection: string) => {
       const body = JSON.stringify({ query: `query($r: [_Any!]!) { _entities(representations: $r) { ${selection} } }`, variables: { r: representations } });
       const response = await raw(system.subgraphs[subgraph].url, {
-        headers: { 'content-type': 'application/json', [PRINCIPAL_HEADER]: principal, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, body, principal) },
+        headers: { 'content-type': 'application/json', [PRINCIPAL_HEADER]: principal, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, { method: 'POST', path: '/graphql', subgraph, body, principal }) },
         body,
       });
       return response.json;

@@ -79,8 +79,11 @@ describe('standalone gateway: auth modes and signing', () => {
       const request = subgraphs.accounts.seen.slice(before).find((r) => r.kind === 'http')!;
       const principal = request.headers['x-concord-principal'] as string;
       expect(decodePrincipal(principal)).toMatchObject({ subject: 'tester', scopes: new Set(['users:read']) });
-      expect(verifyRequest(SUBGRAPH_SECRET, request.body, principal, request.headers['x-concord-signature'] as string)).toBe(true);
-      expect(verifyRequest('another-secret-0123456789-0123456789', request.body, principal, request.headers['x-concord-signature'] as string)).toBe(false);
+      const signed = { method: 'POST', path: new URL(subgraphs.accounts.url).pathname, subgraph: 'accounts', body: request.body, principal };
+      expect(verifyRequest(SUBGRAPH_SECRET, signed, request.headers['x-concord-signature'] as string)).toBe('ok');
+      expect(verifyRequest('another-secret-0123456789-0123456789', signed, request.headers['x-concord-signature'] as string)).toBe('bad-mac');
+      // Bound to its subgraph: the same signature is no good for another one.
+      expect(verifyRequest(SUBGRAPH_SECRET, { ...signed, subgraph: 'reviews' }, request.headers['x-concord-signature'] as string)).toBe('bad-mac');
     });
 
     it('refuses a subscription connection without a token; with one, signs the upstream upgrade', async () => {
@@ -96,7 +99,11 @@ describe('standalone gateway: auth modes and signing', () => {
       const upgrade = subgraphs.reviews.seen.slice(before).find((r) => r.kind === 'ws')!;
       const principal = upgrade.headers['x-concord-principal'] as string;
       expect(decodePrincipal(principal)?.subject).toBe('tester');
-      expect(verifyRequest(SUBGRAPH_SECRET, '', principal, upgrade.headers['x-concord-signature'] as string)).toBe(true);
+      const upgradeSigned = { method: 'GET', path: new URL(subgraphs.reviews.url).pathname, subgraph: 'reviews', body: '', principal };
+      expect(verifyRequest(SUBGRAPH_SECRET, upgradeSigned, upgrade.headers['x-concord-signature'] as string)).toBe('ok');
+      // What the reviews subgraph received opens nothing elsewhere: not another subgraph, not a POST.
+      expect(verifyRequest(SUBGRAPH_SECRET, { ...upgradeSigned, subgraph: 'accounts', path: new URL(subgraphs.accounts.url).pathname }, upgrade.headers['x-concord-signature'] as string)).toBe('bad-mac');
+      expect(verifyRequest(SUBGRAPH_SECRET, { ...upgradeSigned, method: 'POST' }, upgrade.headers['x-concord-signature'] as string)).toBe('bad-mac');
       expect(JSON.parse(upgrade.body)).toEqual({ headers: expect.objectContaining({ 'x-concord-signature': upgrade.headers['x-concord-signature'] }) });
       sub.stop();
       await client.dispose();
@@ -163,7 +170,7 @@ describe('standalone gateway: auth modes and signing', () => {
     });
 
     it('is refused in production, by flag, by environment and by the gateway itself', async () => {
-      const production = { NODE_ENV: 'production', LOG_LEVEL: 'silent', CONCORD_JWT_SECRET: JWT_SECRET, CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET };
+      const production = { NODE_ENV: 'production', LOG_LEVEL: 'silent', CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_JWT_SECRET: JWT_SECRET, CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET };
       await expect(runGatewayCli(['--supergraph', file, '--auth', 'off'], production, () => undefined)).rejects.toThrow(/--auth off is for local development only/);
       expect(() => loadConfig({ ...production, CONCORD_AUTH: 'off' })).toThrow(ConfigError);
       expect(() => loadConfig({ ...ENV, CONCORD_AUTH: 'sometimes' })).toThrow(/CONCORD_AUTH must be required, optional or off/);
@@ -174,7 +181,7 @@ describe('standalone gateway: auth modes and signing', () => {
   });
 
   it('in production, refuses to sign with a secret the subgraphs cannot know', async () => {
-    const production = { NODE_ENV: 'production', LOG_LEVEL: 'silent', CONCORD_JWT_SECRET: JWT_SECRET };
+    const production = { NODE_ENV: 'production', LOG_LEVEL: 'silent', CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENCE: 'concord', CONCORD_JWT_SECRET: JWT_SECRET };
     await expect(runGatewayCli(['--supergraph', file], production, () => undefined)).rejects.toThrow(/set CONCORD_SUBGRAPH_SECRET .* or turn signing off with --no-signing/);
     const gateway = await runGatewayCli(['--supergraph', file, '--port', '0', '--no-watch', '--no-signing'], production, () => undefined);
     started.push(gateway!);
