@@ -231,7 +231,8 @@ export function createGateway(options: GatewayOptions) {
     if (!fetcher) fetchers.set(name, (fetcher = observability.fetcher(subgraphFetcher(subgraphSecret, subgraphTimeoutMs, name))));
     return fetcher;
   };
-  const probe = subgraphFetcher(subgraphSecret, 2000, 'probe');
+  // The readiness probe is signed for the subgraph it asks (a signature names its target subgraph).
+  const probe = (name: string) => subgraphFetcher(subgraphSecret, 2000, name);
   const { requestTimeoutMs = 30_000 } = security;
 
   const authenticator = createAuthenticator({
@@ -369,7 +370,7 @@ export function createGateway(options: GatewayOptions) {
         try {
           if (readinessProbe === 'graphql') {
             // Any GraphQL server answers this (@apollo/gateway's own health check query), signed as usual.
-            const response = (await probe(url, {
+            const response = (await probe(name)(url, {
               method: 'POST',
               // Signed with a principal, as every gateway request is: a Concord subgraph refuses a signature without one (401).
               headers: { 'content-type': 'application/json', [PRINCIPAL_HEADER]: principalHeader(READINESS_PRINCIPAL) },

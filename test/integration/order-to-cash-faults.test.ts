@@ -7,7 +7,8 @@ import { readyOpportunities, startRun, waitForRun } from '../helpers/order-to-ca
 import { REDIS_URL, testPrefix } from '../helpers/redis';
 import { buildSeed } from '../../simulators/common/seed';
 
-jest.setTimeout(240_000);
+// A generous deadline (not a latency assertion): on a loaded 2-core machine 100 runs under faults take minutes.
+jest.setTimeout(480_000);
 
 const RUNS = 100;
 
@@ -49,7 +50,7 @@ describe('order-to-cash under injected vendor faults (redis)', () => {
     );
     expect(new Set(runIds).size).toBe(RUNS);
 
-    const runs = await Promise.all(runIds.map((id) => waitForRun(system, id, ['COMPLETED', 'COMPENSATED', 'DEAD_LETTERED'], 200_000)));
+    const runs = await Promise.all(runIds.map((id) => waitForRun(system, id, ["COMPLETED", "COMPENSATED", "DEAD_LETTERED"], 420_000)));
     const notCompleted = runs.filter((r) => r.status !== 'COMPLETED').map((r) => ({ id: r.id, status: r.status, deadLetter: r.deadLetter }));
     expect(notCompleted).toEqual([]);
     // The faults were real: hundreds were injected, and some outlived the adapters' own retries.

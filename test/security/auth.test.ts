@@ -127,9 +127,10 @@ const ISS_AUD = { CONCORD_JWT_ISSUER: 'https://idp.example', CONCORD_JWT_AUDIENC
 describe('configuration rules', () => {
   it('refuses to start in production without a required issuer and audience', () => {
     const base = { NODE_ENV: 'production', CONCORD_JWT_SECRET: TEST_JWT_SECRET };
-    expect(() => loadConfig(base)).toThrow(/CONCORD_JWT_ISSUER and CONCORD_JWT_AUDIENCE/);
-    expect(() => loadConfig({ ...base, CONCORD_JWT_ISSUER: 'https://idp.example' })).toThrow(/CONCORD_JWT_AUDIENCE/);
-    expect(loadConfig({ ...base, ...ISS_AUD }).security).toMatchObject({ jwtIssuer: 'https://idp.example', jwtAudience: 'concord', jwtMaxLifetimeSeconds: 86_400 });
+    // 'gateway': the token rules alone (an API process also names its vendors and subgraph secret).
+    expect(() => loadConfig(base, 'gateway')).toThrow(/CONCORD_JWT_ISSUER, CONCORD_JWT_AUDIENCE/);
+    expect(() => loadConfig({ ...base, CONCORD_JWT_ISSUER: 'https://idp.example' }, 'gateway')).toThrow(/CONCORD_JWT_AUDIENCE/);
+    expect(loadConfig({ ...base, ...ISS_AUD }, 'gateway').security).toMatchObject({ jwtIssuer: 'https://idp.example', jwtAudience: 'concord', jwtMaxLifetimeSeconds: 86_400 });
   });
 
   it('refuses to start in production without a secret or JWKS, with the dev secret, or with a JWKS over http', () => {
