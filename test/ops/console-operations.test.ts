@@ -49,7 +49,7 @@ describe('operating from the console (browser)', () => {
   beforeAll(async () => {
     system = await startTestSystem({
       seed,
-      env: { CONCORD_OPS_SAMPLE_MS: '500', CONCORD_POLL_INTERVAL_MS: '0', CONCORD_O2C_MAX_ATTEMPTS: '3', CONCORD_MUTATION_WAIT_MS: '500', CONCORD_RECONCILIATION_INTERVAL_MINUTES: '0' },
+      env: { CONCORD_OPS_SAMPLE_MS: '500', CONCORD_POLL_INTERVAL_MS: '0', CONCORD_O2C_MAX_ATTEMPTS: '3', CONCORD_MUTATION_WAIT_MS: '500', CONCORD_RECONCILIATION_INTERVAL_MINUTES: '0', CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT: '1000', CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS: '1000' },
     });
     ports = createVendorPorts(loadConfig({ NODE_ENV: 'test' }), system.simulators);
     token = await mintToken({ secret: TEST_JWT_SECRET, subject: OPERATOR, scopes: ['ops:read', 'ops:write', 'customers:read'] });
