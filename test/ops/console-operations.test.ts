@@ -264,15 +264,15 @@ describe('operating from the console (browser)', () => {
     await until('the query result', async () => (await result()).includes('"deadLetters"'), 20_000, 100);
     expect(JSON.parse(await result()).data.opsOverview.runs.length).toBeGreaterThan(0);
 
+    // Subscriptions already open (the console pages of earlier tests hold some): the IDE's is one more.
+    const active = async () => (await scrape(system.gateway.url)).samples.filter((s) => s.name === 'concord_subscriptions_active').reduce((sum, s) => sum + s.value, 0);
+    const before = await active();
     await run('subscription IdeEvents { businessEvents(types: [OPERATOR_ACTION]) { id type detail } }');
-    // Wait until the server has the subscription, then act: its event arrives in the IDE.
-    await until('the subscription', async () => {
-      const { samples } = await scrape(system.gateway.url);
-      return samples.some((s) => s.name === 'concord_subscriptions_active' && s.value >= 1);
-    }, 20_000, 100);
+    // Wait until the server has the IDE's subscription, then act: its event arrives in the IDE.
+    await until('the subscription', async () => (await active()) > before, 30_000, 100);
     const acted = await system.gql('mutation { runReconciliation { id } }');
     expect(acted.body.errors).toBeUndefined();
-    await until('the subscription event', async () => (await result()).includes('OPERATOR_ACTION'), 20_000, 100);
+    await until('the subscription event', async () => (await result()).includes('OPERATOR_ACTION'), 30_000, 100);
     expect(await result()).toContain('RUN_RECONCILIATION');
     expect(foreign).toEqual([]);
     expect(errors).toEqual([]);
