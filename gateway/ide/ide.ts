@@ -9,8 +9,8 @@
  * API as before, so API clients never see HTML.
  */
 import type http from 'node:http';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { sendStaticFile } from '../static-file';
 
 const HERE = __dirname;
 const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
@@ -44,25 +44,12 @@ export function wantsIde(req: http.IncomingMessage, url: URL): boolean {
 
 export const isIdeAsset = (pathname: string) => pathname.startsWith('/graphiql/') && pathname in FILES;
 
-const cache = new Map<string, Buffer>();
-
 /** Answers the IDE page or one of its assets (`pathname` must be '/graphql' or an isIdeAsset path). */
 export async function serveIde(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<void> {
   const entry = FILES[pathname];
-  let body = cache.get(entry.file);
-  if (!body) {
-    body = await readFile(entry.file);
-    cache.set(entry.file, body);
-  }
-  res.writeHead(200, {
-    'content-type': entry.type,
-    'content-length': String(body.length),
-    'cache-control': 'no-cache',
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+  await sendStaticFile(req, res, entry, {
     'content-security-policy': CSP,
     // The same URL answers JSON to API clients: caches must key on Accept.
     vary: 'Accept',
   });
-  res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -4,8 +4,8 @@
  * comes from the gateway's GraphQL API and subscriptions with the operator's token.
  */
 import type http from 'node:http';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { sendStaticFile } from '../static-file';
 
 const HERE = __dirname;
 /** A package's own directory (their `exports` do not list the browser builds). */
@@ -23,8 +23,6 @@ const FILES: Record<string, { file: string; type: string }> = {
   '/ops/vendor/graphql-ws.min.js': { file: path.join(packageDir('graphql-ws'), 'umd', 'graphql-ws.min.js'), type: 'text/javascript; charset=utf-8' },
 };
 
-const cache = new Map<string, Buffer>();
-
 /** Answers GET /ops and its assets (404 for anything else under /ops). */
 export async function serveOpsConsole(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<void> {
   const entry = FILES[pathname];
@@ -33,19 +31,8 @@ export async function serveOpsConsole(req: http.IncomingMessage, res: http.Serve
     res.end(entry ? 'use GET' : 'not found');
     return;
   }
-  let body = cache.get(entry.file);
-  if (!body) {
-    body = await readFile(entry.file);
-    cache.set(entry.file, body);
-  }
-  res.writeHead(200, {
-    'content-type': entry.type,
-    'content-length': String(body.length),
-    'cache-control': 'no-cache',
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+  await sendStaticFile(req, res, entry, {
     // Same-origin scripts, styles and connections only: the page needs nothing from elsewhere.
     'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
   });
-  res.end(req.method === 'HEAD' ? undefined : body);
 }
