@@ -147,8 +147,39 @@ export interface StandaloneConfig {
   maskSubgraphErrors: boolean;
 }
 
+/** Which vendor serves each system (CONCORD_CRM, CONCORD_BILLING, CONCORD_ERP). */
+export interface VendorChoice {
+  crm: CrmVendor;
+  billing: BillingVendor;
+  erp: ErpVendor;
+}
+export const CRM_VENDORS = ['salesforce', 'hubspot'] as const;
+export const BILLING_VENDORS = ['stripe', 'chargebee'] as const;
+export const ERP_VENDORS = ['netsuite', 'businesscentral'] as const;
+export type CrmVendor = (typeof CRM_VENDORS)[number];
+export type BillingVendor = (typeof BILLING_VENDORS)[number];
+export type ErpVendor = (typeof ERP_VENDORS)[number];
+
+function choice<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T {
+  const raw = (value ?? '').trim().toLowerCase();
+  if (raw === '') return allowed[0];
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be ${allowed.join(' or ')}, got "${value}"`);
+  return raw as T;
+}
+
+/** The vendor chosen for each system; the first of each list is the default. */
+export function vendorChoice(env: NodeJS.ProcessEnv): VendorChoice {
+  return {
+    crm: choice('CONCORD_CRM', env.CONCORD_CRM, CRM_VENDORS),
+    billing: choice('CONCORD_BILLING', env.CONCORD_BILLING, BILLING_VENDORS),
+    erp: choice('CONCORD_ERP', env.CONCORD_ERP, ERP_VENDORS),
+  };
+}
+
 export interface ConcordConfig {
   production: boolean;
+  /** Which vendor serves the CRM, billing and ERP systems. */
+  vendors: VendorChoice;
   /** Serve the GraphQL IDE to browsers at /graphql (CONCORD_GRAPHIQL=on|off); default on, off under NODE_ENV=production. */
   graphiql: boolean;
   /** Gateway port; subgraphs at port+1..+4, simulators at port+101..+103. */
@@ -351,6 +382,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
   }
   return {
     production,
+    vendors: vendorChoice(env),
     graphiql: env.CONCORD_GRAPHIQL === undefined || env.CONCORD_GRAPHIQL === '' ? !production : !isOff(env.CONCORD_GRAPHIQL),
     port: integer(env, 'PORT', 4000),
     host: env.HOST || '127.0.0.1',

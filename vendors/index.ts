@@ -68,6 +68,12 @@ export function vendorLimits(settings: VendorSettings): Record<string, VendorLim
  * vendor that is not configured. `fallback` fills in vendors a dev composition root simulates.
  */
 export function vendorSettingsFromConfig(config: ConcordConfig, fallback: Partial<VendorSettings> = {}): VendorSettings {
+  const unavailable = [
+    config.vendors.crm !== 'salesforce' && `CONCORD_CRM=${config.vendors.crm}`,
+    config.vendors.billing !== 'stripe' && `CONCORD_BILLING=${config.vendors.billing}`,
+    config.vendors.erp !== 'netsuite' && `CONCORD_ERP=${config.vendors.erp}`,
+  ].filter((entry): entry is string => !!entry);
+  if (unavailable.length > 0) throw new ConfigError(`vendor modules not in this build yet: ${unavailable.join(', ')}`);
   const salesforce = config.salesforce ?? fallback.salesforce;
   const stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;
   const netsuiteBase = config.netsuite ?? fallback.netsuite;

@@ -79,7 +79,8 @@ describe('README quickstart, on a fresh clone', () => {
     const running = new Promise<void>((resolve, reject) => {
       server!.stdout!.on('data', (chunk: Buffer) => {
         output += chunk.toString();
-        if (output.includes('Concord is running.')) resolve();
+        // Each line is its own write: wait for the gateway's line, not just the banner before it.
+        if (output.includes(`http://127.0.0.1:${env.PORT}/graphql`)) resolve();
       });
       server!.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
       server!.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));

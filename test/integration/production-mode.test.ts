@@ -52,6 +52,13 @@ describe('NODE_ENV=production refuses to start incomplete', () => {
     expect(noSecret.stderr).not.toMatch(STACK_LINE);
   }, 60_000);
 
+  it('an unknown vendor choice is refused, naming the choices', async () => {
+    const { code, stderr } = await refusal(tsxRun('main.ts', { CONCORD_CRM: 'pipedrive', PORT: String(await freePort()) }));
+    expect(code).toBe(1);
+    expect(stderr).toContain('CONCORD_CRM must be salesforce or hubspot, got "pipedrive"');
+    expect(stderr).not.toMatch(STACK_LINE);
+  }, 60_000);
+
   it('npm run worker names the vendors it lacks (it verifies no token and signs nothing)', async () => {
     const { code, stderr } = await refusal(npmRun('worker', { NODE_ENV: 'production', REDIS_URL }));
     expect(code).toBe(1);
