@@ -17,7 +17,7 @@ import { createOpsRuntime } from './observability/runtime';
 import type { Tracing } from './core/tracing';
 import { createGateway, type RunningGateway } from './gateway/server';
 import { SUPERGRAPH_PATH } from './schema/subgraphs';
-import { createVendorModules, vendorLimits, type VendorSettings } from './vendors';
+import { createVendorModules, vendorEndpoints, vendorLimits, type VendorSettings } from './vendors';
 import { createBillingSubgraph } from './subgraphs/billing/server';
 import type { RunningServer } from './subgraphs/common/subgraph-server';
 import { createCrmSubgraph } from './subgraphs/crm/server';
@@ -121,9 +121,7 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     if (redisReady) closers.push(() => redisReady.close());
     const readinessChecks = {
       ...(redisReady ? { redis: redisReady.check } : {}),
-      salesforce: vendorReadiness(options.vendors.salesforce.instanceUrl),
-      stripe: vendorReadiness(options.vendors.stripe.baseUrl ?? 'https://api.stripe.com'),
-      netsuite: vendorReadiness(options.vendors.netsuite.baseUrl),
+      ...Object.fromEntries(Object.entries(vendorEndpoints(options.vendors)).map(([vendor, url]) => [vendor, vendorReadiness(url)])),
     };
     const gateway = await createGateway({
       supergraphSdl: readFileSync(SUPERGRAPH_PATH, 'utf8'),

@@ -73,12 +73,19 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   let stripeWebhookSecret: string | null;
   try {
     // Production never stands a simulator in for a vendor (core/config.ts refuses the start first).
-    const unconfigured = (['salesforce', 'stripe', 'netsuite'] as const).filter((vendor) => !config[vendor]);
+    // The chosen vendor of each system (CONCORD_CRM, CONCORD_BILLING, CONCORD_ERP) that is not configured is simulated.
+    const chosen = config.vendors;
+    const simulate = {
+      salesforce: chosen.crm === 'salesforce' && !config.salesforce,
+      stripe: chosen.billing === 'stripe' && !config.stripe,
+      netsuite: chosen.erp === 'netsuite' && !config.netsuite,
+    };
+    const unconfigured = Object.entries(simulate).filter(([, simulated]) => simulated).map(([vendor]) => vendor);
     if (config.production && unconfigured.length > 0) throw new ConfigError(`NODE_ENV=production: ${unconfigured.join(', ')} not configured; no simulator is started in production`);
     const seed = options.seed ?? buildSeed({ customers: config.seedCustomers });
-    if (!config.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
-    if (!config.stripe) simulators.stripe = await createStripeSimulator({ seed }).listen(at(102), host);
-    if (!config.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);
+    if (simulate.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
+    if (simulate.stripe) simulators.stripe = await createStripeSimulator({ seed }).listen(at(102), host);
+    if (simulate.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);
     // A real Stripe account's endpoint secret must be configured; the simulator gets one of ours.
     stripeWebhookSecret = config.events.stripeWebhookSecret ?? (simulators.stripe ? `whsec_${randomBytes(24).toString('base64url')}` : null);
     concord = await startConcord({ ...options, vendors: simulatedVendorSettings(config, simulators), stripeWebhookSecret });

@@ -6,13 +6,16 @@
  * composition root reads them from the configuration (vendorSettingsFromConfig), the dev one
  * (system.ts) points them at the bundled simulators.
  */
-import { ConfigError, type ConcordConfig } from '../core/config';
+import { ConfigError, type ConcordConfig, type VendorChoice } from '../core/config';
 import type { EventLog } from '../core/events/event-log';
 import type { Logger } from '../core/log';
-import type { RetryPolicies } from '../core/retry';
+import type { RetryPolicies, VendorRetryPolicy } from '../core/retry';
 import type { WebhookHandler } from '../core/webhooks';
 import type { VendorCallListener, VendorLimitPolicy } from '../core/vendor-call';
 import type { ChangeFeed } from '../subgraphs/events/poller';
+import type { BillingPort } from '../subgraphs/billing/port';
+import type { CrmPort } from '../subgraphs/crm/port';
+import type { ErpPort } from '../subgraphs/erp/port';
 import type { Ports } from '../subgraphs/orchestration/steps';
 import { createNetSuiteModule, netsuiteLimits, type NetSuiteSettings } from './netsuite';
 import { createSalesforceModule, salesforceLimits, type SalesforceSettings } from './salesforce';
@@ -25,63 +28,154 @@ export type { NetSuiteSettings } from './netsuite';
 export type { SalesforceSettings } from './salesforce';
 export type { StripeSettings } from './stripe';
 
-/** Where each vendor is and how Concord signs in. */
+/**
+ * Where each vendor is and how Concord signs in: the settings of the vendor chosen for each system
+ * (`choice`, from CONCORD_CRM / CONCORD_BILLING / CONCORD_ERP); the other vendors' are absent.
+ */
 export interface VendorSettings {
-  salesforce: SalesforceSettings;
-  stripe: StripeSettings;
-  netsuite: NetSuiteSettings;
+  choice: VendorChoice;
+  salesforce?: SalesforceSettings;
+  stripe?: StripeSettings;
+  netsuite?: NetSuiteSettings;
+}
+
+/** Builds a vendor's webhook handler (`/webhooks/<vendor>`) for the endpoint's secret. */
+export type VendorWebhookFactory = (options: { secret: string; log: EventLog; logger: Logger }) => WebhookHandler;
+
+/** What every vendor module gives the process, whatever the vendor: one system's port and its surroundings. */
+export interface SystemModule<P> {
+  /** The vendor's name (`salesforce`, `stripe`, ...): the key of its limits and webhook route. */
+  vendor: string;
+  port: P;
+  changeFeeds: ChangeFeed[];
+  limits: VendorLimitPolicy;
+  retry: VendorRetryPolicy;
+  /** Webhook handlers by route name (`/webhooks/<name>`), for vendors that push events. */
+  webhooks: Record<string, VendorWebhookFactory>;
 }
 
 export interface VendorModules {
-  /** One port adapter per vendor, on the process's one client of that vendor. */
+  /** One port adapter per system, on the process's one client of the chosen vendor. */
   ports: Ports;
-  /** Change feeds of the vendors Concord polls (Salesforce, NetSuite). */
+  /** Change feeds of the vendors Concord polls. */
   changeFeeds: ChangeFeed[];
-  /** Stripe's webhook handler for an endpoint signing secret. */
-  stripeWebhook(options: { secret: string; log: EventLog; logger: Logger }): WebhookHandler;
+  /** Webhook handler factories by route name (`stripe` -> /webhooks/stripe). */
+  webhooks: Record<string, VendorWebhookFactory>;
   /** Each vendor's limit by vendor name, for metrics and the ops console. */
   limits: Record<string, VendorLimitPolicy>;
   /** Each vendor's retry policy by system, for the saga engine (the clients read the same ones). */
   retryPolicies: RetryPolicies;
 }
 
-export function createVendorModules(settings: VendorSettings, options: { onCall?: VendorCallListener } = {}): VendorModules {
-  const salesforce = createSalesforceModule(settings.salesforce, options);
-  const stripe = createStripeModule(settings.stripe, options);
-  const netsuite = createNetSuiteModule(settings.netsuite, options);
+type ModuleOptions = { onCall?: VendorCallListener };
+
+function required<T>(value: T | undefined, what: string): T {
+  if (!value) throw new ConfigError(`${what} is chosen but not configured`);
+  return value;
+}
+
+/** The CRM module of the chosen vendor. */
+export function createCrmModule(settings: VendorSettings, options: ModuleOptions = {}): SystemModule<CrmPort> {
+  switch (settings.choice.crm) {
+    case 'salesforce': {
+      const salesforce = createSalesforceModule(required(settings.salesforce, 'Salesforce'), options);
+      return { vendor: 'salesforce', port: salesforce.port, changeFeeds: [salesforce.changeFeed], limits: salesforce.limits, retry: salesforceRetry, webhooks: {} };
+    }
+    default:
+      throw new ConfigError(`CONCORD_CRM=${settings.choice.crm} has no vendor module in this build`);
+  }
+}
+
+/** The billing module of the chosen vendor. */
+export function createBillingModule(settings: VendorSettings, options: ModuleOptions = {}): SystemModule<BillingPort> {
+  switch (settings.choice.billing) {
+    case 'stripe': {
+      const stripe = createStripeModule(required(settings.stripe, 'Stripe'), options);
+      return { vendor: 'stripe', port: stripe.port, changeFeeds: [], limits: stripe.limits, retry: stripeRetry, webhooks: { stripe: stripe.webhookHandler } };
+    }
+    default:
+      throw new ConfigError(`CONCORD_BILLING=${settings.choice.billing} has no vendor module in this build`);
+  }
+}
+
+/** The ERP module of the chosen vendor. */
+export function createErpModule(settings: VendorSettings, options: ModuleOptions = {}): SystemModule<ErpPort> {
+  switch (settings.choice.erp) {
+    case 'netsuite': {
+      const netsuite = createNetSuiteModule(required(settings.netsuite, 'NetSuite'), options);
+      return { vendor: 'netsuite', port: netsuite.port, changeFeeds: [netsuite.changeFeed], limits: netsuite.limits, retry: netsuiteRetry, webhooks: {} };
+    }
+    default:
+      throw new ConfigError(`CONCORD_ERP=${settings.choice.erp} has no vendor module in this build`);
+  }
+}
+
+export function createVendorModules(settings: VendorSettings, options: ModuleOptions = {}): VendorModules {
+  const crm = createCrmModule(settings, options);
+  const billing = createBillingModule(settings, options);
+  const erp = createErpModule(settings, options);
+  const webhooks = { ...crm.webhooks, ...billing.webhooks, ...erp.webhooks };
   return {
-    ports: { crm: salesforce.port, billing: stripe.port, erp: netsuite.port },
-    changeFeeds: [salesforce.changeFeed, netsuite.changeFeed],
-    stripeWebhook: stripe.webhookHandler,
-    limits: vendorLimits(settings),
-    retryPolicies: { CRM: salesforceRetry, BILLING: stripeRetry, ERP: netsuiteRetry },
+    ports: { crm: crm.port, billing: billing.port, erp: erp.port },
+    changeFeeds: [...crm.changeFeeds, ...billing.changeFeeds, ...erp.changeFeeds],
+    webhooks,
+    limits: { [crm.vendor]: crm.limits, [billing.vendor]: billing.limits, [erp.vendor]: erp.limits },
+    retryPolicies: { CRM: crm.retry, BILLING: billing.retry, ERP: erp.retry },
   };
 }
 
-/** Each vendor's limit by vendor name, as its module declares it (known from the settings alone). */
+/** Each chosen vendor's limit by vendor name, as its module declares it (known from the settings alone). */
 export function vendorLimits(settings: VendorSettings): Record<string, VendorLimitPolicy> {
-  return { salesforce: salesforceLimits, stripe: stripeLimits(settings.stripe.apiKey), netsuite: netsuiteLimits(settings.netsuite.concurrency ?? 5) };
+  const limits: Record<string, VendorLimitPolicy> = {};
+  if (settings.choice.crm === 'salesforce') limits.salesforce = salesforceLimits;
+  if (settings.choice.billing === 'stripe' && settings.stripe) limits.stripe = stripeLimits(settings.stripe.apiKey);
+  if (settings.choice.erp === 'netsuite') limits.netsuite = netsuiteLimits(settings.netsuite?.concurrency ?? 5);
+  return limits;
 }
 
+/** Where each chosen vendor answers, by vendor name: what /ready probes (core/readiness.ts). */
+export function vendorEndpoints(settings: VendorSettings): Record<string, string> {
+  const endpoints: Record<string, string> = {};
+  if (settings.choice.crm === 'salesforce' && settings.salesforce) endpoints.salesforce = settings.salesforce.instanceUrl;
+  if (settings.choice.billing === 'stripe' && settings.stripe) endpoints.stripe = settings.stripe.baseUrl ?? 'https://api.stripe.com';
+  if (settings.choice.erp === 'netsuite' && settings.netsuite) endpoints.netsuite = settings.netsuite.baseUrl;
+  return endpoints;
+}
+
+/** Settings a dev composition root fills in for vendors it simulates. */
+export type VendorFallback = Omit<Partial<VendorSettings>, 'choice'>;
+
+/** What a deployment must set to use each vendor for real (named when missing). */
+const VENDOR_VARIABLES: Record<string, string> = {
+  salesforce: 'Salesforce (SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN)',
+  stripe: 'Stripe (STRIPE_API_KEY)',
+  netsuite: 'NetSuite (NETSUITE_ACCOUNT_ID, NETSUITE_CONSUMER_KEY, NETSUITE_CONSUMER_SECRET, NETSUITE_TOKEN_ID, NETSUITE_TOKEN_SECRET)',
+};
+
 /**
- * The vendor settings a deployment configured (core/config.ts), or a ConfigError naming every
- * vendor that is not configured. `fallback` fills in vendors a dev composition root simulates.
+ * The vendor settings a deployment configured (core/config.ts) for the vendors it chose, or a
+ * ConfigError naming every chosen vendor that is not configured. `fallback` fills in vendors a dev
+ * composition root simulates.
  */
-export function vendorSettingsFromConfig(config: ConcordConfig, fallback: Partial<VendorSettings> = {}): VendorSettings {
-  const unavailable = [
-    config.vendors.crm !== 'salesforce' && `CONCORD_CRM=${config.vendors.crm}`,
-    config.vendors.billing !== 'stripe' && `CONCORD_BILLING=${config.vendors.billing}`,
-    config.vendors.erp !== 'netsuite' && `CONCORD_ERP=${config.vendors.erp}`,
-  ].filter((entry): entry is string => !!entry);
+export function vendorSettingsFromConfig(config: ConcordConfig, fallback: VendorFallback = {}): VendorSettings {
+  const choice = config.vendors;
+  const settings: VendorSettings = { choice };
+  const missing: string[] = [];
+  const unavailable: string[] = [];
+  if (choice.crm === 'salesforce') {
+    settings.salesforce = config.salesforce ?? fallback.salesforce;
+    if (!settings.salesforce) missing.push(VENDOR_VARIABLES.salesforce);
+  } else unavailable.push(`CONCORD_CRM=${choice.crm}`);
+  if (choice.billing === 'stripe') {
+    settings.stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;
+    if (!settings.stripe) missing.push(VENDOR_VARIABLES.stripe);
+  } else unavailable.push(`CONCORD_BILLING=${choice.billing}`);
+  if (choice.erp === 'netsuite') {
+    const netsuite = config.netsuite ?? fallback.netsuite;
+    if (netsuite) settings.netsuite = { ...netsuite, concurrency: config.orchestration.concurrency.ERP };
+    else missing.push(VENDOR_VARIABLES.netsuite);
+  } else unavailable.push(`CONCORD_ERP=${choice.erp}`);
   if (unavailable.length > 0) throw new ConfigError(`vendor modules not in this build yet: ${unavailable.join(', ')}`);
-  const salesforce = config.salesforce ?? fallback.salesforce;
-  const stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;
-  const netsuiteBase = config.netsuite ?? fallback.netsuite;
-  const missing = [
-    !salesforce && 'Salesforce (SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN)',
-    !stripe && 'Stripe (STRIPE_API_KEY)',
-    !netsuiteBase && 'NetSuite (NETSUITE_ACCOUNT_ID, NETSUITE_CONSUMER_KEY, NETSUITE_CONSUMER_SECRET, NETSUITE_TOKEN_ID, NETSUITE_TOKEN_SECRET)',
-  ].filter((entry): entry is string => !!entry);
-  if (!salesforce || !stripe || !netsuiteBase) throw new ConfigError(`vendors not configured: ${missing.join('; ')}`);
-  return { salesforce, stripe, netsuite: { ...netsuiteBase, concurrency: config.orchestration.concurrency.ERP } };
+  if (missing.length > 0) throw new ConfigError(`vendors not configured: ${missing.join('; ')}`);
+  return settings;
 }

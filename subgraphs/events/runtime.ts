@@ -20,7 +20,8 @@ import { runPoller, type ChangeFeed } from './poller';
 /** What the events runtime needs of the vendor modules (vendors/index.ts VendorModules). */
 export interface EventVendors {
   changeFeeds: ChangeFeed[];
-  stripeWebhook(options: { secret: string; log: EventLog; logger: Logger }): WebhookHandler;
+  /** Webhook handler factories of the chosen vendors by route name (`/webhooks/<name>`). */
+  webhooks: Record<string, (options: { secret: string; log: EventLog; logger: Logger }) => WebhookHandler>;
 }
 
 export interface EventsRuntimeOptions {
@@ -31,6 +32,8 @@ export interface EventsRuntimeOptions {
   logger: Logger;
   /** The Stripe endpoint's signing secret. Default config.events.stripeWebhookSecret (null: Stripe webhooks refused). */
   stripeWebhookSecret?: string | null;
+  /** Signing secrets of the other vendors' webhook endpoints, by route name (null: that route refuses). */
+  webhookSecrets?: Record<string, string | null>;
   /** Run pollers and reactions in this process. Default: config.orchestration.workers. */
   workers?: boolean;
   /** Poll interval, ms (0 = no polling). Default: config.events.pollIntervalMs. */
@@ -63,11 +66,13 @@ export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntim
   const { workers = config.orchestration.workers, pollIntervalMs = config.events.pollIntervalMs } = options;
   const { stripeWebhookSecret: secret = config.events.stripeWebhookSecret } = options;
   const log = logger.child({ component: 'events' });
-  const webhooks: Record<string, WebhookHandler> = {
-    stripe: secret
-      ? vendors.stripeWebhook({ secret, log: events.log, logger: log })
-      : async () => ({ status: 503, body: { error: 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)' } }),
-  };
+  const secrets: Record<string, string | null> = { ...options.webhookSecrets, stripe: secret };
+  const webhooks: Record<string, WebhookHandler> = {};
+  for (const [name, make] of Object.entries(vendors.webhooks)) {
+    const routeSecret = secrets[name] ?? null;
+    const unconfigured = name === 'stripe' ? 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)' : `${name} webhooks are not configured`;
+    webhooks[name] = routeSecret ? make({ secret: routeSecret, log: events.log, logger: log }) : async () => ({ status: 503, body: { error: unconfigured } });
+  }
   const controller = new AbortController();
   const running: Promise<void>[] = [];
 
@@ -75,7 +80,7 @@ export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntim
     webhooks,
     stripeWebhookSecret: secret,
     async start(gatewayUrl) {
-      if (gatewayUrl && !secret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses every delivery');
+      if (gatewayUrl && vendors.webhooks.stripe && !secret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses every delivery');
       if (!workers) return;
       const reaction = createAccountStatusReaction({ log: events.log, coordination: events.coordination, ports, logger: log });
       running.push(reaction.run(controller.signal).catch((error: unknown) => log.error({ err: error }, 'account status reaction stopped')));

@@ -17,7 +17,7 @@ import { createEventInfrastructure } from '../../core/events';
 import { createLogger } from '../../core/log';
 import { listenMetrics } from '../../observability/metrics-server';
 import { createOpsRuntime } from '../../observability/runtime';
-import { createVendorModules, vendorLimits, vendorSettingsFromConfig, type VendorSettings } from '../../vendors';
+import { createVendorModules, vendorEndpoints, vendorLimits, vendorSettingsFromConfig, type VendorFallback } from '../../vendors';
 import { markConcordWrites } from '../events/echo';
 import { createEventsRuntime, echoTtlMs } from '../events/runtime';
 import { createOrchestrationRuntime } from './runtime';
@@ -79,9 +79,7 @@ async function main(): Promise<void> {
   const redis = redisReadiness(redisUrl);
   const checks = {
     redis: redis.check,
-    salesforce: vendorReadiness(settings.salesforce.instanceUrl),
-    stripe: vendorReadiness(settings.stripe.baseUrl ?? 'https://api.stripe.com'),
-    netsuite: vendorReadiness(settings.netsuite.baseUrl),
+    ...Object.fromEntries(Object.entries(vendorEndpoints(settings)).map(([vendor, url]) => [vendor, vendorReadiness(url)])),
   };
   const metricsServer =
     metricsPort === null
@@ -111,7 +109,7 @@ async function main(): Promise<void> {
  * form unless started with --require-credentials, so these are placeholders, not secrets (this
  * module must not import simulators/). Production has every vendor configured: nothing here.
  */
-function devVendorFallback(config: ConcordConfig): Partial<VendorSettings> {
+function devVendorFallback(config: ConcordConfig): VendorFallback {
   if (config.production) return {};
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const at = (offset: number) => `http://${host}:${config.port + offset}`;
