@@ -64,20 +64,28 @@ function unauthorized(message: string): SimResponse {
   return new StripeApiError(401, { type: 'invalid_request_error', message }).toResponse();
 }
 
-/** Stripe's answers for injected faults and for its own rate and concurrency limiters. */
-function faultResponse(kind: '429' | '500' | '503' | 'concurrency'): SimResponse {
+/**
+ * Stripe's answers for injected faults and for its own rate and concurrency limiters. As real Stripe
+ * does (https://docs.stripe.com/rate-limits, https://docs.stripe.com/error-low-level#should-retry):
+ * a rate-limit 429 carries no `Stripe-Should-Retry: true` (stripe-node does not retry it on its
+ * own); a lock_timeout 429 (another request holds the object) asks for the retry. An injected 429 on
+ * a write to an existing object (`POST /v1/<objects>/<id>...`) is a lock_timeout, any other a rate limit.
+ */
+function faultResponse(kind: '429' | '500' | '503' | 'concurrency', req?: SimRequest): SimResponse {
   switch (kind) {
     case '429':
-      return new StripeApiError(
-        429,
-        { type: 'invalid_request_error', code: 'rate_limit', message: 'Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.' },
-        { 'Stripe-Should-Retry': 'true' },
-      ).toResponse();
+      if (req && req.method === 'POST' && /^\/v1\/[a-z_]+\/[a-z]+_[A-Za-z0-9]+/.test(req.path)) {
+        return new StripeApiError(
+          429,
+          { type: 'invalid_request_error', code: 'lock_timeout', message: 'This object cannot be accessed right now because another API request or Stripe process is currently accessing it. If you see this error intermittently, retry the request. If you see this error frequently and are making multiple concurrent requests to a single object, make your requests serially or at a lower rate. See https://stripe.com/docs/rate-limits for more details.' },
+          { 'Stripe-Should-Retry': 'true' },
+        ).toResponse();
+      }
+      return new StripeApiError(429, { type: 'invalid_request_error', code: 'rate_limit', message: 'Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.' }).toResponse();
     case 'concurrency':
       return new StripeApiError(
         429,
         { type: 'invalid_request_error', code: 'rate_limit', message: 'This request was rate limited because too many concurrent requests were in flight. Learn more about rate limits here https://stripe.com/docs/rate-limits.' },
-        { 'Stripe-Should-Retry': 'true' },
       ).toResponse();
     case '500':
       return new StripeApiError(500, { type: 'api_error', message: 'An unknown error occurred' }, { 'Stripe-Should-Retry': 'true' }).toResponse();

@@ -367,12 +367,16 @@ describe('errors, idempotency, faults and auth', () => {
     expect(state.customers.filter((c: any) => c.name === 'Lost Answer')).toHaveLength(1);
   });
 
-  test('429 answers StripeRateLimitError with Stripe-Should-Retry; 503 answers StripeAPIError', async () => {
+  test('429 answers as real Stripe does: a rate limit without Stripe-Should-Retry, a lock_timeout with it; 503 answers StripeAPIError', async () => {
     await control(sim, 'faults', { rate: 1, kinds: ['429'] });
     const limited = await failure(stripe.customers.retrieve(seed.customers[0].billingId));
     expect(limited).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
     expect(limited.code).toBe('rate_limit');
-    expect(limited.headers?.['stripe-should-retry']).toBe('true');
+    expect(limited.headers?.['stripe-should-retry']).toBeUndefined();
+    const locked = await failure(stripe.customers.update(seed.customers[0].billingId, { description: 'locked' }));
+    expect(locked).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+    expect(locked.code).toBe('lock_timeout');
+    expect(locked.headers?.['stripe-should-retry']).toBe('true');
     await control(sim, 'faults', { rate: 1, kinds: ['503'] });
     const down = await failure(stripe.customers.retrieve(seed.customers[0].billingId));
     expect(down).toBeInstanceOf(Stripe.errors.StripeAPIError);

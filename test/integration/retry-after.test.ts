@@ -31,7 +31,7 @@ describe('a vendor Retry-After longer than a call may wait (redis)', () => {
     expect(started.body.errors).toBeUndefined();
     const runId = started.body.data!.startOrderToCash.id as string;
     await simCall(stripe.url, 'reset', {});
-    // Every Stripe request is refused with 429 + Retry-After: 60 (Stripe-Should-Retry: true).
+    // Every Stripe request is refused with 429 + Retry-After: 60 (a rate limit: no Stripe-Should-Retry).
     await simCall(stripe.url, 'faults', { rate: 1, kinds: ['429'], retryAfterSeconds: 60 });
     await simCall(netsuite.url, 'faults', { rate: 0, latencyMs: 0 });
     const waiting = await waitForRun(system, runId, ['WAITING_RETRY']);
