@@ -33,6 +33,8 @@ export const SIMULATOR_CREDENTIALS = {
 export interface SystemOptions extends Omit<ConcordOptions, 'vendors' | 'stripeWebhookSecret'> {
   /** Seed data of the bundled simulators. Default buildSeed({ customers: config.seedCustomers }). */
   seed?: Seed;
+  /** How far the Stripe simulator's search trails writes, in ms (as Stripe's does). Default 0. */
+  stripeSearchLagMs?: number;
 }
 
 export interface RunningSystem extends RunningConcord {
@@ -84,7 +86,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     if (config.production && unconfigured.length > 0) throw new ConfigError(`NODE_ENV=production: ${unconfigured.join(', ')} not configured; no simulator is started in production`);
     const seed = options.seed ?? buildSeed({ customers: config.seedCustomers });
     if (simulate.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
-    if (simulate.stripe) simulators.stripe = await createStripeSimulator({ seed }).listen(at(102), host);
+    if (simulate.stripe) simulators.stripe = await createStripeSimulator({ seed, searchLagMs: options.stripeSearchLagMs }).listen(at(102), host);
     if (simulate.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);
     // A real Stripe account's endpoint secret must be configured; the simulator gets one of ours.
     stripeWebhookSecret = config.events.stripeWebhookSecret ?? (simulators.stripe ? `whsec_${randomBytes(24).toString('base64url')}` : null);

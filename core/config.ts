@@ -219,6 +219,11 @@ export interface ConcordConfig {
    * null: none (the dev composition root uses the Stripe simulator's seeded rate).
    */
   stripeTaxRateId: string | null;
+  /**
+   * How far Stripe's search may trail writes, in seconds (CONCORD_STRIPE_SEARCH_LAG_S, default 300):
+   * reads through search also list what was created this recently, so it is seen at once.
+   */
+  stripeSearchLagSeconds: number;
   netsuite: NetSuiteConfig | null;
 }
 
@@ -458,6 +463,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       baseUrl: 'https://api.stripe.com',
     }),
     stripeTaxRateId: env.CONCORD_STRIPE_TAX_RATE_ID || null,
+    stripeSearchLagSeconds: integer(env, 'CONCORD_STRIPE_SEARCH_LAG_S', 300),
     netsuite,
   };
 }

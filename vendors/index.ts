@@ -167,7 +167,8 @@ export function vendorSettingsFromConfig(config: ConcordConfig, fallback: Vendor
     if (!settings.salesforce) missing.push(VENDOR_VARIABLES.salesforce);
   } else unavailable.push(`CONCORD_CRM=${choice.crm}`);
   if (choice.billing === 'stripe') {
-    settings.stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;
+    const stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;
+    if (stripe) settings.stripe = { ...stripe, searchLagSeconds: config.stripeSearchLagSeconds };
     if (!settings.stripe) missing.push(VENDOR_VARIABLES.stripe);
   } else unavailable.push(`CONCORD_BILLING=${choice.billing}`);
   if (choice.erp === 'netsuite') {

@@ -14,7 +14,7 @@ import type { IdempotencyStore } from './idempotency';
 import { newId } from './objects';
 import { listFields, validate, type Fields, type Range, type Valid } from './params';
 import { compileQuery, parseQuery, type SearchField } from './search';
-import { newestFirst, type Store } from './store';
+import { newestFirst, searchableVersion, type Store } from './store';
 
 /** What a handler gets besides its parameters. */
 export interface HandlerContext {
@@ -238,7 +238,12 @@ export function search<T extends { id: string; created: number }>(
   url: string,
 ) {
   const predicate = compileQuery(parseQuery(params.query ?? '', ctx.searchMaxClauses), fields, resource);
-  const matches = newestFirst(ctx.store, items).filter(predicate);
+  // Matched as search sees each object (store.ts searchableVersion: Stripe's search lag), answered
+  // with the object as it is.
+  const matches = newestFirst(ctx.store, items).filter((item) => {
+    const version = searchableVersion(ctx.store, item);
+    return version !== undefined && predicate(version);
+  });
   const limit = params.limit ?? 10;
   const offset = params.page ? decodePage(params.page) : 0;
   const data = matches.slice(offset, offset + limit);

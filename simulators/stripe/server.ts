@@ -8,7 +8,7 @@
  * retrieve, update with prorations (proration.ts), cancel, list, search), invoices (create, retrieve, update, delete draft, finalize,
  * pay, void, mark_uncollectible, send, list, search, lines), invoice items (create), events.
  */
-import type { SimRequest, SimResponse, SimServer } from '../common/sim-server';
+import type { SimRequest, SimResponse, SimRoute, SimServer } from '../common/sim-server';
 import { createSimServer } from '../common/sim-server';
 import { buildSeed, type Seed } from '../common/seed';
 import { catalogEndpoints } from './catalog';
@@ -21,6 +21,7 @@ import { IdempotencyStore } from './idempotency';
 import { invoiceEndpoints } from './invoices';
 import { API_VERSION, newId } from './objects';
 import { createSeededStore } from './seeding';
+import type { Store } from './store';
 import { subscriptionEndpoints } from './subscriptions';
 import { createWebhookSender, webhookControlRoutes } from './webhooks';
 
@@ -36,6 +37,11 @@ export interface StripeSimulatorOptions {
   requiredApiKey?: string;
   /** Most clauses in a search query. Default 10, Stripe's limit. */
   searchMaxClauses?: number;
+  /**
+   * How long a change takes to reach search, in ms (Stripe: typically under a minute). Default 0:
+   * searchable at once. Changed at run time with `POST /__sim/search-lag {"ms": 3000}`.
+   */
+  searchLagMs?: number;
 }
 
 const NO_KEY_MESSAGE =
@@ -94,10 +100,35 @@ function faultResponse(kind: '429' | '500' | '503' | 'concurrency', req?: SimReq
   }
 }
 
+/** `GET /__sim/search-lag` and `POST /__sim/search-lag {"ms": n}`: how far search trails writes. */
+function searchLagControlRoutes(store: Store): SimRoute[] {
+  const index = store.searchIndex!;
+  return [
+    { method: 'GET', pattern: '/__sim/search-lag', handler: () => ({ status: 200, body: { ms: index.lagMs } }) },
+    {
+      method: 'POST',
+      pattern: '/__sim/search-lag',
+      handler: (req) => {
+        let ms: unknown;
+        try {
+          ms = (JSON.parse(req.body || '{}') as { ms?: unknown }).ms;
+        } catch {
+          return { status: 400, body: { error: 'body must be JSON: {"ms": <non-negative integer>}' } };
+        }
+        if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0) return { status: 400, body: { error: 'ms must be a non-negative integer' } };
+        index.lagMs = ms;
+        return { status: 200, body: { ms } };
+      },
+    },
+  ];
+}
+
 /** Create (not yet listening) a Stripe simulator; `listen(port)` starts it. */
 export function createStripeSimulator(options: StripeSimulatorOptions = {}): { listen(port?: number, host?: string): Promise<SimServer> } {
-  const { seed = buildSeed(), requiredApiKey, searchMaxClauses = 10 } = options;
+  const { seed = buildSeed(), requiredApiKey, searchMaxClauses = 10, searchLagMs = 0 } = options;
   const store = createSeededStore(seed);
+  // Indexed from here on: the seed is searchable at once, later changes after the lag.
+  store.searchIndex = { lagMs: searchLagMs, versions: new Map() };
   // Seed events are history; only changes from now on are sent as webhooks.
   const webhooks = createWebhookSender();
   store.onEvent = (event) => webhooks.send(event);
@@ -107,7 +138,7 @@ export function createStripeSimulator(options: StripeSimulatorOptions = {}): { l
 
   const shell = createSimServer({
     name: 'stripe',
-    controlRoutes: [...webhookControlRoutes(webhooks), ...clockControlRoutes(clock)],
+    controlRoutes: [...webhookControlRoutes(webhooks), ...clockControlRoutes(clock), ...searchLagControlRoutes(store)],
     // The clock is state, like the store: a reset of faults and stats leaves it where it is.
     onReset: () => webhooks.resetStats(),
     routes: toRoutes(endpoints, { store, idempotency, searchMaxClauses, clock }),

@@ -39,6 +39,44 @@ export interface Store {
   lastInvoiceNumber: number;
   /** Told of every event recorded after seeding (webhook delivery, webhooks.ts). */
   onEvent?: (event: EventObject) => void;
+  /** What search sees (search lag); absent while seeding, so seeded objects are searchable at once. */
+  searchIndex?: SearchIndex;
+}
+
+/**
+ * Stripe's search is eventually consistent: "data is typically searchable within a minute" and
+ * search is not for read-after-write flows (https://docs.stripe.com/search#data-freshness). Every
+ * change event carries a snapshot of the object; search matches against the newest snapshot older
+ * than `lagMs`, so an object created within the lag is not found and a changed one is found by
+ * its old fields. Lists and retrieves read the store itself and stay consistent.
+ */
+export interface SearchIndex {
+  lagMs: number;
+  /** Snapshots per object id, oldest first (wall-clock ms). */
+  versions: Map<string, { at: number; object: unknown }[]>;
+}
+
+const MAX_VERSIONS = 20;
+
+function indexVersion(index: SearchIndex, object: { id: string }, snapshotted: unknown): void {
+  const versions = index.versions.get(object.id) ?? [];
+  versions.push({ at: Date.now(), object: snapshotted });
+  if (versions.length > MAX_VERSIONS) versions.splice(0, versions.length - MAX_VERSIONS);
+  index.versions.set(object.id, versions);
+}
+
+/**
+ * The object as search sees it now: itself when the index has no version of it (seeded, or no lag),
+ * the newest version older than the lag, or undefined when it is too new to be found.
+ */
+export function searchableVersion<T extends { id: string }>(store: Store, object: T): T | undefined {
+  const index = store.searchIndex;
+  if (!index || index.lagMs <= 0) return object;
+  const versions = index.versions.get(object.id);
+  if (!versions) return object;
+  const cutoff = Date.now() - index.lagMs;
+  for (let i = versions.length - 1; i >= 0; i--) if (versions[i].at <= cutoff) return versions[i].object as T;
+  return undefined;
 }
 
 /** Who caused a change, for `event.request`. */
@@ -83,6 +121,7 @@ export function emit(store: Store, type: string, object: { id: string }, cause: 
   };
   store.events.push(event);
   track(store, event.id);
+  if (store.searchIndex) indexVersion(store.searchIndex, object, current);
   store.onEvent?.(event);
 }
 

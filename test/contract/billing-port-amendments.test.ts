@@ -171,10 +171,10 @@ describe('BillingPort amendments and bulk reads: stripe (simulator)', () => {
     }
   });
 
-  test('duplicate candidates by name token and email domain, in one search', async () => {
+  test('duplicate candidates by name token and email domain, in one search (plus one list of what search may not show yet)', async () => {
     const found = await port.findCustomerCandidates({ nameTokens: ['acme'], emailDomain: 'globex-corp.example.com' });
     expect(found.map((c) => c.name).sort()).toEqual(['Acme Corp', 'Acme Industries', 'Globex Corp']);
-    expect(sim.stats().requests).toBe(1);
+    expect(sim.stats().requests).toBeLessThanOrEqual(2);
     expect(await port.findCustomerCandidates({ nameTokens: ['ab'], emailDomain: null })).toEqual([]);
   });
 });

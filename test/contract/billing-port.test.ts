@@ -69,12 +69,13 @@ export function billingPortContract(name: string, makeHarness: () => Promise<Bil
     afterAll(() => harness.close());
     beforeEach(() => harness.reset());
 
-    test('batched reads of every seed customer match the seed, in at most 5 + 5 + 5 vendor calls', async () => {
+    // Five batches of ten customers per kind, plus one read per kind of what the vendor's search may not show yet.
+    test('batched reads of every seed customer match the seed, in at most 6 + 6 + 6 vendor calls', async () => {
       const ids = seed.customers.map((c) => c.crmId);
       const customers = await port.getCustomersByCustomerId(ids);
       const contracts = await port.getContractsByCustomerId(ids);
       const invoices = await port.getInvoicesByBillingCustomer([...customers.values()]);
-      expect(await harness.vendorRequests()).toBeLessThanOrEqual(15);
+      expect(await harness.vendorRequests()).toBeLessThanOrEqual(18);
 
       expect(customers.size).toBe(seed.customers.length);
       for (const c of seed.customers) {
@@ -341,11 +342,14 @@ describe('Stripe adapter specifics', () => {
     sim.reset();
     sim.setFaults({ rate: 1, kinds: ['503'] });
     await expect(port.getCustomersByCustomerId(['001Dn0000000001IAA'])).rejects.toMatchObject({ code: 'VENDOR_UNAVAILABLE' });
-    expect(calls.map((c) => [c.operation, c.status])).toEqual([
+    // The search and the list of customers created within the search lag, each tried twice.
+    expect(calls.map((c) => [c.operation, c.status]).sort()).toEqual([
+      ['customers.list', 503],
+      ['customers.list', 503],
       ['customers.search', 503],
       ['customers.search', 503],
     ]);
-    expect(sim.stats().requests).toBe(2);
+    expect(sim.stats().requests).toBe(4);
   });
 
   test('tax is the account\'s setting: the configured rate on new subscriptions, none without one', async () => {

@@ -9,6 +9,9 @@ import { createSalesforceSimulator } from '../../simulators/salesforce/server';
 import { createStripeSimulator } from '../../simulators/stripe/server';
 import { SIMULATOR_CREDENTIALS, startSystem, type RunningSystem, type SystemOptions } from '../../system';
 
+/** Stripe search lag of the test systems' simulator (ms). */
+export const DEFAULT_STRIPE_SEARCH_LAG_MS = 3000;
+
 export const TEST_JWT_SECRET = 'concord-test-secret-0123456789abcdef';
 
 export interface TestSystem extends RunningSystem {
@@ -29,6 +32,11 @@ export interface TestSystemOptions {
   batch?: boolean;
   /** Extra environment for loadConfig (REDIS_URL, CONCORD_REDIS_PREFIX, CONCORD_O2C_*, ...). */
   env?: Record<string, string>;
+  /**
+   * How far the Stripe simulator's search trails writes, in ms. Default 3000: tests run against a
+   * search that lags as Stripe's does, so Concord's reads must not depend on search being fresh.
+   */
+  stripeSearchLagMs?: number;
   /** Metrics, tracing, a logger of the test's own (test/ops). Default: the system's defaults, silent logs. */
   system?: Pick<SystemOptions, 'metrics' | 'tracing' | 'logger'>;
 }
@@ -40,7 +48,7 @@ export interface TestSystemOptions {
 async function remoteVendors(seed: Seed | undefined): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
   const sims = [
     await createSalesforceSimulator({ seed }).listen(0, '127.0.0.1'),
-    await createStripeSimulator({ seed }).listen(0, '127.0.0.1'),
+    await createStripeSimulator({ seed, searchLagMs: DEFAULT_STRIPE_SEARCH_LAG_MS }).listen(0, '127.0.0.1'),
     await createNetSuiteSimulator({ seed }).listen(0, '127.0.0.1'),
   ];
   const [salesforce, stripe, netsuite] = sims;
@@ -81,6 +89,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
     ports: 'ephemeral',
     seed: options.seed,
     batch: options.batch,
+    stripeSearchLagMs: options.stripeSearchLagMs ?? DEFAULT_STRIPE_SEARCH_LAG_MS,
     onVendorCall: (call) => vendorCalls.push(call),
   });
   const token = await mintToken({ secret: TEST_JWT_SECRET, subject: 'test-admin', scopes: SCOPES, issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });

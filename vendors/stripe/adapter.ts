@@ -4,9 +4,12 @@
  * reads by id are parallel retrieves. Writes carry the caller's idempotency key, so that a retry -
  * by the SDK or by the orchestrator - replays Stripe's first answer instead of acting twice.
  *
- * Search is eventually consistent on Stripe (new data is searchable within about a minute), so it
- * serves reads for the unified view; read-after-write paths use list or retrieve instead, and the one
- * write that must search (upsertCustomer) is protected by its idempotency key.
+ * Search is eventually consistent on Stripe: "data is typically searchable within a minute", and
+ * search is not for read-after-write (https://docs.stripe.com/search#data-freshness). So every read
+ * through search also lists what was created within the search-lag window (`created[gte]`; lists
+ * are consistent) and merges it in: a customer, subscription or invoice made a moment ago (by
+ * Concord or anyone) is seen at once, at the cost of one list call per kind and read. Lookups by id
+ * and by customer use retrieve and list.
  */
 import Stripe from 'stripe';
 import type { BillingContract, BillingCustomer, BillingInvoice } from '../../core/canonical';
@@ -44,6 +47,11 @@ export interface StripeAdapterOptions {
   daysUntilDue?: number;
   /** Told of every HTTP call to Stripe: operation, status (0 = no answer) and duration. */
   onCall?: VendorCallListener;
+  /**
+   * How far Stripe's search may trail writes, in seconds: objects created this recently are read by
+   * list too. Default 300 (Stripe: typically under a minute; CONCORD_STRIPE_SEARCH_LAG_S).
+   */
+  searchLagSeconds?: number;
   /** The process's Stripe client (client.ts), shared with the webhook path. Default: one of its own from the options above. */
   client?: Stripe;
 }
@@ -69,6 +77,7 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     readRetries = stripeRetry.readRetries,
     taxRateId = null,
     daysUntilDue = 30,
+    searchLagSeconds = 300,
     onCall,
   } = options;
   const stripe = options.client ?? createStripeClient({ apiKey, baseUrl, timeoutMs, onCall });
@@ -136,6 +145,32 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     return results.flat();
   }
 
+  /** `created[gte]` of the search-lag window: what search may not show yet. */
+  const lagWindow = () => ({ gte: Math.floor(Date.now() / 1000) - searchLagSeconds });
+
+  /**
+   * Search results plus what was created within the lag window and matches `keep` (a list, which is
+   * consistent), without duplicates: search's answer made read-after-write safe.
+   */
+  async function withRecent<T extends { id: string }>(searched: Promise<T[]>, recent: Promise<T[]>, keep: (item: T) => boolean): Promise<T[]> {
+    // Both settle before an answer (no read left running behind a failure), search's error first.
+    const [searchedResult, recentResult] = await Promise.allSettled([searched, recent]);
+    if (searchedResult.status === 'rejected') throw searchedResult.reason;
+    if (recentResult.status === 'rejected') throw recentResult.reason;
+    const [found, fresh] = [searchedResult.value, recentResult.value];
+    const seen = new Set(found.map((item) => item.id));
+    return [...found, ...fresh.filter((item) => keep(item) && !seen.has(item.id))];
+  }
+
+  const recentCustomers = () => listAll('customers.list', (p) => stripe.customers.list({ ...p, created: lagWindow() }));
+  const recentSubscriptions = () =>
+    listAll('subscriptions.list', (p) => stripe.subscriptions.list({ ...p, status: 'all', created: lagWindow(), expand: ['data.customer'] }));
+  const recentInvoices = () => listAll('invoices.list', (p) => stripe.invoices.list({ ...p, created: lagWindow(), expand: ['data.customer'] }));
+  const linkedTo = (ids: readonly string[]) => {
+    const wanted = new Set(ids);
+    return (item: { metadata?: Stripe.Metadata | null }) => wanted.has(item.metadata?.[META.customerId] ?? '');
+  };
+
   /** Retrieve each id in parallel; ids Stripe does not know are left out. */
   async function retrieveEach<T>(ids: readonly string[], retrieve: (id: string) => Promise<T>): Promise<Map<string, T>> {
     const found = new Map<string, T>();
@@ -158,7 +193,7 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     vendor: 'stripe',
 
     async getCustomersByCustomerId(customerIds) {
-      const customers = await searchByLink('customers.search', customerIds, (p) => stripe.customers.search(p));
+      const customers = await withRecent(searchByLink('customers.search', customerIds, (p) => stripe.customers.search(p)), recentCustomers(), linkedTo(customerIds));
       const byId = new Map<string, BillingCustomer>();
       // Oldest first, so that if a duplicate ever slipped in, the original wins everywhere.
       for (const customer of customers.sort((a, b) => a.created - b.created)) {
@@ -172,7 +207,11 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
       // Subscription search covers every status (canceled and ended included), unlike list, which
       // hides canceled subscriptions unless asked; and search has no `customer` field, so the
       // metadata link is the key. One query per ten customers instead of a list per customer.
-      const subscriptions = await searchByLink('subscriptions.search', customerIds, (p) => stripe.subscriptions.search(p));
+      const subscriptions = await withRecent(
+        searchByLink('subscriptions.search', customerIds, (p) => stripe.subscriptions.search(p)),
+        recentSubscriptions(),
+        linkedTo(customerIds),
+      );
       const byCustomer = new Map<string, BillingContract[]>(customerIds.map((id) => [id, []]));
       for (const subscription of subscriptions.sort(newestFirst)) {
         const contract = toContract(subscription);
@@ -187,12 +226,13 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
       // `customer:'a' OR customer:'b'` cannot also say `AND status:...` (no mixing of AND and OR),
       // so a status filter is applied here.
       const groups = chunk([...canonicalOf.keys()], SEARCH_CLAUSES);
-      const results = await Promise.all(
+      const searched = Promise.all(
         groups.map((group) =>
           searchAll('invoices.search', (p) => stripe.invoices.search(p), group.map((id) => `customer:${quote(id)}`).join(' OR ')),
         ),
-      );
-      for (const invoice of results.flat().sort(newestFirst)) {
+      ).then((pages) => pages.flat());
+      const invoices = await withRecent(searched, recentInvoices(), (invoice) => canonicalOf.has(idOf(invoice.customer) ?? ''));
+      for (const invoice of invoices.sort(newestFirst)) {
         const customerId = canonicalOf.get(idOf(invoice.customer) ?? '');
         if (customerId === undefined) continue;
         const mapped = toInvoice(invoice, customerId);
@@ -239,13 +279,14 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     },
 
     async upsertCustomer(input, { idempotencyKey, correlationId }) {
-      // Stripe cannot list by metadata, so search finds the customer. Search lags writes, so a
-      // customer created moments ago may be missed; the create then carries the caller's key, and a
-      // retried create is replayed by Stripe rather than making a second customer.
-      const existing = await searchAll(
-        'customers.search',
-        (p) => stripe.customers.search(p),
-        `metadata['${META.customerId}']:${quote(input.customerId)}`,
+      // Stripe cannot list by metadata, so search finds the customer, and the customers created
+      // within the search lag are listed too: one made a moment ago (by another run of the same
+      // customer) is found, not created again. The create carries the caller's key, so a retried
+      // create is replayed by Stripe rather than making a second customer.
+      const existing = await withRecent(
+        searchAll('customers.search', (p) => stripe.customers.search(p), `metadata['${META.customerId}']:${quote(input.customerId)}`),
+        recentCustomers(),
+        linkedTo([input.customerId]),
       );
       const current = existing.sort((a, b) => a.created - b.created)[0];
       const metadata = { [META.customerId]: input.customerId, [META.correlationId]: correlationId };
@@ -354,6 +395,7 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
       retrieveInvoice,
       voidInvoice: (id, options) => port.voidInvoice(id, options),
       finalizeInvoice: (id, options) => port.finalizeInvoice(id, options),
+      recentCustomers,
     }),
   };
 

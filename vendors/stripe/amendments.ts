@@ -24,6 +24,8 @@ export interface StripeAmendmentDeps {
   retrieveInvoice(id: string): Promise<Stripe.Invoice>;
   voidInvoice(id: string, options: WriteOptions): Promise<BillingInvoice>;
   finalizeInvoice(id: string, options: WriteOptions): Promise<BillingInvoice>;
+  /** Customers created within the search-lag window (a consistent list: what search may not show yet). */
+  recentCustomers(): Promise<Stripe.Customer[]>;
 }
 
 type AmendmentMethods = Pick<
@@ -50,7 +52,7 @@ function madeBy(invoice: Stripe.Invoice, amendmentId: string): boolean {
 }
 
 export function stripeAmendments(deps: StripeAmendmentDeps): AmendmentMethods {
-  const { stripe, call, pricesByCode, retrieveInvoice } = deps;
+  const { stripe, call, pricesByCode, retrieveInvoice, recentCustomers } = deps;
 
   async function invoicesOf(subscriptionId: string): Promise<Stripe.Invoice[]> {
     const found: Stripe.Invoice[] = [];
@@ -179,10 +181,18 @@ export function stripeAmendments(deps: StripeAmendmentDeps): AmendmentMethods {
         ...(emailDomain && emailDomain.length >= 3 ? [`email~${quote(emailDomain)}`] : []),
       ];
       if (clauses.length === 0) return [];
-      const result = await call('customers.search', false, () =>
-        stripe.customers.search({ query: clauses.join(' OR '), limit: Math.max(1, Math.min(limit, PAGE)) }),
-      );
-      return result.data.map((customer) => toBillingCustomer(customer));
+      const [result, recent] = await Promise.all([
+        call('customers.search', false, () => stripe.customers.search({ query: clauses.join(' OR '), limit: Math.max(1, Math.min(limit, PAGE)) })),
+        recentCustomers(),
+      ]);
+      // Search lags writes: customers created within the lag are matched here, as `~` would.
+      const tokens = nameTokens.filter((t) => t.length >= 3).slice(0, 8).map((t) => t.toLowerCase());
+      const domain = emailDomain && emailDomain.length >= 3 ? emailDomain.toLowerCase() : null;
+      const matches = (customer: Stripe.Customer) =>
+        tokens.some((t) => (customer.name ?? '').toLowerCase().includes(t)) || (domain !== null && (customer.email ?? '').toLowerCase().includes(domain));
+      const seen = new Set(result.data.map((customer) => customer.id));
+      const fresh = recent.filter((customer) => !seen.has(customer.id) && matches(customer));
+      return [...result.data, ...fresh].slice(0, Math.max(1, limit)).map((customer) => toBillingCustomer(customer));
     },
   };
 }

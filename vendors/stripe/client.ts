@@ -15,6 +15,8 @@ export interface StripeSettings {
   baseUrl?: string;
   /** Tax rate put on new subscriptions (`default_tax_rates`), CONCORD_STRIPE_TAX_RATE_ID. Default null: none. */
   taxRateId?: string | null;
+  /** How far Stripe's search may trail writes, in s (CONCORD_STRIPE_SEARCH_LAG_S): newer objects are listed too. Default 300. */
+  searchLagSeconds?: number;
 }
 
 export interface StripeClientOptions extends StripeSettings {
