@@ -162,10 +162,15 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
     return [...found, ...fresh.filter((item) => keep(item) && !seen.has(item.id))];
   }
 
-  const recentCustomers = () => listAll('customers.list', (p) => stripe.customers.list({ ...p, created: lagWindow() }));
-  const recentSubscriptions = () =>
-    listAll('subscriptions.list', (p) => stripe.subscriptions.list({ ...p, status: 'all', created: lagWindow(), expand: ['data.customer'] }));
-  const recentInvoices = () => listAll('invoices.list', (p) => stripe.invoices.list({ ...p, created: lagWindow(), expand: ['data.customer'] }));
+  // searchLagSeconds 0: search is taken as fresh, and nothing is listed besides it.
+  const none = async <T>(): Promise<T[]> => [];
+  const recentCustomers = searchLagSeconds <= 0 ? none<Stripe.Customer> : () => listAll('customers.list', (p) => stripe.customers.list({ ...p, created: lagWindow() }));
+  const recentSubscriptions = searchLagSeconds <= 0
+    ? none<Stripe.Subscription>
+    : () => listAll('subscriptions.list', (p) => stripe.subscriptions.list({ ...p, status: 'all', created: lagWindow(), expand: ['data.customer'] }));
+  const recentInvoices = searchLagSeconds <= 0
+    ? none<Stripe.Invoice>
+    : () => listAll('invoices.list', (p) => stripe.invoices.list({ ...p, created: lagWindow(), expand: ['data.customer'] }));
   const linkedTo = (ids: readonly string[]) => {
     const wanted = new Set(ids);
     return (item: { metadata?: Stripe.Metadata | null }) => wanted.has(item.metadata?.[META.customerId] ?? '');
