@@ -58,8 +58,13 @@ export interface SearchIndex {
 
 const MAX_VERSIONS = 20;
 
-function indexVersion(index: SearchIndex, object: { id: string }, snapshotted: unknown): void {
-  const versions = index.versions.get(object.id) ?? [];
+function indexVersion(index: SearchIndex, type: string, object: { id: string }, snapshotted: unknown, before?: object): void {
+  let versions = index.versions.get(object.id);
+  if (!versions) {
+    // An object from before indexing began (the seed) was searchable all along: as it was before
+    // this change (`before`, for *.updated events), or as it is when no earlier state is known.
+    versions = type.endsWith('.created') ? [] : [{ at: 0, object: before ? { ...(snapshotted as object), ...before } : snapshotted }];
+  }
   versions.push({ at: Date.now(), object: snapshotted });
   if (versions.length > MAX_VERSIONS) versions.splice(0, versions.length - MAX_VERSIONS);
   index.versions.set(object.id, versions);
@@ -121,7 +126,7 @@ export function emit(store: Store, type: string, object: { id: string }, cause: 
   };
   store.events.push(event);
   track(store, event.id);
-  if (store.searchIndex) indexVersion(store.searchIndex, object, current);
+  if (store.searchIndex) indexVersion(store.searchIndex, type, object, current, before);
   store.onEvent?.(event);
 }
 
