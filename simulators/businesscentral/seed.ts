@@ -22,6 +22,26 @@ export function isGuid(value: string): boolean {
   return GUID.test(value);
 }
 
+/**
+ * How Concord writes a case-sensitive id into a BC Code field (vendors/businesscentral/mapping.ts
+ * toCode): upper-case, plus `~` and one character per 5 telling which letters were lower-case.
+ * The seed's documents are ones Concord posted earlier, so they carry the same form.
+ */
+export function concordCode(id: string): string {
+  if (id === id.toUpperCase()) return id;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+  let suffix = '';
+  for (let chunk = 0; chunk < Math.ceil(id.length / 5); chunk++) {
+    let bits = 0;
+    for (let i = 0; i < 5; i++) {
+      const c = id[chunk * 5 + i];
+      if (c !== undefined && c >= 'a' && c <= 'z') bits |= 1 << i;
+    }
+    suffix += alphabet[bits];
+  }
+  return `${id.toUpperCase()}~${suffix}`;
+}
+
 export function businessCentralSeed(seed: Seed): Seed {
   return {
     ...seed,

@@ -6,7 +6,7 @@
  * document is never edited or deleted again, only canceled (a corrective credit memo in BC).
  */
 import type { Seed } from '../common/seed';
-import { businessCentralSeed, stableGuid } from './seed';
+import { businessCentralSeed, concordCode, stableGuid } from './seed';
 
 export interface BcCustomer {
   id: string;
@@ -139,8 +139,8 @@ export function createBcStore(rawSeed: Seed, closedPeriods: string[]): BcStore {
       kind: 'salesInvoice',
       id,
       number: inv.posting.tranId,
-      externalDocumentNumber: inv.id.toUpperCase(),
-      customerPurchaseOrderReference: inv.id,
+      externalDocumentNumber: concordCode(inv.id),
+      customerPurchaseOrderReference: '',
       documentDate: date,
       postingDate: date,
       dueDate: (inv.dueDate ?? inv.posting.postedAt).slice(0, 10),
