@@ -53,7 +53,8 @@ describe('Business Central as the ERP, through the gateway', () => {
       headers: { ...auth, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return (await response.json()) as any;
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : null) as any };
   }
 
   it('answers the unified customer view with the ERP side from Business Central, in batched calls', async () => {
@@ -82,6 +83,23 @@ describe('Business Central as the ERP, through the gateway', () => {
     // (The change feed polls meanwhile: its calls and the token's are not the view's.)
     const bcCalls = system.vendorCalls.slice(before).filter((c) => c.vendor === 'businesscentral' && !['oauth.token', 'changes.batch', 'companies.list'].includes(c.operation));
     expect(bcCalls.map((c) => c.operation).sort()).toEqual(['customers.batch', 'salesInvoices.batch']);
+  });
+
+  it('reconciles the consistent seed with no drift, and finds a posting canceled in Business Central behind Concord\'s back', async () => {
+    const RUN = `mutation { runReconciliation { status driftCount drifts { kind system subjectId invoice { id } } vendorCalls { system calls } } }`;
+    const clean = (await system.gql(RUN)).body;
+    expect(clean.errors).toBeUndefined();
+    expect(clean.data.runReconciliation).toMatchObject({ status: 'COMPLETED', driftCount: 0, drifts: [] });
+    const erpCalls = clean.data.runReconciliation.vendorCalls.find((c: any) => c.system === 'ERP').calls;
+    expect(erpCalls).toBeLessThanOrEqual(4);
+
+    const state = await simCall(bcUrl, 'state');
+    const posted = state.salesInvoices.find((d: any) => d.status === 'Open');
+    // Canceled as a BC user would (Microsoft.NAV.cancel), not through Concord.
+    expect((await bcApi('POST', `salesInvoices(${posted.id})/Microsoft.NAV.cancel`)).status).toBe(204);
+    const drifted = (await system.gql(RUN)).body.data.runReconciliation;
+    expect(drifted.driftCount).toBeGreaterThanOrEqual(1);
+    expect(drifted.drifts.some((d: any) => d.system === 'ERP' && toCode(d.invoice?.id ?? d.subjectId, 35, 'id') === posted.externalDocumentNumber)).toBe(true);
   });
 
   it('completes order-to-cash with exactly one customer and one posted sales invoice in Business Central', async () => {
@@ -121,9 +139,9 @@ describe('Business Central as the ERP, through the gateway', () => {
       id: customerId,
       after: head,
     });
-    const current = await bcApi('GET', `customers(${target.id})`);
+    const current = (await bcApi('GET', `customers(${target.id})`)).body;
     const patched = await bcApi('PATCH', `customers(${target.id})`, { blocked: 'Ship' }, { 'if-match': current['@odata.etag'] });
-    expect(patched.blocked).toBe('Ship');
+    expect(patched.body.blocked).toBe('Ship');
     const payloads = await sub.until((p) => p.some((x) => x.data?.customerEvents.type === 'CUSTOMER_UPDATED' && x.data.customerEvents.source === 'ERP'), 30_000);
     const event = payloads.map((p) => p.data.customerEvents).find((e: any) => e.type === 'CUSTOMER_UPDATED' && e.source === 'ERP');
     expect(JSON.parse(event.detail ?? '{}')).toMatchObject({ creditHold: true });
