@@ -125,6 +125,29 @@ describe('Business Central as the ERP, through the gateway', () => {
     expect(body.data.invoice.erpPosting).toEqual({ status: 'POSTED', documentNumber: documents[0].number });
   });
 
+  it('completes order-to-cash under 20% Business Central faults with exactly one effect in BC per run', async () => {
+    const opportunities = (await readyOpportunities(system.simulators.salesforce!.url)).slice(0, 4);
+    expect(opportunities).toHaveLength(4);
+    await simCall(bcUrl, 'faults', { rate: 0.2, kinds: ['429', '500', '503', 'reset'], applyBeforeFail: 0.5, seed: 16 });
+    let runs: any[];
+    try {
+      const started = await Promise.all(opportunities.map((opp) => startRun(system, opp.id, `bc-faults-${opp.id}`)));
+      runs = await Promise.all(started.map((r) => waitForRun(system, r.body.data.startOrderToCash.id, undefined, 120_000)));
+    } finally {
+      await simCall(bcUrl, 'faults', { rate: 0, kinds: [] });
+    }
+    const stats = await simCall(bcUrl, 'stats');
+    expect(Object.values(stats.faults as Record<string, number>).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const state = await simCall(bcUrl, 'state');
+    for (const [i, run] of runs.entries()) {
+      expect(run.status).toBe('COMPLETED');
+      const invoiceId = run.steps.find((s: any) => s.name === 'invoice').externalId as string;
+      expect(state.customers.filter((c: any) => c.number === toCode(opportunities[i].accountId, 20, 'id'))).toHaveLength(1);
+      const documents = state.salesInvoices.filter((d: any) => d.externalDocumentNumber === toCode(invoiceId, 35, 'id'));
+      expect(documents.map((d: any) => d.status)).toEqual(['Open']);
+    }
+  }, 180_000);
+
   it('delivers a credit hold set in Business Central behind Concord\'s back to a subscription (polled change feed)', async () => {
     const state = await simCall(bcUrl, 'state');
     const target = state.customers.find((c: any) => c.blocked === ' ' && /^001/.test(c.number));
