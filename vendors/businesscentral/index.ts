@@ -23,6 +23,9 @@ export interface BusinessCentralSettings {
   clientSecret: string;
   /** Company id (GUID); default: the environment's only company. */
   companyId?: string;
+  /** G/L account numbers of invoice lines and of the tax line. Defaults '40100' and '22300'. */
+  revenueAccount?: string;
+  taxAccount?: string;
   /** Requests in flight at once. Default 5 (CONCORD_ERP_CONCURRENCY; BC processes 5 per user at once and queues up to 100). */
   concurrency?: number;
 }
