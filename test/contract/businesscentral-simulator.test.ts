@@ -12,6 +12,7 @@ import type { SimServer } from '../../simulators/common/sim-server';
 import { buildSeed } from '../../simulators/common/seed';
 import { businessCentralSeed } from '../../simulators/businesscentral/seed';
 import { startBusinessCentralSimulator } from '../../simulators/businesscentral/server';
+import { createBusinessCentralAdapter } from '../../vendors/businesscentral/adapter';
 
 type Json = Record<string, any>;
 const TENANT = 'sim-test-tenant';
@@ -166,5 +167,19 @@ describe('Business Central simulator (documented wire format)', () => {
     } finally {
       await control('POST', '/__sim/reset');
     }
+  });
+
+  test('Concord\'s adapter with a wrong client secret: VENDOR_UNAVAILABLE, not retryable, no secret in the message', async () => {
+    const port = createBusinessCentralAdapter({
+      baseUrl: sim.url,
+      tokenUrl: `${sim.url}/${TENANT}/oauth2/v2.0/token`,
+      tenant: TENANT,
+      environment: 'production',
+      clientId: 'app-id',
+      clientSecret: 'not-the-secret-4711',
+    });
+    const error = await port.getCustomerProfiles([seed.customers[0].crmId]).catch((e: unknown) => e as Json);
+    expect(error).toMatchObject({ code: 'VENDOR_UNAVAILABLE', system: 'ERP', retryable: false });
+    expect(String(error.message)).not.toMatch(/not-the-secret-4711|app-secret/);
   });
 });

@@ -80,13 +80,22 @@ export class BusinessCentralTransportError extends Error {
   }
 }
 
-/** The token endpoint refused Concord's credentials (or answered something else than a token). */
+/**
+ * No token: the token endpoint refused Concord's credentials (`refused`), or was not reachable or
+ * answered 429/5xx (`unavailable`). Either way the API request was never sent, so its outcome is
+ * certain: nothing happened.
+ */
 export class BusinessCentralAuthError extends Error {
   constructor(
     readonly status: number,
     readonly vendorCode: string | undefined,
+    readonly kind: 'refused' | 'unavailable' = 'refused',
   ) {
-    super(`the Business Central token endpoint refused the client credentials (${status}${vendorCode ? ` ${vendorCode}` : ''})`);
+    super(
+      kind === 'refused'
+        ? `the Business Central token endpoint refused the client credentials (${status}${vendorCode ? ` ${vendorCode}` : ''})`
+        : `the Business Central token endpoint is unavailable (${status || 'no response'})`,
+    );
     this.name = 'BusinessCentralAuthError';
   }
 }
@@ -171,7 +180,9 @@ export function createBusinessCentralClient(options: BusinessCentralClientOption
       },
       'oauth.token',
       'POST',
-    );
+    ).catch(() => {
+      throw new BusinessCentralAuthError(0, undefined, 'unavailable');
+    });
     const body = response.body as { access_token?: unknown; expires_in?: unknown; error?: unknown } | null;
     if (response.status === 200 && typeof body?.access_token === 'string') {
       const lifetime = typeof body.expires_in === 'number' ? body.expires_in : Number(body.expires_in ?? 3599);
@@ -180,9 +191,7 @@ export function createBusinessCentralClient(options: BusinessCentralClientOption
       token = { value: body.access_token, expiresAt: Date.now() + lifetime * 1000 - margin };
       return token.value;
     }
-    if (response.status >= 500 || response.status === 429) {
-      throw Object.assign(new BusinessCentralTransportError('network', `Business Central token endpoint answered ${response.status}`), { status: response.status });
-    }
+    if (response.status >= 500 || response.status === 429) throw new BusinessCentralAuthError(response.status, undefined, 'unavailable');
     throw new BusinessCentralAuthError(response.status, typeof body?.error === 'string' ? body.error : undefined);
   }
 

@@ -45,6 +45,12 @@ export function errorFromBusinessCentral(failure: BusinessCentralFailure, contex
   if ('error' in failure) {
     const { error } = failure;
     if (error instanceof ConcordError) return error;
+    if (error instanceof BusinessCentralAuthError && error.kind === 'unavailable') {
+      // The request itself was never sent: certain, and worth another try.
+      return new ConcordError('VENDOR_UNAVAILABLE', `${what} could not get a token: the token endpoint is unavailable`, {
+        system: 'ERP', status: error.status || undefined, retryable: true, cause: error,
+      });
+    }
     if (error instanceof BusinessCentralAuthError) {
       return new ConcordError('VENDOR_UNAVAILABLE', `${what} was refused: the token endpoint did not accept Concord's client credentials`, {
         system: 'ERP', status: error.status, vendorCode: error.vendorCode, retryable: false, cause: error,
