@@ -178,7 +178,7 @@ describe('Business Central simulator (documented wire format)', () => {
       clientId: 'app-id',
       clientSecret: 'not-the-secret-4711',
     });
-    const error = await port.getCustomerProfiles([seed.customers[0].crmId]).catch((e: unknown) => e as Json);
+    const error = (await port.getCustomerProfiles([seed.customers[0].crmId]).catch((e: unknown) => e)) as Json;
     expect(error).toMatchObject({ code: 'VENDOR_UNAVAILABLE', system: 'ERP', retryable: false });
     expect(String(error.message)).not.toMatch(/not-the-secret-4711|app-secret/);
   });
