@@ -9,6 +9,12 @@ import { businessCentralSeed } from '../../simulators/businesscentral/seed';
 import { startBusinessCentralSimulator } from '../../simulators/businesscentral/server';
 import type { SimServer } from '../../simulators/common/sim-server';
 import { createBusinessCentralModule } from '../../vendors/businesscentral';
+import { createMemoryCoordination } from '../../core/events/coordination';
+import { createMemoryEventLog } from '../../core/events/memory-log';
+import { createLogger } from '../../core/log';
+import { markConcordWrites } from '../../subgraphs/events/echo';
+import { runPoller } from '../../subgraphs/events/poller';
+import type { Ports } from '../../subgraphs/orchestration/steps';
 
 describe('Business Central change feed (polling lastModifiedDateTime)', () => {
   const seed = businessCentralSeed(buildSeed({ customers: 10 }));
@@ -51,5 +57,34 @@ describe('Business Central change feed (polling lastModifiedDateTime)', () => {
     // Polled again from the same mark (a restart before the mark was saved): the same keys.
     const again = await module.changeFeed.poll(first.next);
     expect(again.events.map((e) => e.dedupeKey).sort()).toEqual(second.events.map((e) => e.dedupeKey).sort());
+  });
+
+  it("does not report again a credit hold Concord set itself, and still reports one set in BC by someone else", async () => {
+    const log = createMemoryEventLog();
+    const coordination = createMemoryCoordination();
+    const concord = markConcordWrites({ crm: {}, erp: module.port } as unknown as Ports, coordination, 30_000);
+    const [ours, theirs] = seed.customers.filter((c) => !c.creditHold).slice(1, 3);
+    const controller = new AbortController();
+    const poller = runPoller({ feed: module.changeFeed, log, coordination, logger: createLogger({ level: 'silent' }), intervalMs: 100, signal: controller.signal });
+    try {
+      // The first round sets the mark at "now"; changes after it are the ones polled.
+      const deadline = Date.now() + 30_000;
+      while (!(await coordination.getCheckpoint('poller:businesscentral'))) {
+        if (Date.now() > deadline) throw new Error('the poller never ran');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await concord.erp.setCreditHold(ours.crmId, true, { correlationId: 'echo' });
+      await module.port.setCreditHold(theirs.crmId, true, { correlationId: 'someone-else' }); // unmarked: as if by a BC user
+      const seen = async () => (await log.read(null, 1000)).filter((e) => e.type === 'CUSTOMER_UPDATED');
+      while (!(await seen()).some((e) => e.customerId === theirs.crmId)) {
+        if (Date.now() > deadline) throw new Error('the change by someone else was never reported');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // Ours was made first: the poll that reported theirs had read it too, and skipped it.
+      expect((await seen()).map((e) => e.customerId).filter((id) => id === ours.crmId || id === theirs.crmId)).toEqual([theirs.crmId]);
+    } finally {
+      controller.abort();
+      await poller;
+    }
   });
 });
