@@ -11,6 +11,8 @@ import type { VendorCallListener } from './core/vendor-call';
 import { startConcord, type ConcordOptions, type RunningConcord } from './concord';
 import type { SimServer } from './simulators/common/sim-server';
 import { STRIPE_TAX_RATE_ID, buildSeed, type Seed } from './simulators/common/seed';
+import { businessCentralSeed } from './simulators/businesscentral/seed';
+import { createBusinessCentralSimulator } from './simulators/businesscentral/server';
 import { createNetSuiteSimulator } from './simulators/netsuite/server';
 import { createSalesforceSimulator } from './simulators/salesforce/server';
 import { createStripeSimulator } from './simulators/stripe/server';
@@ -28,6 +30,12 @@ export const SIMULATOR_CREDENTIALS = {
     tokenId: 'concord-sim-token',
     tokenSecret: 'concord-sim-token-secret',
   },
+  businesscentral: {
+    tenant: 'concord-sim-tenant',
+    environment: 'production',
+    clientId: 'concord-sim-client',
+    clientSecret: 'concord-sim-client-secret',
+  },
 };
 
 export interface SystemOptions extends Omit<ConcordOptions, 'vendors' | 'stripeWebhookSecret'> {
@@ -41,19 +49,21 @@ export interface RunningSystem extends RunningConcord {
   /** The Stripe webhook signing secret in use (null: Stripe webhooks refused). */
   stripeWebhookSecret: string | null;
   /** The bundled simulators that were started (absent for a vendor configured for real). */
-  simulators: { salesforce?: SimServer; stripe?: SimServer; netsuite?: SimServer };
+  simulators: { salesforce?: SimServer; stripe?: SimServer; netsuite?: SimServer; businesscentral?: SimServer };
 }
 
-type SimulatorUrls = { salesforce?: { url: string }; stripe?: { url: string }; netsuite?: { url: string } };
+type SimulatorUrls = { salesforce?: { url: string }; stripe?: { url: string }; netsuite?: { url: string }; businesscentral?: { url: string } };
 
 /** Vendor settings: the configured vendors, and the bundled simulators (with their credentials) for the others. */
 export function simulatedVendorSettings(config: ConcordConfig, simulators: SimulatorUrls): VendorSettings {
-  const { salesforce, stripe, netsuite } = simulators;
+  const { salesforce, stripe, netsuite, businesscentral } = simulators;
+  const bc = SIMULATOR_CREDENTIALS.businesscentral;
   return vendorSettingsFromConfig(config, {
     ...(salesforce ? { salesforce: { instanceUrl: salesforce.url, accessToken: SIMULATOR_CREDENTIALS.salesforceToken } } : {}),
     // The simulator seeds an 8% sales-tax rate; a real account configures its own (CONCORD_STRIPE_TAX_RATE_ID).
     ...(stripe ? { stripe: { apiKey: SIMULATOR_CREDENTIALS.stripeKey, baseUrl: stripe.url, taxRateId: config.stripeTaxRateId ?? STRIPE_TAX_RATE_ID } } : {}),
     ...(netsuite ? { netsuite: { ...SIMULATOR_CREDENTIALS.netsuite, baseUrl: netsuite.url } } : {}),
+    ...(businesscentral ? { businesscentral: { ...bc, baseUrl: businesscentral.url, tokenUrl: `${businesscentral.url}/${bc.tenant}/oauth2/v2.0/token` } } : {}),
   });
 }
 
@@ -81,13 +91,20 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       salesforce: chosen.crm === 'salesforce' && !config.salesforce,
       stripe: chosen.billing === 'stripe' && !config.stripe,
       netsuite: chosen.erp === 'netsuite' && !config.netsuite,
+      businesscentral: chosen.erp === 'businesscentral' && !config.businesscentral,
     };
     const unconfigured = Object.entries(simulate).filter(([, simulated]) => simulated).map(([vendor]) => vendor);
     if (config.production && unconfigured.length > 0) throw new ConfigError(`NODE_ENV=production: ${unconfigured.join(', ')} not configured; no simulator is started in production`);
-    const seed = options.seed ?? buildSeed({ customers: config.seedCustomers });
+    const baseSeed = options.seed ?? buildSeed({ customers: config.seedCustomers });
+    // With Business Central as the ERP every simulator holds BC's ids (GUIDs) as the ERP's.
+    const seed = chosen.erp === 'businesscentral' ? businessCentralSeed(baseSeed) : baseSeed;
     if (simulate.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
     if (simulate.stripe) simulators.stripe = await createStripeSimulator({ seed, searchLagMs: options.stripeSearchLagMs }).listen(at(102), host);
     if (simulate.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);
+    if (simulate.businesscentral) {
+      const { tenant, environment } = SIMULATOR_CREDENTIALS.businesscentral;
+      simulators.businesscentral = await createBusinessCentralSimulator({ seed, tenant, environment }).listen(at(106), host);
+    }
     // A real Stripe account's endpoint secret must be configured; the simulator gets one of ours.
     stripeWebhookSecret = config.events.stripeWebhookSecret ?? (simulators.stripe ? `whsec_${randomBytes(24).toString('base64url')}` : null);
     concord = await startConcord({ ...options, vendors: simulatedVendorSettings(config, simulators), stripeWebhookSecret });

@@ -30,7 +30,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function measure(customers: number, batch: boolean, rounds: number): Promise<Result> {
-  const config = loadConfig({ CONCORD_JWT_SECRET: SECRET, NODE_ENV: 'test' });
+  // The vendors chosen in the environment (CONCORD_CRM, CONCORD_BILLING, CONCORD_ERP), simulated.
+  const choice = Object.fromEntries(['CONCORD_CRM', 'CONCORD_BILLING', 'CONCORD_ERP'].filter((name) => process.env[name]).map((name) => [name, process.env[name]!]));
+  const config = loadConfig({ CONCORD_JWT_SECRET: SECRET, NODE_ENV: 'test', ...choice });
   const system = await startSystem({
     config,
     logger: createLogger({ level: 'silent' }),

@@ -25,6 +25,22 @@ export interface NetSuiteConfig {
   tokenSecret: string;
 }
 
+/** A Business Central environment and the Entra ID app registration Concord signs in as (client credentials). */
+export interface BusinessCentralConfig {
+  /** Entra tenant id (or domain) of the BC environment. */
+  tenant: string;
+  /** BC environment name, e.g. 'production' or 'sandbox'. */
+  environment: string;
+  clientId: string;
+  clientSecret: string;
+  /** API host; the real one is https://api.businesscentral.dynamics.com */
+  baseUrl: string;
+  /** Token endpoint; the real one is https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token */
+  tokenUrl: string;
+  /** Company id (GUID); '' = the environment's only company. */
+  companyId: string;
+}
+
 export interface OrchestrationConfig {
   /** Run order-to-cash workers in this process (CONCORD_WORKERS=0 for API-only replicas). */
   workers: boolean;
@@ -225,6 +241,7 @@ export interface ConcordConfig {
    */
   stripeSearchLagSeconds: number;
   netsuite: NetSuiteConfig | null;
+  businesscentral: BusinessCentralConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -316,7 +333,16 @@ export const VENDOR_VARIABLES = {
   Salesforce: ['SALESFORCE_INSTANCE_URL', 'SALESFORCE_ACCESS_TOKEN'],
   Stripe: ['STRIPE_API_KEY'],
   NetSuite: ['NETSUITE_ACCOUNT_ID', 'NETSUITE_CONSUMER_KEY', 'NETSUITE_CONSUMER_SECRET', 'NETSUITE_TOKEN_ID', 'NETSUITE_TOKEN_SECRET'],
+  'Business Central': ['BUSINESSCENTRAL_TENANT_ID', 'BUSINESSCENTRAL_CLIENT_ID', 'BUSINESSCENTRAL_CLIENT_SECRET'],
 } as const;
+
+/** Whether a vendor of VENDOR_VARIABLES is the one chosen for its system: production asks only for the chosen ones. */
+const VENDOR_CHOSEN: Record<keyof typeof VENDOR_VARIABLES, (choice: VendorChoice) => boolean> = {
+  Salesforce: (choice) => choice.crm === 'salesforce',
+  Stripe: (choice) => choice.billing === 'stripe',
+  NetSuite: (choice) => choice.erp === 'netsuite',
+  'Business Central': (choice) => choice.erp === 'businesscentral',
+};
 
 /**
  * What NODE_ENV=production lacks for this role, one line per missing thing. Production never falls
@@ -338,7 +364,9 @@ function productionGaps(env: NodeJS.ProcessEnv, role: ProcessRole): string[] {
     gaps.push('CONCORD_SUBGRAPH_SECRET (the gateway-to-subgraph signing secret every replica shares)');
   }
   if (role !== 'gateway') {
+    const choice = vendorChoice(env);
     for (const [vendor, names] of Object.entries(VENDOR_VARIABLES)) {
+      if (!VENDOR_CHOSEN[vendor as keyof typeof VENDOR_VARIABLES](choice)) continue;
       const missing = names.filter((name) => !env[name]);
       if (missing.length > 0) gaps.push(`${missing.join(', ')} (${vendor})`);
     }
@@ -384,6 +412,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
   }, { baseUrl: '' });
   if (netsuite && !netsuite.baseUrl) {
     netsuite.baseUrl = `https://${netsuite.accountId.toLowerCase().replace(/_/g, '-')}.suitetalk.api.netsuite.com`;
+  }
+  const businesscentral = group<BusinessCentralConfig>(env, 'Business Central', {
+    tenant: 'BUSINESSCENTRAL_TENANT_ID',
+    environment: 'BUSINESSCENTRAL_ENVIRONMENT',
+    clientId: 'BUSINESSCENTRAL_CLIENT_ID',
+    clientSecret: 'BUSINESSCENTRAL_CLIENT_SECRET',
+    baseUrl: 'BUSINESSCENTRAL_BASE_URL',
+    tokenUrl: 'BUSINESSCENTRAL_TOKEN_URL',
+    companyId: 'BUSINESSCENTRAL_COMPANY_ID',
+  }, { environment: 'production', baseUrl: 'https://api.businesscentral.dynamics.com', tokenUrl: '', companyId: '' });
+  if (businesscentral && !businesscentral.tokenUrl) {
+    businesscentral.tokenUrl = `https://login.microsoftonline.com/${encodeURIComponent(businesscentral.tenant)}/oauth2/v2.0/token`;
   }
   return {
     production,
@@ -465,5 +505,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     stripeTaxRateId: env.CONCORD_STRIPE_TAX_RATE_ID || null,
     stripeSearchLagSeconds: integer(env, 'CONCORD_STRIPE_SEARCH_LAG_S', 300),
     netsuite,
+    businesscentral,
   };
 }

@@ -15,6 +15,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../core/config';
 import { STRIPE_TAX_RATE_ID, buildSeed } from './common/seed';
 import type { SimServer } from './common/sim-server';
+import { businessCentralSeed } from './businesscentral/seed';
+import { createBusinessCentralSimulator } from './businesscentral/server';
 import { createNetSuiteSimulator } from './netsuite/server';
 import { createSalesforceSimulator } from './salesforce/server';
 import { createStripeSimulator } from './stripe/server';
@@ -29,6 +31,7 @@ Options:
   --salesforce-port <n>    Salesforce's port (0 = any free port)
   --stripe-port <n>        Stripe's port
   --netsuite-port <n>      NetSuite's port
+  --businesscentral-port <n>  Business Central's port (started with CONCORD_ERP=businesscentral; default <base>+106)
   --host <host>            interface to listen on (default: HOST, or 127.0.0.1)
   --customers <n>          customers to seed (default: CONCORD_SEED_CUSTOMERS, or 50)
   --netsuite-concurrency <n>  NetSuite's account concurrency limit (default 5)
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
         'salesforce-port': { type: 'string' },
         'stripe-port': { type: 'string' },
         'netsuite-port': { type: 'string' },
+        'businesscentral-port': { type: 'string' },
         host: { type: 'string' },
         customers: { type: 'string' },
         'netsuite-concurrency': { type: 'string' },
@@ -82,7 +86,10 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env, 'gateway');
   const base = portOption(parsed['port-base'], 'port-base') ?? config.port;
   const host = parsed.host ?? config.host;
-  const seed = buildSeed({ customers: countOption(parsed.customers, 'customers') ?? config.seedCustomers });
+  const withBusinessCentral = config.vendors.erp === 'businesscentral';
+  const baseSeed = buildSeed({ customers: countOption(parsed.customers, 'customers') ?? config.seedCustomers });
+  // With Business Central as the ERP every simulator holds BC's ids as the ERP's (as system.ts does).
+  const seed = withBusinessCentral ? businessCentralSeed(baseSeed) : baseSeed;
   const concurrency = countOption(parsed['netsuite-concurrency'], 'netsuite-concurrency') ?? 5;
   const required = parsed['require-credentials'] ?? false;
 
@@ -96,6 +103,12 @@ async function main(): Promise<void> {
       tokenId: required ? secret() : 'concord-sim-token',
       tokenSecret: required ? secret() : 'concord-sim-token-secret',
     },
+    businesscentral: {
+      tenant: 'concord-sim-tenant',
+      environment: 'production',
+      clientId: required ? secret() : 'concord-sim-client',
+      clientSecret: required ? secret() : 'concord-sim-client-secret',
+    },
   };
   const { accountId, ...tba } = credentials.netsuite;
   const servers: SimServer[] = [];
@@ -108,16 +121,26 @@ async function main(): Promise<void> {
       await createStripeSimulator({ seed, ...(required ? { requiredApiKey: credentials.stripeKey } : {}) }).listen(portOption(parsed['stripe-port'], 'stripe-port') ?? base + 102, host),
       await createNetSuiteSimulator({ seed, accountId, concurrency, ...(required ? { credentials: tba } : {}) }).listen(portOption(parsed['netsuite-port'], 'netsuite-port') ?? base + 103, host),
     );
+    if (withBusinessCentral) {
+      const { tenant, environment, clientId, clientSecret } = credentials.businesscentral;
+      servers.push(
+        await createBusinessCentralSimulator({ seed, tenant, environment, ...(required ? { clientId, clientSecret } : {}) }).listen(
+          portOption(parsed['businesscentral-port'], 'businesscentral-port') ?? base + 106,
+          host,
+        ),
+      );
+    }
   } catch (error) {
     await close();
     throw error;
   }
-  const [salesforce, stripe, netsuite] = servers;
+  const [salesforce, stripe, netsuite, businesscentral] = servers;
   const say = (line = '') => process.stdout.write(`${line}\n`);
   say('Vendor simulators are running (stand-ins for remote vendors; control API at <url>/__sim/).');
   say(`  salesforce  ${salesforce.url}`);
   say(`  stripe      ${stripe.url}`);
   say(`  netsuite    ${netsuite.url}   (account ${accountId}, ${concurrency} concurrent requests)`);
+  if (businesscentral) say(`  businesscentral ${businesscentral.url}   (tenant ${credentials.businesscentral.tenant}, 6000 requests / 5 min, 100 at once)`);
   say();
   say(required ? 'Credentials are required: only these are accepted. Point Concord at them with:' : 'Any credential of the right form is accepted. Point Concord at them with:');
   const exports: Record<string, string> = {
@@ -133,6 +156,16 @@ async function main(): Promise<void> {
     NETSUITE_CONSUMER_SECRET: tba.consumerSecret,
     NETSUITE_TOKEN_ID: tba.tokenId,
     NETSUITE_TOKEN_SECRET: tba.tokenSecret,
+    ...(businesscentral
+      ? {
+          BUSINESSCENTRAL_BASE_URL: businesscentral.url,
+          BUSINESSCENTRAL_TOKEN_URL: `${businesscentral.url}/${credentials.businesscentral.tenant}/oauth2/v2.0/token`,
+          BUSINESSCENTRAL_TENANT_ID: credentials.businesscentral.tenant,
+          BUSINESSCENTRAL_ENVIRONMENT: credentials.businesscentral.environment,
+          BUSINESSCENTRAL_CLIENT_ID: credentials.businesscentral.clientId,
+          BUSINESSCENTRAL_CLIENT_SECRET: credentials.businesscentral.clientSecret,
+        }
+      : {}),
   };
   for (const [name, value] of Object.entries(exports)) say(`export ${name}=${value}`);
   say();

@@ -17,6 +17,8 @@ import type { BillingPort } from '../subgraphs/billing/port';
 import type { CrmPort } from '../subgraphs/crm/port';
 import type { ErpPort } from '../subgraphs/erp/port';
 import type { Ports } from '../subgraphs/orchestration/steps';
+import { businessCentralLimits, createBusinessCentralModule, type BusinessCentralSettings } from './businesscentral';
+import { businessCentralRetry } from './businesscentral/retry';
 import { createNetSuiteModule, netsuiteLimits, type NetSuiteSettings } from './netsuite';
 import { createSalesforceModule, salesforceLimits, type SalesforceSettings } from './salesforce';
 import { createStripeModule, stripeLimits, type StripeSettings } from './stripe';
@@ -24,6 +26,7 @@ import { netsuiteRetry } from './netsuite/retry';
 import { salesforceRetry } from './salesforce/retry';
 import { stripeRetry } from './stripe/retry';
 
+export type { BusinessCentralSettings } from './businesscentral';
 export type { NetSuiteSettings } from './netsuite';
 export type { SalesforceSettings } from './salesforce';
 export type { StripeSettings } from './stripe';
@@ -37,6 +40,7 @@ export interface VendorSettings {
   salesforce?: SalesforceSettings;
   stripe?: StripeSettings;
   netsuite?: NetSuiteSettings;
+  businesscentral?: BusinessCentralSettings;
 }
 
 /** Builds a vendor's webhook handler (`/webhooks/<vendor>`) for the endpoint's secret. */
@@ -105,6 +109,10 @@ export function createErpModule(settings: VendorSettings, options: ModuleOptions
       const netsuite = createNetSuiteModule(required(settings.netsuite, 'NetSuite'), options);
       return { vendor: 'netsuite', port: netsuite.port, changeFeeds: [netsuite.changeFeed], limits: netsuite.limits, retry: netsuiteRetry, webhooks: {} };
     }
+    case 'businesscentral': {
+      const bc = createBusinessCentralModule(required(settings.businesscentral, 'Business Central'), options);
+      return { vendor: 'businesscentral', port: bc.port, changeFeeds: [bc.changeFeed], limits: bc.limits, retry: businessCentralRetry, webhooks: {} };
+    }
     default:
       throw new ConfigError(`CONCORD_ERP=${settings.choice.erp} has no vendor module in this build`);
   }
@@ -130,6 +138,7 @@ export function vendorLimits(settings: VendorSettings): Record<string, VendorLim
   if (settings.choice.crm === 'salesforce') limits.salesforce = salesforceLimits;
   if (settings.choice.billing === 'stripe' && settings.stripe) limits.stripe = stripeLimits(settings.stripe.apiKey);
   if (settings.choice.erp === 'netsuite') limits.netsuite = netsuiteLimits(settings.netsuite?.concurrency ?? 5);
+  if (settings.choice.erp === 'businesscentral') limits.businesscentral = businessCentralLimits;
   return limits;
 }
 
@@ -139,6 +148,7 @@ export function vendorEndpoints(settings: VendorSettings): Record<string, string
   if (settings.choice.crm === 'salesforce' && settings.salesforce) endpoints.salesforce = settings.salesforce.instanceUrl;
   if (settings.choice.billing === 'stripe' && settings.stripe) endpoints.stripe = settings.stripe.baseUrl ?? 'https://api.stripe.com';
   if (settings.choice.erp === 'netsuite' && settings.netsuite) endpoints.netsuite = settings.netsuite.baseUrl;
+  if (settings.choice.erp === 'businesscentral' && settings.businesscentral) endpoints.businesscentral = settings.businesscentral.baseUrl;
   return endpoints;
 }
 
@@ -150,6 +160,7 @@ const VENDOR_VARIABLES: Record<string, string> = {
   salesforce: 'Salesforce (SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN)',
   stripe: 'Stripe (STRIPE_API_KEY)',
   netsuite: 'NetSuite (NETSUITE_ACCOUNT_ID, NETSUITE_CONSUMER_KEY, NETSUITE_CONSUMER_SECRET, NETSUITE_TOKEN_ID, NETSUITE_TOKEN_SECRET)',
+  businesscentral: 'Business Central (BUSINESSCENTRAL_TENANT_ID, BUSINESSCENTRAL_CLIENT_ID, BUSINESSCENTRAL_CLIENT_SECRET)',
 };
 
 /**
@@ -175,8 +186,18 @@ export function vendorSettingsFromConfig(config: ConcordConfig, fallback: Vendor
     const netsuite = config.netsuite ?? fallback.netsuite;
     if (netsuite) settings.netsuite = { ...netsuite, concurrency: config.orchestration.concurrency.ERP };
     else missing.push(VENDOR_VARIABLES.netsuite);
+  } else if (choice.erp === 'businesscentral') {
+    const bc = config.businesscentral ? businessCentralSettings(config.businesscentral) : fallback.businesscentral;
+    if (bc) settings.businesscentral = { ...bc, concurrency: config.orchestration.concurrency.ERP };
+    else missing.push(VENDOR_VARIABLES.businesscentral);
   } else unavailable.push(`CONCORD_ERP=${choice.erp}`);
   if (unavailable.length > 0) throw new ConfigError(`vendor modules not in this build yet: ${unavailable.join(', ')}`);
   if (missing.length > 0) throw new ConfigError(`vendors not configured: ${missing.join('; ')}`);
   return settings;
+}
+
+/** Business Central settings from its configuration group (an empty company id: the only company). */
+function businessCentralSettings(config: NonNullable<ConcordConfig['businesscentral']>): BusinessCentralSettings {
+  const { companyId, ...rest } = config;
+  return { ...rest, ...(companyId ? { companyId } : {}) };
 }

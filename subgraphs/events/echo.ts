@@ -12,32 +12,35 @@
 import type { Coordination } from '../../core/events/coordination';
 import type { Ports } from '../orchestration/steps';
 
-/** The mark of a customer record written by Concord, per change feed (poller.ts). */
-export const echoMark = (feed: 'salesforce' | 'netsuite', customerId: string) => `echo:${feed}:${customerId}`;
+/**
+ * The mark of a customer record written by Concord, per system (poller.ts checks it against the
+ * polled event's `source`): the same whichever vendor serves the system.
+ */
+export const echoMark = (system: 'CRM' | 'ERP', customerId: string) => `echo:${system.toLowerCase()}:${customerId}`;
 
 /**
  * The ports, with every write to a customer record marked first (after, when the id is only known
  * from the write). Reads and other writes pass through untouched.
  */
 export function markConcordWrites(ports: Ports, coordination: Coordination, ttlMs: number): Ports {
-  const mark = (feed: 'salesforce' | 'netsuite', id: string) => coordination.mark(echoMark(feed, id), ttlMs).catch(() => undefined);
+  const mark = (system: 'CRM' | 'ERP', id: string) => coordination.mark(echoMark(system, id), ttlMs).catch(() => undefined);
   const crm = Object.create(ports.crm) as Ports['crm'];
   crm.updateAccount = async (id, fields) => {
-    await mark('salesforce', id);
+    await mark('CRM', id);
     return ports.crm.updateAccount(id, fields);
   };
   crm.upsertAccountByKey = async (key, fields) => {
     const result = await ports.crm.upsertAccountByKey(key, fields);
-    await mark('salesforce', result.id);
+    await mark('CRM', result.id);
     return result;
   };
   const erp = Object.create(ports.erp) as Ports['erp'];
   erp.upsertCustomer = async (input, options) => {
-    await mark('netsuite', input.customerId);
+    await mark('ERP', input.customerId);
     return ports.erp.upsertCustomer(input, options);
   };
   erp.setCreditHold = async (customerId, hold, options) => {
-    await mark('netsuite', customerId);
+    await mark('ERP', customerId);
     return ports.erp.setCreditHold(customerId, hold, options);
   };
   return { ...ports, crm, erp };

@@ -58,7 +58,8 @@ export async function runPoller(options: PollerOptions): Promise<void> {
         let appended = 0;
         for (const event of events) {
           const customerChange = event.type === 'CUSTOMER_CREATED' || event.type === 'CUSTOMER_UPDATED';
-          if (customerChange && event.customerId && (await coordination.marked(echoMark(feed.name as 'salesforce' | 'netsuite', event.customerId)))) continue;
+          const system = event.source === 'CRM' || event.source === 'ERP' ? event.source : null;
+          if (customerChange && system && event.customerId && (await coordination.marked(echoMark(system, event.customerId)))) continue;
           if (await log.append(event)) appended += 1;
         }
         await coordination.setCheckpoint(`poller:${feed.name}`, next);

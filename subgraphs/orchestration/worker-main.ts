@@ -119,6 +119,19 @@ function devVendorFallback(config: ConcordConfig): VendorFallback {
     ...(config.netsuite
       ? {}
       : { netsuite: { accountId: 'TSTDRV1234567', consumerKey: 'dev', consumerSecret: 'dev', tokenId: 'dev', tokenSecret: 'dev', baseUrl: at(103), concurrency: config.orchestration.concurrency.ERP } }),
+    ...(config.businesscentral
+      ? {}
+      : {
+          businesscentral: {
+            baseUrl: at(106),
+            tokenUrl: `${at(106)}/concord-sim-tenant/oauth2/v2.0/token`,
+            tenant: 'concord-sim-tenant',
+            environment: 'production',
+            clientId: 'concord-dev-worker',
+            clientSecret: 'dev',
+            concurrency: config.orchestration.concurrency.ERP,
+          },
+        }),
   };
 }
 

@@ -1,15 +1,32 @@
 /**
- * The ErpPort's reconciliation, customer-master and credit-memo methods, run against the NetSuite
- * adapter over the NetSuite simulator: keyset-paged SuiteQL reads (one call per 1000 rows), closed
- * periods, case-insensitive duplicate search, tax registration on the customer master, and credit
- * memos as external-id upserts (a replay updates, never duplicates).
+ * The ErpPort's reconciliation, customer-master and credit-memo methods, as a contract every ERP
+ * adapter runs (`erpPortBulkContract` with a harness): keyset-paged reads (one vendor call per
+ * 1000 rows), closed periods, case-insensitive duplicate search, tax registration on the customer
+ * master, and credit memos keyed by the billing invoice id (a replay updates, never duplicates).
+ * Run here for NetSuite over the NetSuite simulator and Business Central over its simulator.
  */
 import { ConcordError } from '../../core/errors';
-import { buildSeed } from '../../simulators/common/seed';
+import { buildSeed, type Seed } from '../../simulators/common/seed';
 import type { SimServer } from '../../simulators/common/sim-server';
 import { startNetSuiteSimulator } from '../../simulators/netsuite/server';
+import { businessCentralSeed } from '../../simulators/businesscentral/seed';
+import { startBusinessCentralSimulator } from '../../simulators/businesscentral/server';
+import { createBusinessCentralAdapter } from '../../vendors/businesscentral/adapter';
+import { toCode } from '../../vendors/businesscentral/mapping';
 import { createNetSuiteAdapter } from '../../vendors/netsuite/adapter';
 import type { ErpPort } from '../../subgraphs/erp/port';
+
+/** The port, the seed its vendor started with, and the levers the bulk contract needs. */
+export interface ErpBulkHarness {
+  port: ErpPort;
+  seed: Seed;
+  vendorCalls(): number;
+  resetCalls(): void;
+  setClosedPeriods(periods: string[]): Promise<void>;
+  /** Credit memos in the ledger for this billing invoice id. */
+  countCreditMemos(invoiceId: string): Promise<number>;
+  close(): Promise<void>;
+}
 
 const usd = (amount: string) => ({ amount, currency: 'USD' });
 
@@ -23,33 +40,28 @@ async function rejection(promise: Promise<unknown>): Promise<ConcordError> {
   throw new Error('expected a rejection');
 }
 
-describe('ErpPort bulk reads, search and credit memos: netsuite (simulator)', () => {
-  const seed = buildSeed({ customers: 300 });
-  let sim: SimServer;
+async function control(sim: SimServer, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${sim.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return (await response.json()) as any;
+}
+
+export function erpPortBulkContract(name: string, makeHarness: () => Promise<ErpBulkHarness>): void {
+describe(`ErpPort bulk reads, search and credit memos: ${name}`, () => {
+  let h: ErpBulkHarness;
   let port: ErpPort;
-  let calls = 0;
-  const control = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${sim.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    return (await response.json()) as any;
+  let seed: Seed;
+  const control = {
+    setClosedPeriods: (periods: string[]) => h.setClosedPeriods(periods),
   };
 
   beforeAll(async () => {
-    sim = await startNetSuiteSimulator({ seed });
-    port = createNetSuiteAdapter({
-      baseUrl: sim.url,
-      accountId: 'TSTDRV1234567',
-      consumerKey: 'ck',
-      consumerSecret: 'cs',
-      tokenId: 'tk',
-      tokenSecret: 'ts',
-      onCall: () => {
-        calls += 1;
-      },
-    });
+    h = await makeHarness();
+    port = h.port;
+    seed = h.seed;
   });
-  afterAll(() => sim.close());
+  afterAll(() => h.close());
   beforeEach(() => {
-    calls = 0;
+    h.resetCalls();
   });
 
   test('every customer and AR transaction in pages of 1000, one SuiteQL call per page', async () => {
@@ -62,9 +74,9 @@ describe('ErpPort bulk reads, search and credit memos: netsuite (simulator)', ()
     } while (after);
     expect(customers.map((c) => c.customerId).sort()).toEqual(seed.customers.map((c) => c.crmId).sort());
     expect(customers[0]).toMatchObject({ email: seed.customers[0].email, taxRegistration: seed.customers[0].taxRegistration });
-    expect(calls).toBe(3);
+    expect(h.vendorCalls()).toBe(3);
 
-    calls = 0;
+    h.resetCalls();
     const transactions = [];
     after = null;
     do {
@@ -74,7 +86,7 @@ describe('ErpPort bulk reads, search and credit memos: netsuite (simulator)', ()
     } while (after);
     const posted = seed.invoices.filter((i) => i.posting);
     expect(transactions).toHaveLength(posted.length);
-    expect(calls).toBe(Math.ceil(posted.length / 1000));
+    expect(h.vendorCalls()).toBe(Math.ceil(posted.length / 1000));
     const byInvoice = new Map(transactions.map((t) => [t.invoiceId, t]));
     for (const invoice of posted.slice(0, 100)) {
       expect(byInvoice.get(invoice.id)).toMatchObject({
@@ -90,18 +102,18 @@ describe('ErpPort bulk reads, search and credit memos: netsuite (simulator)', ()
 
   test('closed periods, as /__sim/periods sets them', async () => {
     expect(await port.closedPeriods()).toEqual([]);
-    await control('POST', '/__sim/periods', { closed: ['2026-09', '2026-08'] });
+    await control.setClosedPeriods(['2026-09', '2026-08']);
     try {
       expect(await port.closedPeriods()).toEqual(['2026-08', '2026-09']);
     } finally {
-      await control('POST', '/__sim/periods', { closed: [] });
+      await control.setClosedPeriods([]);
     }
   });
 
   test('duplicate candidates by name (any case), tax registration or email domain, in one call', async () => {
     const target = seed.customers[7];
     const found = await port.findCustomerCandidates({ nameTokens: ['acme'], taxRegistration: target.taxRegistration.toLowerCase(), emailDomain: 'globex-corp.example.com' });
-    expect(calls).toBe(1);
+    expect(h.vendorCalls()).toBe(1);
     const names = found.map((c) => c.companyName);
     expect(names).toEqual(expect.arrayContaining(['Acme Corp', 'Acme Industries', 'Globex Corp', target.name]));
     expect(names.every((n) => /acme|globex/i.test(n) || n === target.name)).toBe(true);
@@ -130,8 +142,7 @@ describe('ErpPort bulk reads, search and credit memos: netsuite (simulator)', ()
     const posted = await port.postCreditMemo(input, { correlationId: 'corr-cm' });
     expect(posted).toMatchObject({ invoiceId: input.invoiceId, status: 'POSTED', total: usd('94.50'), period: today.slice(0, 7) });
     await port.postCreditMemo(input, { correlationId: 'corr-cm' });
-    const state = await control('GET', '/__sim/state');
-    expect(state.creditMemo.filter((c: any) => c.externalId === input.invoiceId)).toHaveLength(1);
+    expect(await h.countCreditMemos(input.invoiceId)).toBe(1);
 
     const all = [];
     let after: string | null = null;
@@ -148,14 +159,77 @@ describe('ErpPort bulk reads, search and credit memos: netsuite (simulator)', ()
       .reduce((sum, i) => sum + i.amountRemaining, 0);
     expect(profile.arBalance.amount).toBe(((owed - 9450) / 100).toFixed(2));
 
-    await control('POST', '/__sim/periods', { closed: [today.slice(0, 7)] });
+    await control.setClosedPeriods([today.slice(0, 7)]);
     try {
       expect(await rejection(port.postCreditMemo({ ...input, invoiceId: 'in_credit_contract_2' }, { correlationId: 'c' }))).toMatchObject({ code: 'PERIOD_CLOSED', retryable: false });
     } finally {
-      await control('POST', '/__sim/periods', { closed: [] });
+      await control.setClosedPeriods([]);
     }
     await port.reverseCreditMemo(input.invoiceId, { correlationId: 'c' });
     await port.reverseCreditMemo(input.invoiceId, { correlationId: 'c' });
-    expect((await control('GET', '/__sim/state')).creditMemo.filter((c: any) => c.externalId === input.invoiceId)).toHaveLength(0);
+    expect(await h.countCreditMemos(input.invoiceId)).toBe(0);
   });
+});
+}
+
+erpPortBulkContract('netsuite (simulator)', async () => {
+  const seed = buildSeed({ customers: 300 });
+  const sim = await startNetSuiteSimulator({ seed });
+  let calls = 0;
+  const port = createNetSuiteAdapter({
+    baseUrl: sim.url,
+    accountId: 'TSTDRV1234567',
+    consumerKey: 'ck',
+    consumerSecret: 'cs',
+    tokenId: 'tk',
+    tokenSecret: 'ts',
+    onCall: () => {
+      calls += 1;
+    },
+  });
+  return {
+    port,
+    seed,
+    vendorCalls: () => calls,
+    resetCalls: () => {
+      calls = 0;
+    },
+    setClosedPeriods: async (closed) => {
+      await control(sim, 'POST', '/__sim/periods', { closed });
+    },
+    countCreditMemos: async (id) => (await control(sim, 'GET', '/__sim/state')).creditMemo.filter((c: any) => c.externalId === id).length,
+    close: () => sim.close(),
+  };
+});
+
+erpPortBulkContract('businesscentral (simulator)', async () => {
+  const seed = businessCentralSeed(buildSeed({ customers: 300 }));
+  const sim = await startBusinessCentralSimulator({ seed, tenant: 'bulk-tenant' });
+  let calls = 0;
+  const port = createBusinessCentralAdapter({
+    baseUrl: sim.url,
+    tokenUrl: `${sim.url}/bulk-tenant/oauth2/v2.0/token`,
+    tenant: 'bulk-tenant',
+    environment: 'production',
+    clientId: 'bulk-client',
+    clientSecret: 'bulk-secret',
+    onCall: (call) => {
+      if (call.operation !== 'oauth.token') calls += 1;
+    },
+  });
+  await port.ping();
+  return {
+    port,
+    seed,
+    vendorCalls: () => calls,
+    resetCalls: () => {
+      calls = 0;
+    },
+    setClosedPeriods: async (closed) => {
+      await control(sim, 'POST', '/__sim/periods', { closed });
+    },
+    countCreditMemos: async (id) =>
+      (await control(sim, 'GET', '/__sim/state')).salesCreditMemos.filter((c: any) => c.externalDocumentNumber === toCode(id, 35, 'id') && c.status !== 'Canceled').length,
+    close: () => sim.close(),
+  };
 });

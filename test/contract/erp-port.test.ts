@@ -1,8 +1,9 @@
 /**
  * The ErpPort contract: what every ERP adapter must do, in canonical terms. `erpPortContract` runs
  * against a harness (the port plus a way to look at and disturb the vendor behind it); the NetSuite
- * adapter runs it here against the NetSuite simulator on port 0. Another ERP adapter adds one
- * `erpPortContract(...)` call with its own harness.
+ * adapter runs it here against the NetSuite simulator on port 0, the Business Central adapter
+ * against the Business Central simulator. Another ERP adapter adds one `erpPortContract(...)` call
+ * with its own harness.
  */
 import { ConcordError, UncertainOutcomeError } from '../../core/errors';
 import { fromMinorUnits } from '../../core/money';
@@ -10,6 +11,10 @@ import type { SimServer } from '../../simulators/common/sim-server';
 import { buildSeed, type Seed } from '../../simulators/common/seed';
 import { startNetSuiteSimulator } from '../../simulators/netsuite/server';
 import { createNetSuiteAdapter } from '../../vendors/netsuite/adapter';
+import { businessCentralSeed } from '../../simulators/businesscentral/seed';
+import { startBusinessCentralSimulator } from '../../simulators/businesscentral/server';
+import { createBusinessCentralAdapter } from '../../vendors/businesscentral/adapter';
+import { toCode } from '../../vendors/businesscentral/mapping';
 import type { ErpPort } from '../../subgraphs/erp/port';
 
 /** The port under test and the levers a contract needs on the vendor behind it. */
@@ -285,6 +290,51 @@ erpPortContract('NetSuite adapter over the NetSuite simulator', async () => {
     },
     countInvoices: async (id) => (await control('GET', '/__sim/state')).invoice.filter((r) => r.externalId === id).length,
     countCustomers: async (id) => (await control('GET', '/__sim/state')).customer.filter((r) => r.externalId === id).length,
+    setClosedPeriods: async (periods) => {
+      await control('POST', '/__sim/periods', { closed: periods });
+    },
+    failAll: async (kind) => {
+      await control('POST', '/__sim/faults', kind ? { rate: 1, kinds: [kind] } : { rate: 0, kinds: [] });
+    },
+    close: () => sim.close(),
+  };
+});
+
+erpPortContract('Business Central adapter over the Business Central simulator', async () => {
+  // The seed as Business Central holds it: GUID ids, the canonical id as the customer number.
+  const seed = businessCentralSeed(buildSeed());
+  const credentials = { clientId: 'contract-client', clientSecret: 'contract-secret' };
+  const sim: SimServer = await startBusinessCentralSimulator({ seed, tenant: 'contract-tenant', environment: 'production', ...credentials });
+  let calls = 0;
+  const port = createBusinessCentralAdapter({
+    baseUrl: sim.url,
+    tokenUrl: `${sim.url}/contract-tenant/oauth2/v2.0/token`,
+    tenant: 'contract-tenant',
+    environment: 'production',
+    ...credentials,
+    timeoutMs: 5000,
+    onCall: (call) => {
+      // The token endpoint is Entra ID's, not Business Central's.
+      if (call.operation !== 'oauth.token') calls += 1;
+    },
+  });
+  await port.ping(); // the token and the company, once
+  const control = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${sim.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+    return (await response.json()) as Record<string, { externalDocumentNumber?: string; number?: string; status?: string }[]>;
+  };
+  // A document still in the ledger (a draft or posted one; a canceled one is not).
+  const held = (status: string | undefined) => status !== 'Canceled';
+  return {
+    port,
+    seed,
+    vendorCalls: () => calls,
+    resetCalls: () => {
+      calls = 0;
+    },
+    countInvoices: async (id) => (await control('GET', '/__sim/state')).salesInvoices.filter((r) => r.externalDocumentNumber === toCode(id, 35, 'id') && held(r.status)).length,
+    countCustomers: async (id) => (await control('GET', '/__sim/state')).customers.filter((r) => r.number === id.toUpperCase()).length,
     setClosedPeriods: async (periods) => {
       await control('POST', '/__sim/periods', { closed: periods });
     },

@@ -3,7 +3,9 @@ import { loadConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import type { VendorCall } from '../../core/vendor-call';
 import { SCOPES, mintToken } from '../../gateway/token';
-import { STRIPE_TAX_RATE_ID, type Seed } from '../../simulators/common/seed';
+import { STRIPE_TAX_RATE_ID, buildSeed, type Seed } from '../../simulators/common/seed';
+import { businessCentralSeed } from '../../simulators/businesscentral/seed';
+import { createBusinessCentralSimulator } from '../../simulators/businesscentral/server';
 import { createNetSuiteSimulator } from '../../simulators/netsuite/server';
 import { createSalesforceSimulator } from '../../simulators/salesforce/server';
 import { createStripeSimulator } from '../../simulators/stripe/server';
@@ -45,14 +47,36 @@ export interface TestSystemOptions {
  * Production never starts a simulator: for NODE_ENV=production the test starts them itself, as
  * stand-ins for remote vendors, and configures them as real vendors.
  */
-async function remoteVendors(seed: Seed | undefined): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+async function remoteVendors(seed: Seed | undefined, chosen: Record<string, string> = {}): Promise<{ env: Record<string, string>; close(): Promise<void> }> {
+  const bcErp = chosen.CONCORD_ERP === 'businesscentral';
+  const erpSeed = bcErp ? businessCentralSeed(seed ?? buildSeed()) : seed;
+  const bc = SIMULATOR_CREDENTIALS.businesscentral;
   const sims = [
-    await createSalesforceSimulator({ seed }).listen(0, '127.0.0.1'),
-    await createStripeSimulator({ seed, searchLagMs: DEFAULT_STRIPE_SEARCH_LAG_MS }).listen(0, '127.0.0.1'),
-    await createNetSuiteSimulator({ seed }).listen(0, '127.0.0.1'),
+    await createSalesforceSimulator({ seed: erpSeed }).listen(0, '127.0.0.1'),
+    await createStripeSimulator({ seed: erpSeed, searchLagMs: DEFAULT_STRIPE_SEARCH_LAG_MS }).listen(0, '127.0.0.1'),
+    bcErp
+      ? await createBusinessCentralSimulator({ seed: erpSeed, tenant: bc.tenant, environment: bc.environment, clientId: bc.clientId, clientSecret: bc.clientSecret }).listen(0, '127.0.0.1')
+      : await createNetSuiteSimulator({ seed }).listen(0, '127.0.0.1'),
   ];
-  const [salesforce, stripe, netsuite] = sims;
+  const [salesforce, stripe, erp] = sims;
   const ns = SIMULATOR_CREDENTIALS.netsuite;
+  const erpEnv: Record<string, string> = bcErp
+    ? {
+        BUSINESSCENTRAL_TENANT_ID: bc.tenant,
+        BUSINESSCENTRAL_ENVIRONMENT: bc.environment,
+        BUSINESSCENTRAL_CLIENT_ID: bc.clientId,
+        BUSINESSCENTRAL_CLIENT_SECRET: bc.clientSecret,
+        BUSINESSCENTRAL_BASE_URL: erp.url,
+        BUSINESSCENTRAL_TOKEN_URL: `${erp.url}/${bc.tenant}/oauth2/v2.0/token`,
+      }
+    : {
+        NETSUITE_ACCOUNT_ID: ns.accountId,
+        NETSUITE_BASE_URL: erp.url,
+        NETSUITE_CONSUMER_KEY: ns.consumerKey,
+        NETSUITE_CONSUMER_SECRET: ns.consumerSecret,
+        NETSUITE_TOKEN_ID: ns.tokenId,
+        NETSUITE_TOKEN_SECRET: ns.tokenSecret,
+      };
   return {
     env: {
       SALESFORCE_INSTANCE_URL: salesforce.url,
@@ -60,12 +84,7 @@ async function remoteVendors(seed: Seed | undefined): Promise<{ env: Record<stri
       STRIPE_API_KEY: SIMULATOR_CREDENTIALS.stripeKey,
       STRIPE_API_BASE: stripe.url,
       CONCORD_STRIPE_TAX_RATE_ID: STRIPE_TAX_RATE_ID,
-      NETSUITE_ACCOUNT_ID: ns.accountId,
-      NETSUITE_BASE_URL: netsuite.url,
-      NETSUITE_CONSUMER_KEY: ns.consumerKey,
-      NETSUITE_CONSUMER_SECRET: ns.consumerSecret,
-      NETSUITE_TOKEN_ID: ns.tokenId,
-      NETSUITE_TOKEN_SECRET: ns.tokenSecret,
+      ...erpEnv,
       CONCORD_SUBGRAPH_SECRET: 'concord-test-subgraph-secret-0123456789',
       CONCORD_JWT_ISSUER: 'https://idp.test.example',
       CONCORD_JWT_AUDIENCE: 'concord-test',
@@ -77,7 +96,7 @@ async function remoteVendors(seed: Seed | undefined): Promise<{ env: Record<stri
 }
 
 export async function startTestSystem(options: TestSystemOptions = {}): Promise<TestSystem> {
-  const remote = options.env?.NODE_ENV === 'production' ? await remoteVendors(options.seed) : null;
+  const remote = options.env?.NODE_ENV === 'production' ? await remoteVendors(options.seed, options.env) : null;
   // Tests poll hard from one subject (100 runs at 10 polls a second): the per-subject rate limit is
   // raised, not off, so every request still goes through it. test/security sets its own.
   const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', CONCORD_RATE_LIMIT_RPS: '100000', CONCORD_RATE_LIMIT_BURST: '100000', ...remote?.env, ...options.env });
