@@ -31,7 +31,7 @@ function redisImplementation(): Implementation {
     },
     async cleanup() {
       if (!redis) return;
-      const found = await redis.keys(`{${prefix}}*`);
+      const found = await redis.keys(`{${prefix}*`);
       if (found.length) await redis.del(...found);
       await redis.quit();
     },
