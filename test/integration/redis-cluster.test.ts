@@ -1,0 +1,157 @@
+/**
+ * Concord on a real Redis Cluster (three masters of the test's own, REDIS_URL=redis+cluster://...):
+ * order-to-cash runs complete with exactly one effect per system, a live-event subscription gets
+ * its events and resumes from a cursor, the gateway's rate limit refuses a subject over its budget,
+ * and Concord's keys are found on every master (SCAN on each: a master holds only its own slots).
+ */
+import { Cluster } from 'ioredis';
+import { createRedisClient, redisMasters } from '../../core/redis';
+import { SCOPES, mintToken } from '../../gateway/token';
+import { effectsOf, readyOpportunities, startRun, waitForRun } from '../helpers/order-to-cash';
+import { startOwnRedisCluster, type OwnRedisCluster } from '../helpers/redis';
+import { TEST_JWT_SECRET, startTestSystem, type TestSystem } from '../helpers/system';
+import { subscribe, wsClient } from '../events/helpers';
+
+jest.setTimeout(240_000);
+
+const PREFIX = 'concord-cluster-test';
+
+describe('on a Redis Cluster of three masters', () => {
+  let cluster: OwnRedisCluster;
+  let system: TestSystem;
+  let opportunities: { id: string; accountId: string }[];
+  const clients: { dispose(): void | Promise<void> }[] = [];
+
+  beforeAll(async () => {
+    cluster = await startOwnRedisCluster();
+    system = await startTestSystem({ env: { REDIS_URL: cluster.url, CONCORD_REDIS_PREFIX: PREFIX, CONCORD_POLL_INTERVAL_MS: '0' } });
+    opportunities = await readyOpportunities(system.simulators.salesforce!.url);
+  }, 120_000);
+  afterAll(async () => {
+    for (const c of clients.splice(0)) await c.dispose();
+    await system?.close();
+    await cluster?.stop();
+  });
+
+  it('runs order-to-cash: every run completes with one effect in each system', async () => {
+    const deals = opportunities.splice(0, 4);
+    const started = await Promise.all(deals.map((opp) => startRun(system, opp.id, `cluster-${opp.id}`)));
+    for (const s of started) expect(s.body.errors).toBeUndefined();
+    const runs = await Promise.all(started.map((s) => waitForRun(system, s.body.data.startOrderToCash.id, undefined, 120_000)));
+    expect(runs.map((r) => r.status)).toEqual(deals.map(() => 'COMPLETED'));
+    for (const [i, opp] of deals.entries()) {
+      const effects = await effectsOf(system, opp.id, opp.accountId);
+      expect({
+        deal: opp.id,
+        erpCustomers: effects.erpCustomers.length,
+        subscriptions: effects.subscriptions.length,
+        invoices: effects.invoices.length,
+        erpInvoices: effects.erpInvoices.length,
+        crm: effects.opportunity.Concord_Order_Status__c,
+      }).toEqual({ deal: opp.id, erpCustomers: 1, subscriptions: 1, invoices: 1, erpInvoices: 1, crm: 'Completed' });
+      expect(runs[i].opportunityId).toBe(opp.id);
+    }
+    // The same key again is a replay (the key's slot and the run's slot are two units), and the
+    // deal cannot get a second run under another key (the opportunity's slot).
+    const replay = await startRun(system, deals[0].id, `cluster-${deals[0].id}`);
+    expect(replay.body.data.startOrderToCash.id).toBe(runs[0].id);
+    const second = await startRun(system, deals[0].id, `cluster-again-${deals[0].id}`);
+    expect(second.body.errors?.[0].extensions.code).toBe('CONFLICT');
+    // Listing and counts read the index unit.
+    const { body } = await system.gql(`{ orderToCashRuns(first: 50, status: COMPLETED) { edges { node { id } } } }`);
+    expect(body.errors).toBeUndefined();
+    const listed = body.data.orderToCashRuns.edges.map((e: any) => e.node.id);
+    for (const run of runs) expect(listed).toContain(run.id);
+  });
+
+  it('delivers live events to a subscription, and resumes after a disconnect without gap or duplicate', async () => {
+    const opp = opportunities.shift()!;
+    const head = (await system.events.log.head()) ?? '0-0';
+    const query = `subscription Mine($customer: ID!, $after: String) {
+      customerEvents(customerId: $customer, after: $after) { id type detail run { id } }
+    }`;
+    const first = wsClient(system.gateway.url, system.token);
+    clients.push(first);
+    const before = subscribe(first, query, { customer: opp.accountId, after: head });
+    const started = await startRun(system, opp.id, `cluster-live-${opp.id}`);
+    const runId = started.body.data.startOrderToCash.id as string;
+    await before.until((p) => p.length >= 2, 60_000);
+    await first.dispose();
+    const seen = before.payloads.map((p) => p.data.customerEvents);
+
+    await waitForRun(system, runId, undefined, 120_000);
+    const second = wsClient(system.gateway.url, system.token);
+    clients.push(second);
+    const after = subscribe(second, query, { customer: opp.accountId, after: seen[seen.length - 1].id });
+    await after.until(
+      (p) => p.some((x) => x.data?.customerEvents.type === 'RUN_STATUS_CHANGED' && JSON.parse(x.data.customerEvents.detail).status === 'COMPLETED'),
+      60_000,
+    );
+    const received = [...seen, ...after.payloads.map((p) => p.data.customerEvents)].map((e) => e.id);
+    const expected = (await system.events.log.read(head, 10_000)).filter((e) => e.customerId === opp.accountId).map((e) => e.id);
+    expect(new Set(received).size).toBe(received.length);
+    expect(received).toEqual(expected.slice(0, received.length));
+    expect(after.payloads.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a subject over its rate limit, with buckets shared through the cluster', async () => {
+    // A gateway of its own with a small budget (5 at once, 1 a second), on the same cluster.
+    const limited = await startTestSystem({
+      env: { REDIS_URL: cluster.url, CONCORD_REDIS_PREFIX: PREFIX, CONCORD_WORKERS: '0', CONCORD_RATE_LIMIT_RPS: '1', CONCORD_RATE_LIMIT_BURST: '5' },
+    });
+    try {
+      const ask = (token: string) =>
+        fetch(`${limited.gateway.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query: '{ __typename }' }),
+        });
+      // Several subjects, so their buckets (a slot each) fall on different masters.
+      for (let i = 0; i < 12; i++) {
+        const token = await mintToken({ secret: TEST_JWT_SECRET, subject: `cluster-rate-${i}`, scopes: SCOPES });
+        const statuses: number[] = [];
+        for (let n = 0; n < 6; n++) statuses.push((await ask(token)).status);
+        // The sixth within a second: the bucket refilled at most one request's worth on a slow machine.
+        expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+        const refused = await ask(token);
+        expect(refused.status).toBe(429);
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect((await refused.json()).errors[0].extensions.code).toBe('RATE_LIMITED');
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("has Concord's keys on all three masters", async () => {
+    const client = createRedisClient(cluster.url) as Cluster;
+    try {
+      await new Promise<void>((resolve, reject) => (client.status === 'ready' ? resolve() : client.once('ready', resolve).once('error', reject)));
+      const masters = redisMasters(client);
+      expect(masters).toHaveLength(3);
+      const perMaster: Record<string, Record<string, number>> = {};
+      for (const master of masters) {
+        const kinds: Record<string, number> = {};
+        let cursor = '0';
+        do {
+          const [next, keys] = await master.scan(cursor, 'MATCH', `{${PREFIX}*`, 'COUNT', 1000);
+          cursor = next;
+          for (const key of keys) {
+            // {prefix:o2c:run:<id>} -> o2c:run, {prefix:queue:o2c-erp}:... -> queue, ...
+            const unit = key.slice(PREFIX.length + 2, key.indexOf('}')).split(':');
+            const kind = unit[0] === 'o2c' || unit[0] === 'wf' ? unit.slice(0, 2).join(':') : unit[0];
+            kinds[kind] = (kinds[kind] ?? 0) + 1;
+          }
+        } while (cursor !== '0');
+        perMaster[`${master.options.host}:${master.options.port}`] = kinds;
+      }
+      console.log(`Concord keys per master: ${JSON.stringify(perMaster)}`);
+      for (const kinds of Object.values(perMaster)) expect(Object.values(kinds).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      // Runs, queues, the event stream and rate buckets all exist somewhere in the cluster.
+      const all = Object.values(perMaster).flatMap((kinds) => Object.keys(kinds));
+      for (const kind of ['o2c:run', 'o2c:idem', 'o2c:opp', 'o2c:index', 'queue', 'events', 'ratelimit']) expect(all).toContain(kind);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
