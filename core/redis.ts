@@ -1,6 +1,6 @@
 /**
  * Every Redis connection of a Concord process is made here, from REDIS_URL: a single server
- * (`redis://` or `rediss://`, as ioredis takes them) or a Redis Cluster
+ * (`redis://` or `rediss://` or a Unix socket path, as ioredis takes them) or a Redis Cluster
  * (`redis+cluster://[user:password@]host:port,host:port,...`, `rediss+cluster://` for TLS), in which
  * case the client is an ioredis Cluster. Callers get the same command interface either way.
  *
@@ -32,7 +32,10 @@ const CLUSTER_SCHEME = /^(rediss?)\+cluster:\/\//i;
 export function parseRedisUrl(url: string, variable = 'REDIS_URL'): RedisTarget {
   const cluster = CLUSTER_SCHEME.exec(url);
   if (!cluster) {
-    if (!/^rediss?:\/\//i.test(url)) throw new RedisUrlError(`${variable} must start with redis://, rediss://, redis+cluster:// or rediss+cluster://`);
+    // A path is a Unix socket, as ioredis takes it.
+    if (!/^rediss?:\/\//i.test(url) && !url.startsWith('/')) {
+      throw new RedisUrlError(`${variable} must start with redis://, rediss://, redis+cluster:// or rediss+cluster:// (or be a Unix socket path)`);
+    }
     return { kind: 'single', urls: [url] };
   }
   const scheme = cluster[1].toLowerCase();
