@@ -1,7 +1,8 @@
 /**
- * AuditTrail in Redis: one stream, `{<prefix>:audit}` (a stream is one key, so one Redis Cluster slot;
- * its hash tag is its own, so it does not share a slot with runs or queues). A stream because entries are only appended, its ids order them and
- * serve as cursors (XREVRANGE with an exclusive start), and it is never trimmed: the trail is kept.
+ * AuditTrail in Redis: one stream, `{<prefix>:audit}` (a stream is one key, so one Redis Cluster
+ * slot; the tag is its own, so it does not share a slot with runs or queues). A stream because
+ * entries are only appended, its ids order them and serve as cursors (XREVRANGE with an exclusive
+ * start), and it is never trimmed: the trail is kept.
  */
 import type { Redis, Cluster } from 'ioredis';
 import { createRedisClient, tag } from '../../../core/redis';
