@@ -105,6 +105,8 @@ export interface OwnRedisCluster {
   /** REDIS_URL for Concord: redis+cluster://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3 */
   url: string;
   ports: number[];
+  /** SIGKILL the node on `port` (the cluster notices within its node timeout, 2 s). */
+  kill(port: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -135,17 +137,14 @@ export async function startOwnRedisCluster(): Promise<OwnRedisCluster> {
   }
   const dir = mkdtempSync(path.join(tmpdir(), 'concord-redis-cluster-'));
   const children: ChildProcess[] = [];
+  const killChild = (child: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGKILL');
+    });
   const stop = async () => {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      ),
-    );
+    await Promise.all(children.map(killChild));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -153,7 +152,7 @@ export async function startOwnRedisCluster(): Promise<OwnRedisCluster> {
       const nodeDir = path.join(dir, String(port));
       mkdirSync(nodeDir);
       children.push(
-        spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--appendonly', 'no', '--save', ''], { stdio: 'ignore' }),
+        spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--appendonly', 'no', '--save', ''], { stdio: 'ignore' }),
       );
     }
     const probes = ports.map((port) => new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 }));
@@ -176,7 +175,7 @@ export async function startOwnRedisCluster(): Promise<OwnRedisCluster> {
     await stop();
     throw error;
   }
-  return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, stop };
+  return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, kill: (port) => killChild(children[ports.indexOf(port)]), stop };
 }
 
 async function until(condition: () => Promise<boolean>, failure: string, timeoutMs = 60_000): Promise<void> {

@@ -5,6 +5,7 @@
  * and Concord's keys are found on every master (SCAN on each: a master holds only its own slots).
  */
 import { Cluster } from 'ioredis';
+import { redisReadiness } from '../../core/readiness';
 import { createRedisClient, redisMasters } from '../../core/redis';
 import { createRedisRateLimiter } from '../../gateway/rate-limit';
 import { SCOPES, mintToken } from '../../gateway/token';
@@ -32,6 +33,17 @@ describe('on a Redis Cluster of three masters', () => {
     for (const c of clients.splice(0)) await c.dispose();
     await system?.close();
     await cluster?.stop();
+  });
+  const closeSystem = async () => {
+    for (const c of clients.splice(0)) await c.dispose();
+    await system.close();
+    system = undefined as unknown as TestSystem;
+  };
+
+  it('is ready: /ready asks the cluster (cluster_state:ok)', async () => {
+    const ready = await fetch(`${system.gateway.url}/ready`);
+    const body = await ready.json();
+    expect({ status: ready.status, redis: body.checks?.redis }).toEqual({ status: 200, redis: 'up' });
   });
 
   it('runs order-to-cash: every run completes with one effect in each system', async () => {
@@ -166,6 +178,25 @@ describe('on a Redis Cluster of three masters', () => {
       for (const kind of ['o2c:run', 'o2c:idem', 'o2c:opp', 'o2c:index', 'queue', 'events', 'ratelimit']) expect(all).toContain(kind);
     } finally {
       client.disconnect();
+    }
+  });
+
+  it('is not ready once a master is lost (cluster_state:fail)', async () => {
+    await closeSystem(); // Concord's own clients would only retry against the lost node
+    const readiness = redisReadiness(cluster.url);
+    try {
+      expect(await readiness.check()).toBe('up');
+      await cluster.kill(cluster.ports[0]);
+      const deadline = Date.now() + 60_000;
+      let state = await readiness.check();
+      while (state === 'up' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        state = await readiness.check();
+      }
+      console.log(`readiness after losing a master: ${state}`);
+      expect(state).toMatch(/^down \(/);
+    } finally {
+      await readiness.close();
     }
   });
 });
