@@ -19,7 +19,9 @@
  *   3. the idempotency-key pointer, compare-and-set the same way; a key held by another run undoes 2;
  *   4. the record made permanent (PERSIST), only if it has not expired meanwhile; then the index.
  * A crash leaves at most a provisional record that expires, and pointers to a run that no longer
- * exists, which every step treats as free. The record's expiry is the arbiter between a creator
+ * exists, which every step treats as free. A start that stopped after step 3 is found by its key;
+ * a replay hands the run to its lane and the first save makes the record permanent (no competitor
+ * can hold the deal while the record exists, so rolling forward is as safe as step 4). The record's expiry is the arbiter between a creator
  * that stalled past it and a competitor that took the pointer over: the stalled creator's step 4
  * fails, so it undoes its pointers and answers SERVICE_UNAVAILABLE (retryable).
  *
@@ -119,6 +121,8 @@ if not current[1] or current[1] ~= ARGV[1] then
   return nil
 end
 redis.call('HSET', KEYS[1], 'json', ARGV[2], 'status', ARGV[3], 'version', tostring(tonumber(ARGV[1]) + 1))
+-- A record still provisional (its start stopped after step 3 and was replayed) is kept from now on.
+redis.call('PERSIST', KEYS[1])
 return current[2]
 `;
 
@@ -341,9 +345,11 @@ export function createRedisRunStore(options: RedisRunStoreOptions = {}): RunStor
       const opp = await claim(keys.opp(run.opportunityId), run, (holder) => holder.status !== 'COMPENSATED');
       if ('holder' in opp) {
         await discard();
-        // The same key racing for the same deal: the first one's run is the answer, as a replay.
-        const outcome = opp.holder.idempotencyKey === run.idempotencyKey ? 'existing-key' : 'existing-opportunity';
-        return { outcome, run: opp.holder };
+        if (opp.holder.idempotencyKey !== run.idempotencyKey) return { outcome: 'existing-opportunity', run: opp.holder };
+        // The same key for the same deal: the holder's run is the answer, as a replay. Its key
+        // pointer is set if its start stopped before step 3, so the key finds it from now on.
+        await point(keys.idem(run.idempotencyKey), null, opp.holder.id).catch(() => false);
+        return { outcome: 'existing-key', run: opp.holder };
       }
       const undoOpportunity = () => point(keys.opp(run.opportunityId), run.id, opp.previous).catch(() => false);
 

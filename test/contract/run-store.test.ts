@@ -319,6 +319,23 @@ describe('RunStore on Redis, after a process stopped half-way', () => {
     expect(await store.create(blocked)).toEqual({ outcome: 'created', run: blocked });
   });
 
+  test('a start that stopped after claiming its key is found by the key and kept once worked on', async () => {
+    // What steps 1 to 3 leave: a provisional record, the deal's and the key's pointers.
+    const run = makeRun();
+    const record = `{${prefix}:o2c:run:${run.id}}`;
+    await redis.hset(record, 'json', JSON.stringify(run), 'status', run.status, 'version', run.version, 'created', Date.parse(run.createdAt));
+    await redis.pexpire(record, 30_000);
+    await redis.set(`{${prefix}:o2c:opp:${run.opportunityId}}`, run.id);
+    await redis.set(`{${prefix}:o2c:idem:${run.idempotencyKey}}`, run.id);
+    // The caller's retry replays it (the engine then hands it to its lane) ...
+    expect(await store.findByKey(run.idempotencyKey)).toEqual(run);
+    expect((await store.create(makeRun({ idempotencyKey: run.idempotencyKey, opportunityId: run.opportunityId }))).run.id).toBe(run.id);
+    // ... and the first save keeps it for good, and lists it.
+    await moveTo(store, run, 'RUNNING');
+    expect(await redis.pttl(record)).toBe(-1);
+    expect((await store.list({ status: 'RUNNING' }, { first: 50 })).items.map((r) => r.id)).toContain(run.id);
+  });
+
   test('a listing index left behind by a save is brought up to date by a filtered list', async () => {
     const run = makeRun();
     await store.create(run);
