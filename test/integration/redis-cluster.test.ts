@@ -1,6 +1,7 @@
 /**
  * Concord on a real Redis Cluster (three masters of the test's own, REDIS_URL=redis+cluster://...):
- * order-to-cash runs complete with exactly one effect per system, a live-event subscription gets
+ * an API without workers and an `npm run worker` process on it; order-to-cash runs complete on the
+ * worker with exactly one effect per system, a live-event subscription gets
  * its events and resumes from a cursor, the gateway's rate limit refuses a subject over its budget,
  * and Concord's keys are found on every master (SCAN on each: a master holds only its own slots).
  */
@@ -10,8 +11,11 @@ import { createRedisClient, redisMasters } from '../../core/redis';
 import { createRedisRateLimiter } from '../../gateway/rate-limit';
 import { SCOPES, mintToken } from '../../gateway/token';
 import { effectsOf, readyOpportunities, startRun, waitForRun } from '../helpers/order-to-cash';
+import { freePort, npmRun, type Proc } from '../helpers/processes';
 import { startOwnRedisCluster, type OwnRedisCluster } from '../helpers/redis';
 import { TEST_JWT_SECRET, startTestSystem, type TestSystem } from '../helpers/system';
+import { STRIPE_TAX_RATE_ID } from '../../simulators/common/seed';
+import { SIMULATOR_CREDENTIALS } from '../../system';
 import { subscribe, wsClient } from '../events/helpers';
 
 jest.setTimeout(240_000);
@@ -21,29 +25,55 @@ const PREFIX = 'concord-cluster-test';
 describe('on a Redis Cluster of three masters', () => {
   let cluster: OwnRedisCluster;
   let system: TestSystem;
+  let worker: Proc | null = null;
+  let workerPort: number;
   let opportunities: { id: string; accountId: string }[];
   const clients: { dispose(): void | Promise<void> }[] = [];
 
   beforeAll(async () => {
     cluster = await startOwnRedisCluster();
-    system = await startTestSystem({ env: { REDIS_URL: cluster.url, CONCORD_REDIS_PREFIX: PREFIX, CONCORD_POLL_INTERVAL_MS: '0' } });
+    system = await startTestSystem({ env: { REDIS_URL: cluster.url, CONCORD_REDIS_PREFIX: PREFIX, CONCORD_POLL_INTERVAL_MS: '0', CONCORD_WORKERS: '0' } });
     opportunities = await readyOpportunities(system.simulators.salesforce!.url);
-  }, 120_000);
-  afterAll(async () => {
-    for (const c of clients.splice(0)) await c.dispose();
-    await system?.close();
-    await cluster?.stop();
-  });
+    // The worker reaches the test system's simulators as it would reach real vendors.
+    const ns = SIMULATOR_CREDENTIALS.netsuite;
+    workerPort = await freePort();
+    worker = npmRun('worker', {
+      REDIS_URL: cluster.url,
+      CONCORD_REDIS_PREFIX: PREFIX,
+      CONCORD_WORKER_PORT: String(workerPort),
+      CONCORD_POLL_INTERVAL_MS: '0',
+      SALESFORCE_INSTANCE_URL: system.simulators.salesforce!.url,
+      SALESFORCE_ACCESS_TOKEN: SIMULATOR_CREDENTIALS.salesforceToken,
+      STRIPE_API_KEY: SIMULATOR_CREDENTIALS.stripeKey,
+      STRIPE_API_BASE: system.simulators.stripe!.url,
+      CONCORD_STRIPE_TAX_RATE_ID: STRIPE_TAX_RATE_ID,
+      NETSUITE_ACCOUNT_ID: ns.accountId,
+      NETSUITE_BASE_URL: system.simulators.netsuite!.url,
+      NETSUITE_CONSUMER_KEY: ns.consumerKey,
+      NETSUITE_CONSUMER_SECRET: ns.consumerSecret,
+      NETSUITE_TOKEN_ID: ns.tokenId,
+      NETSUITE_TOKEN_SECRET: ns.tokenSecret,
+    });
+    await worker.waitFor(/worker ready/, 120_000);
+  }, 240_000);
   const closeSystem = async () => {
     for (const c of clients.splice(0)) await c.dispose();
-    await system.close();
+    await worker?.stop();
+    worker = null;
+    await system?.close();
     system = undefined as unknown as TestSystem;
   };
+  afterAll(async () => {
+    await closeSystem();
+    await cluster?.stop();
+  });
 
-  it('is ready: /ready asks the cluster (cluster_state:ok)', async () => {
-    const ready = await fetch(`${system.gateway.url}/ready`);
-    const body = await ready.json();
-    expect({ status: ready.status, redis: body.checks?.redis }).toEqual({ status: 200, redis: 'up' });
+  it('is ready: the API and the worker ask the cluster (cluster_state:ok) on /ready', async () => {
+    for (const url of [system.gateway.url, `http://127.0.0.1:${workerPort}`]) {
+      const ready = await fetch(`${url}/ready`);
+      const body = await ready.json();
+      expect({ url, status: ready.status, redis: body.checks?.redis }).toEqual({ url, status: 200, redis: 'up' });
+    }
   });
 
   it('runs order-to-cash: every run completes with one effect in each system', async () => {
