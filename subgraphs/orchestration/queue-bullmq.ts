@@ -23,9 +23,9 @@ export interface BullMqQueueOptions {
    * Redis to use: a URL or ioredis-style options (BullMQ's `RedisOptions`; no `keyPrefix`, BullMQ
    * refuses it, use `prefix`). BullMQ opens its own connections from these (Queue and Worker each)
    * and closes them on close(); it sets `maxRetriesPerRequest: null` on the worker connections
-   * itself. A Redis Cluster URL (`redis+cluster://`, core/redis.ts) makes one ioredis Cluster here,
-   * shared by the queues and duplicated by BullMQ for each worker's blocking connection (BullMQ
-   * accepts a Cluster as `connection`), quit on close(). Default: redis://127.0.0.1:6379.
+   * itself. A Redis Cluster URL (`redis+cluster://`, core/redis.ts) makes two ioredis Cluster
+   * clients here, one for the queues and one for the workers (which BullMQ duplicates for each
+   * blocking connection; BullMQ accepts a Cluster as `connection`), quit on close(). Default: redis://127.0.0.1:6379.
    */
   connection?: string | RedisOptions;
   /**
@@ -79,10 +79,14 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
     workerConcurrency,
     logger = createLogger({ name: 'work-queues' }),
   } = options;
-  // maxRetriesPerRequest null: BullMQ refuses a given client without it for blocking (worker) connections.
-  const cluster = typeof given === 'string' && isClusterUrl(given) ? createRedisClient(given, { maxRetriesPerRequest: null }) : null;
-  cluster?.on('error', (error: Error) => logger.error({ err: error }, 'work queue connection error'));
-  const connection: ConnectionOptions = cluster ?? (typeof given === 'string' ? { url: given } : given);
+  // On a cluster, two clients as BullMQ would make from options: the queues' with ioredis' default
+  // retries, the workers' with maxRetriesPerRequest null (BullMQ refuses a worker client without it).
+  const clusterUrl = typeof given === 'string' && isClusterUrl(given) ? given : null;
+  const clusters = clusterUrl ? [createRedisClient(clusterUrl), createRedisClient(clusterUrl, { maxRetriesPerRequest: null })] : [];
+  for (const cluster of clusters) cluster.on('error', (error: Error) => logger.error({ err: error }, 'work queue connection error'));
+  const fromOptions: ConnectionOptions = typeof given === 'string' ? { url: given } : given;
+  const queueConnection: ConnectionOptions = clusters[0] ?? fromOptions;
+  const workerConnection: ConnectionOptions = clusters[1] ?? fromOptions;
   const bullPrefix = (lane: SystemName) => tag(prefix, `queue:${QUEUE_NAMES[lane]}`);
   const settings: Record<SystemName, LaneSettings> = {
     CRM: { concurrency: 10 },
@@ -93,7 +97,7 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
 
   const queues = {} as Record<SystemName, Queue<RunJob>>;
   for (const lane of LANES) {
-    queues[lane] = new Queue<RunJob>(QUEUE_NAMES[lane], { connection, prefix: bullPrefix(lane) });
+    queues[lane] = new Queue<RunJob>(QUEUE_NAMES[lane], { connection: queueConnection, prefix: bullPrefix(lane) });
     queues[lane].on('error', (error) => logger.error({ err: error, lane }, 'work queue error'));
   }
   const workers: Worker<RunJob>[] = [];
@@ -130,7 +134,7 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
           QUEUE_NAMES[lane],
           (job: Job<RunJob>) => handler(lane, { runId: job.data.runId, reason: job.data.reason }),
           {
-            connection,
+            connection: workerConnection,
             prefix: bullPrefix(lane),
             concurrency: workerConcurrency ?? settings[lane].concurrency,
             lockDuration: lockDurationMs,
@@ -175,7 +179,7 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
       await ready.catch(() => undefined);
       await Promise.all(LANES.map((lane) => queues[lane].close()));
       // A client given to BullMQ as an instance is the giver's to close.
-      await cluster?.quit().catch(() => cluster.disconnect());
+      await Promise.all(clusters.map((cluster) => cluster.quit().catch(() => cluster.disconnect())));
     },
   };
 }
