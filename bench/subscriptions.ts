@@ -248,7 +248,7 @@ async function main(): Promise<void> {
     child.send({ stop: true });
     await new Promise((resolve) => child.once('exit', resolve));
     const redis = new Redis(REDIS_URL);
-    for (const pattern of [`{${prefix}}*`, `${prefix}*`]) {
+    for (const pattern of [`{${prefix}*`, `${prefix}*`]) {
       const keys = await redis.keys(pattern);
       if (keys.length) await redis.del(...keys);
     }

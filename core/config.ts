@@ -3,6 +3,7 @@
  * (docs/configuration.md lists every one; a test keeps the two in step). Nothing else reads process.env.
  */
 import { randomBytes } from 'node:crypto';
+import { RedisUrlError, parseRedisUrl } from './redis';
 
 /** The fixed secret used in development when CONCORD_JWT_SECRET is unset (printed, with a warning). */
 export const DEV_JWT_SECRET = 'concord-dev-secret-do-not-use-in-production';
@@ -201,6 +202,7 @@ export interface ConcordConfig {
   /** Gateway port; subgraphs at port+1..+4, simulators at port+101..+103. */
   port: number;
   host: string;
+  /** REDIS_URL: one server (redis://, rediss://) or a Redis Cluster (redis+cluster://host:port,host:port); null = embedded mode. */
   redisUrl: string | null;
   jwtSecret: string;
   /** True when the fixed dev secret is in use. */
@@ -246,6 +248,19 @@ export interface ConcordConfig {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** REDIS_URL, checked here so a typo stops the start naming the variable (core/redis.ts reads it). */
+function redisUrl(env: NodeJS.ProcessEnv): string | null {
+  const url = env.REDIS_URL || null;
+  if (url === null) return null;
+  try {
+    parseRedisUrl(url);
+  } catch (error) {
+    if (error instanceof RedisUrlError) throw new ConfigError(error.message);
+    throw error;
+  }
+  return url;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -431,7 +446,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     graphiql: env.CONCORD_GRAPHIQL === undefined || env.CONCORD_GRAPHIQL === '' ? !production : !isOff(env.CONCORD_GRAPHIQL),
     port: integer(env, 'PORT', 4000),
     host: env.HOST || '127.0.0.1',
-    redisUrl: env.REDIS_URL || null,
+    redisUrl: redisUrl(env),
     jwtSecret: env.CONCORD_JWT_SECRET || DEV_JWT_SECRET,
     jwtSecretIsDev: !env.CONCORD_JWT_SECRET,
     jwksUrl,

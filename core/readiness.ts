@@ -4,7 +4,8 @@
  * its subgraphs (gateway/server.ts probes them signed). A check answers 'up' or 'down (<why>)' and
  * never throws, so one slow dependency cannot hide the state of the others.
  */
-import { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import { createRedisClient } from './redis';
 
 /** One dependency's state: 'up', or 'down (<reason>)'. */
 export type ReadinessCheck = () => Promise<string>;
@@ -21,16 +22,21 @@ export async function runReadinessChecks(checks: Record<string, ReadinessCheck>)
 }
 
 /**
- * Redis answers PING. The client is its own, without an offline queue and with one try per command,
+ * Redis answers PING (a Redis Cluster: CLUSTER INFO says cluster_state:ok, i.e. every slot is
+ * served). The client is its own, without an offline queue and with one try per command,
  * so a Redis outage answers 'down' at once rather than after ioredis' reconnect backoff.
  */
 export function redisReadiness(url: string): { check: ReadinessCheck; close(): Promise<void> } {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  const redis = createRedisClient(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 });
   redis.on('error', () => undefined);
   return {
     check: async () => {
       if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => undefined);
       try {
+        if (redis instanceof Cluster) {
+          const state = /cluster_state:(\w+)/.exec(String(await redis.cluster('INFO')))?.[1] ?? 'unknown';
+          return state === 'ok' ? 'up' : `down (cluster_state:${state})`;
+        }
         return (await redis.ping()) === 'PONG' ? 'up' : 'down (unexpected PING answer)';
       } catch (error) {
         return `down (${(error as Error).message})`;

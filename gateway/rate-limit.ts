@@ -9,7 +9,7 @@
  * (test/security/rate-limit.test.ts).
  */
 import { createHash } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRedisClient, tag, type RedisClient } from '../core/redis';
 
 export interface RateDecision {
   allowed: boolean;
@@ -79,7 +79,7 @@ const TAKE = `
 --[[
   Token bucket take.
   Input:
-    KEYS[1] bucket hash  {P}:ratelimit:<subject hash>   fields: tokens, at (ms)
+    KEYS[1] bucket hash  {P:ratelimit:<subject hash>} (one bucket, one slot)   fields: tokens, at (ms)
     ARGV[1] burst (bucket size)   ARGV[2] refill per second   ARGV[3] cost
   Output:
     {allowed 0|1, whole tokens left, ms until cost is available (0 when allowed)}
@@ -111,24 +111,24 @@ return {allowed, math.floor(tokens), wait}
 export interface RedisRateLimitOptions extends RateLimitOptions {
   /** Redis URL; the limiter makes its own client and quits it on close(). */
   url: string;
-  /** Key namespace (CONCORD_REDIS_PREFIX); keys are `{<prefix>}:ratelimit:<sha256(subject)>`. Default 'concord'. */
+  /** Key namespace (CONCORD_REDIS_PREFIX); keys are `{<prefix>:ratelimit:<sha256(subject)>}`, one slot per bucket. Default 'concord'. */
   prefix?: string;
   /** Told of connection errors (the client reconnects by itself). Default: ignored. */
   onError?: (error: Error) => void;
 }
 
-type WithTake = Redis & { concordRateTake(key: string, burst: number, rate: number, cost: number): Promise<[number, number, number]> };
+type WithTake = RedisClient & { concordRateTake(key: string, burst: number, rate: number, cost: number): Promise<[number, number, number]> };
 
 export function createRedisRateLimiter(options: RedisRateLimitOptions): RateLimiter {
   const { url, perSecond, prefix = 'concord', onError } = options;
   const burst = Math.max(1, options.burst);
   // Few retries and a short command timeout: a rate-limit check must not hang a request while Redis
   // is away (the gateway then lets the request through and logs it).
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500, enableOfflineQueue: true }) as WithTake;
+  const redis = createRedisClient(url, { maxRetriesPerRequest: 1, commandTimeout: 500, enableOfflineQueue: true }) as WithTake;
   redis.on('error', (error: Error) => onError?.(error));
   redis.defineCommand('concordRateTake', { numberOfKeys: 1, lua: TAKE });
   // Subjects are hashed: any characters, bounded key length, and no subject names in Redis.
-  const keyOf = (subject: string) => `{${prefix}}:ratelimit:${createHash('sha256').update(subject).digest('hex').slice(0, 32)}`;
+  const keyOf = (subject: string) => tag(prefix, `ratelimit:${createHash('sha256').update(subject).digest('hex').slice(0, 32)}`);
   return {
     async take(subject, cost = 1) {
       const [allowed, remaining, waitMs] = await redis.concordRateTake(keyOf(subject), burst, perSecond, cost);

@@ -3,11 +3,12 @@
  * (the pollers' high-water marks), leases (one poller of a kind at a time across replicas) and
  * per-key locks (one reaction per customer at a time). Memory for embedded mode, Redis otherwise.
  *
- * Redis keys (P = `{<prefix>}:events`, same hash tag as the log): P:hwm:<name>, P:lease:<name>,
- * P:mark:<name>.
+ * Redis keys, each its own unit (every operation touches one key), so each has its own hash tag and
+ * a Redis Cluster spreads them: `{<prefix>:events:hwm:<name>}`, `{<prefix>:events:lease:<name>}`,
+ * `{<prefix>:events:mark:<name>}`.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRedisClient, tag, type RedisClient } from '../redis';
 
 export interface Coordination {
   /** A checkpoint's value, or null when it was never set. */
@@ -105,10 +106,10 @@ end
 return 0
 `;
 
-interface LeaseClient extends Redis {
+type LeaseClient = RedisClient & {
   concordAcquire(key: string, holder: string, ttlMs: number): Promise<number>;
   concordRelease(key: string, holder: string): Promise<number>;
-}
+};
 
 export interface RedisCoordinationOptions {
   url?: string;
@@ -118,27 +119,27 @@ export interface RedisCoordinationOptions {
 
 export function createRedisCoordination(options: RedisCoordinationOptions = {}): Coordination {
   const { url = 'redis://127.0.0.1:6379', prefix = 'concord', onError = () => undefined } = options;
-  const base = `{${prefix}}:events`;
-  const redis = new Redis(url) as LeaseClient;
+  const key = (kind: 'hwm' | 'lease' | 'mark', name: string) => tag(prefix, `events:${kind}:${name}`);
+  const redis = createRedisClient(url) as LeaseClient;
   redis.on('error', onError);
   redis.defineCommand('concordAcquire', { numberOfKeys: 1, lua: ACQUIRE });
   redis.defineCommand('concordRelease', { numberOfKeys: 1, lua: RELEASE });
   return {
-    getCheckpoint: (name) => redis.get(`${base}:hwm:${name}`),
+    getCheckpoint: (name) => redis.get(key('hwm', name)),
     async setCheckpoint(name, value) {
-      await redis.set(`${base}:hwm:${name}`, value);
+      await redis.set(key('hwm', name), value);
     },
     async acquire(name, holder, ttlMs) {
-      return (await redis.concordAcquire(`${base}:lease:${name}`, holder, ttlMs)) === 1;
+      return (await redis.concordAcquire(key('lease', name), holder, ttlMs)) === 1;
     },
     async release(name, holder) {
-      await redis.concordRelease(`${base}:lease:${name}`, holder);
+      await redis.concordRelease(key('lease', name), holder);
     },
     async mark(name, ttlMs) {
-      await redis.set(`${base}:mark:${name}`, '1', 'PX', ttlMs);
+      await redis.set(key('mark', name), '1', 'PX', ttlMs);
     },
     async marked(name) {
-      return (await redis.exists(`${base}:mark:${name}`)) === 1;
+      return (await redis.exists(key('mark', name))) === 1;
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());

@@ -1,8 +1,9 @@
 /**
  * EventLog on Redis Streams: shared by every gateway, API and worker process of one prefix.
  *
- * Key layout (P = `{<prefix>}:events`; the hash tag keeps every key of a prefix in one Redis
- * Cluster slot, so the append script may touch them all):
+ * Key layout (P = `{<prefix>:events}`). The stream is one unit of atomicity: a dedupe key and a
+ * subject's sequence are set in the same script as the append, so they carry the stream's hash tag
+ * and live in its Redis Cluster slot (one stream is one key: it cannot be spread anyway):
  *   P:log              stream, one entry per event, field `e` = the event as JSON (without its id)
  *   P:dedupe:<key>     string -> event id, with PX expiry (dedupeTtlMs)
  *   P:seq:<key>        string "<version> <event id>" of the latest event of a subject, PX expiry
@@ -13,11 +14,14 @@
  * XINFO STREAM's max-deleted-entry-id and refused (EventCursorError) rather than served with a gap.
  *
  * Connections: one for commands, one blocking connection for the process's tail (fanout.ts: one
- * XREAD BLOCK serves every subscriber of the process), and one per running consumer group.
+ * XREAD BLOCK serves every subscriber of the process), and one per running consumer group. On a
+ * single server a blocked read is ended at once on close (CLIENT UNBLOCK); on a Redis Cluster the
+ * blocking connection is dropped instead and its read ends server-side within blockMs.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import { createRedisClient, tag } from '../redis';
 import {
   EventCursorError,
   compareEventIds,
@@ -92,9 +96,10 @@ interface Blocking {
   id: number | null;
 }
 
-interface AppendClient extends Redis {
+/** Typed as a single-server client: a Cluster has the same commands (core/redis.ts). */
+type AppendClient = Redis & {
   concordAppend(stream: string, dedupe: string, sequence: string, ...args: (string | number)[]): Promise<string | null>;
-}
+};
 
 /** Keys are bounded: long vendor keys are hashed (the hash is as unique for dedupe). */
 function keyPart(value: string): string {
@@ -139,9 +144,11 @@ export function createRedisEventLog(options: RedisEventLogOptions = {}): EventLo
     followerQueue,
     onError = () => undefined,
   } = options;
-  const base = `{${prefix}}:events`;
+  const base = tag(prefix, 'events');
   const stream = `${base}:log`;
-  const command = new Redis(url, { lazyConnect: false }) as AppendClient;
+  const command = createRedisClient(url, { lazyConnect: false }) as unknown as AppendClient;
+  // CLIENT ID / CLIENT UNBLOCK name one connection of one server: on a cluster they would reach a random node.
+  const canUnblock = !((command as unknown) instanceof Cluster);
   command.on('error', onError);
   command.defineCommand('concordAppend', { numberOfKeys: 3, lua: APPEND });
   let tail: Blocking | null = null;
@@ -154,9 +161,11 @@ export function createRedisEventLog(options: RedisEventLogOptions = {}): EventLo
     redis.on('error', onError);
     const connection: Blocking = { redis, id: null };
     // Its id, on every (re)connect, so that a blocked read can be ended at once (CLIENT UNBLOCK).
-    redis.on('ready', () => {
-      redis.client('ID').then((id) => (connection.id = Number(id)), () => undefined);
-    });
+    if (canUnblock) {
+      redis.on('ready', () => {
+        redis.client('ID').then((id) => (connection.id = Number(id)), () => undefined);
+      });
+    }
     blocking.add(connection);
     return connection;
   }
@@ -167,6 +176,7 @@ export function createRedisEventLog(options: RedisEventLogOptions = {}): EventLo
    */
   async function release(connection: Blocking): Promise<void> {
     blocking.delete(connection);
+    if (!canUnblock) return connection.redis.disconnect();
     if (connection.id !== null) await command.client('UNBLOCK', connection.id).catch(() => undefined);
     await connection.redis.quit().catch(() => connection.redis.disconnect());
   }

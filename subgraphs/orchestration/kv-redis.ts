@@ -1,13 +1,16 @@
 /**
  * KeyValueStore in Redis, shared by every replica.
  *
- * Key layout: `{<prefix>}:kv:<key>`. The hash tag `{<prefix>}` keeps one tenant's keys in one Redis
- * Cluster slot, as the run store does. Conditional writes are single-key Lua scripts (atomic, and
+ * Key layout: `{<prefix>:kv:<key>}`. Each entry is its own unit of atomicity (every operation here
+ * touches one key), so each has its own hash tag and a Redis Cluster spreads entries over its
+ * masters. Many-key reads and writes are one command per key, not MGET or a pipeline (neither may
+ * span slots on a cluster); ioredis still sends them together. Conditional writes are single-key Lua scripts (atomic, and
  * legal in cluster mode); they are inline so that `npm run build` (tsc only) ships them.
  */
 import { failFastRedisOptions, guardRedis } from '../../core/redis-availability';
 import { createHash } from 'node:crypto';
-import { Redis, type Cluster } from 'ioredis';
+import type { Redis, Cluster } from 'ioredis';
+import { createRedisClient, tag } from '../../core/redis';
 import type { KeyValueStore } from './kv';
 
 export interface RedisKeyValueStoreOptions {
@@ -89,10 +92,10 @@ const SCRIPTS = {
 export function createRedisKeyValueStore(options: RedisKeyValueStoreOptions = {}): KeyValueStore {
   const { redis: given, url = 'redis://127.0.0.1:6379', prefix = 'concord', onError, commandTimeoutMs = 2000 } = options;
   // Every command fails fast and as SERVICE_UNAVAILABLE when Redis cannot be reached (core/redis-availability.ts).
-  const client: Redis | Cluster = given ?? new Redis(url, failFastRedisOptions(commandTimeoutMs));
+  const client: Redis | Cluster = given ?? createRedisClient(url, failFastRedisOptions(commandTimeoutMs));
   const redis = guardRedis(client);
   if (!given) client.on('error', (error: Error) => onError?.(error));
-  const k = (key: string) => `{${prefix}}:kv:${key}`;
+  const k = (key: string) => tag(prefix, `kv:${key}`);
 
   /** EVALSHA, falling back to EVAL when the server has not cached the script (restart, failover). */
   async function run(s: Script, key: string, args: (string | number)[]): Promise<unknown> {
@@ -110,14 +113,8 @@ export function createRedisKeyValueStore(options: RedisKeyValueStoreOptions = {}
     get: (key) => redis.get(k(key)),
     async getMany(keys) {
       if (keys.length === 0) return [];
-      // One pipeline rather than MGET: MGET across slots is refused by Redis Cluster.
-      const pipeline = redis.pipeline();
-      for (const key of keys) pipeline.get(k(key));
-      const replies = (await pipeline.exec()) ?? [];
-      return replies.map(([error, value]) => {
-        if (error) throw error;
-        return (value as string | null) ?? null;
-      });
+      // One GET per key, sent together: MGET and pipelines across slots are refused by a Redis Cluster.
+      return Promise.all(keys.map((key) => redis.get(k(key))));
     },
     async set(key, value, ttlMs) {
       if (ttlMs === undefined) await redis.set(k(key), value);
@@ -125,12 +122,7 @@ export function createRedisKeyValueStore(options: RedisKeyValueStoreOptions = {}
     },
     async setMany(entries, ttlMs) {
       if (entries.length === 0) return;
-      const pipeline = redis.pipeline();
-      for (const [key, value] of entries) {
-        if (ttlMs === undefined) pipeline.set(k(key), value);
-        else pipeline.set(k(key), value, 'PX', ttl(ttlMs));
-      }
-      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+      await Promise.all(entries.map(([key, value]) => (ttlMs === undefined ? redis.set(k(key), value) : redis.set(k(key), value, 'PX', ttl(ttlMs)))));
     },
     async setIfAbsent(key, value, ttlMs) {
       const reply = ttlMs === undefined ? await redis.set(k(key), value, 'NX') : await redis.set(k(key), value, 'PX', ttl(ttlMs), 'NX');

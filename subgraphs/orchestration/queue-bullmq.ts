@@ -13,6 +13,7 @@
  * (lockDurationMs) expires, the stalled-job check of any live worker moves it back to waiting.
  */
 import { Queue, Worker, type ConnectionOptions, type Job, type RedisOptions } from 'bullmq';
+import { createRedisClient, isClusterUrl, tag } from '../../core/redis';
 import type { SystemName } from '../../core/canonical';
 import { createLogger, type Logger } from '../../core/log';
 import { LANES, type JobHandler, type LaneBacklog, type LaneSettings, type RunJob, type WorkQueues } from './queue';
@@ -22,13 +23,16 @@ export interface BullMqQueueOptions {
    * Redis to use: a URL or ioredis-style options (BullMQ's `RedisOptions`; no `keyPrefix`, BullMQ
    * refuses it, use `prefix`). BullMQ opens its own connections from these (Queue and Worker each)
    * and closes them on close(); it sets `maxRetriesPerRequest: null` on the worker connections
-   * itself. Default: redis://127.0.0.1:6379.
+   * itself. A Redis Cluster URL (`redis+cluster://`, core/redis.ts) makes two ioredis Cluster
+   * clients here, one for the queues and one for the workers (which BullMQ duplicates for each
+   * blocking connection; BullMQ accepts a Cluster as `connection`), quit on close(). Default: redis://127.0.0.1:6379.
    */
   connection?: string | RedisOptions;
   /**
-   * Namespace of the queues. Passed to BullMQ as the hash tag `{<prefix>}`, so that all keys of every
-   * lane share one Redis Cluster slot per prefix (BullMQ's scripts need a queue's keys in one slot;
-   * this also keeps them beside the run store's keys). Default: 'concord'.
+   * Namespace of the queues. Each lane's queue gets the BullMQ prefix `{<prefix>:queue:<name>}`: a
+   * hash tag per queue, because BullMQ's scripts need all keys of one queue in one Redis Cluster
+   * slot, and different tags put different queues on different masters (BullMQ docs, "Redis
+   * Cluster": one prefix per queue for load distribution). Default: 'concord'.
    */
   prefix?: string;
   /**
@@ -75,8 +79,15 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
     workerConcurrency,
     logger = createLogger({ name: 'work-queues' }),
   } = options;
-  const connection: ConnectionOptions = typeof given === 'string' ? { url: given } : given;
-  const bullPrefix = `{${prefix}}`;
+  // On a cluster, two clients as BullMQ would make from options: the queues' with ioredis' default
+  // retries, the workers' with maxRetriesPerRequest null (BullMQ refuses a worker client without it).
+  const clusterUrl = typeof given === 'string' && isClusterUrl(given) ? given : null;
+  const clusters = clusterUrl ? [createRedisClient(clusterUrl), createRedisClient(clusterUrl, { maxRetriesPerRequest: null })] : [];
+  for (const cluster of clusters) cluster.on('error', (error: Error) => logger.error({ err: error }, 'work queue connection error'));
+  const fromOptions: ConnectionOptions = typeof given === 'string' ? { url: given } : given;
+  const queueConnection: ConnectionOptions = clusters[0] ?? fromOptions;
+  const workerConnection: ConnectionOptions = clusters[1] ?? fromOptions;
+  const bullPrefix = (lane: SystemName) => tag(prefix, `queue:${QUEUE_NAMES[lane]}`);
   const settings: Record<SystemName, LaneSettings> = {
     CRM: { concurrency: 10 },
     BILLING: { concurrency: 10 },
@@ -86,7 +97,7 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
 
   const queues = {} as Record<SystemName, Queue<RunJob>>;
   for (const lane of LANES) {
-    queues[lane] = new Queue<RunJob>(QUEUE_NAMES[lane], { connection, prefix: bullPrefix });
+    queues[lane] = new Queue<RunJob>(QUEUE_NAMES[lane], { connection: queueConnection, prefix: bullPrefix(lane) });
     queues[lane].on('error', (error) => logger.error({ err: error, lane }, 'work queue error'));
   }
   const workers: Worker<RunJob>[] = [];
@@ -123,8 +134,8 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
           QUEUE_NAMES[lane],
           (job: Job<RunJob>) => handler(lane, { runId: job.data.runId, reason: job.data.reason }),
           {
-            connection,
-            prefix: bullPrefix,
+            connection: workerConnection,
+            prefix: bullPrefix(lane),
             concurrency: workerConcurrency ?? settings[lane].concurrency,
             lockDuration: lockDurationMs,
             stalledInterval: stalledIntervalMs,
@@ -167,6 +178,8 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
       await Promise.all(workers.map((worker) => worker.close(force)));
       await ready.catch(() => undefined);
       await Promise.all(LANES.map((lane) => queues[lane].close()));
+      // A client given to BullMQ as an instance is the giver's to close.
+      await Promise.all(clusters.map((cluster) => cluster.quit().catch(() => cluster.disconnect())));
     },
   };
 }

@@ -103,7 +103,7 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     },
   });
   // The workflows' runs: their own store (order-to-cash's lists and per-deal rule stay as they were),
-  // the same queues. In Redis under `<prefix>:wf`, so their keys are `{<prefix>:wf}:o2c:...`.
+  // the same queues. In Redis under `<prefix>:wf`, so their keys are `{<prefix>:wf:o2c:run:<id>}` and so on.
   const workflowStore = config.redisUrl
     ? createRedisRunStore({
         url: config.redisUrl,

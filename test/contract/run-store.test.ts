@@ -31,7 +31,7 @@ function redisImplementation(): Implementation {
     },
     async cleanup() {
       if (!redis) return;
-      const found = await redis.keys(`{${prefix}}*`);
+      const found = await redis.keys(`{${prefix}*`);
       if (found.length) await redis.del(...found);
       await redis.quit();
     },
@@ -103,6 +103,26 @@ describe.each(implementations)('RunStore contract: $name', (implementation) => {
     const result = await store.create(second);
     expect(result).toEqual({ outcome: 'existing-key', run: first });
     expect(await store.get(second.id)).toBeNull();
+    // Nothing of the refused run is left: its opportunity is free.
+    expect(await store.forOpportunity(second.opportunityId)).toBeNull();
+  });
+
+  test('concurrent creates: one run per idempotency key and one live run per opportunity', async () => {
+    const sameKey = makeRun();
+    const racers = Array.from({ length: 5 }, () => makeRun({ idempotencyKey: sameKey.idempotencyKey, opportunityId: sameKey.opportunityId }));
+    const keyResults = await Promise.all(racers.map((run) => store.create(run)));
+    const winner = keyResults.find((r) => r.outcome === 'created')!;
+    expect(keyResults.filter((r) => r.outcome === 'created')).toHaveLength(1);
+    // The others are replays of the winner, whichever of the two checks they met first.
+    for (const result of keyResults) expect(result.run.id).toBe(winner.run.id);
+    expect(keyResults.filter((r) => r.outcome !== 'created').every((r) => r.outcome === 'existing-key')).toBe(true);
+
+    const deal = `opp-${randomUUID()}`;
+    const dealResults = await Promise.all(Array.from({ length: 5 }, () => store.create(makeRun({ opportunityId: deal }))));
+    expect(dealResults.map((r) => r.outcome).sort()).toEqual(['created', 'existing-opportunity', 'existing-opportunity', 'existing-opportunity', 'existing-opportunity']);
+    const live = dealResults.find((r) => r.outcome === 'created')!.run;
+    expect(await store.forOpportunity(deal)).toEqual(live);
+    for (const result of dealResults) if (result.outcome !== 'created') expect(result.run.id).toBe(live.id);
   });
 
   test('an opportunity with a live run refuses a second run until the first is compensated', async () => {
@@ -254,3 +274,80 @@ async function created(store: RunStore, run: Run): Promise<Run> {
   expect((await store.create(run)).outcome).toBe('created');
   return run;
 }
+
+/**
+ * Redis only: a start is four single-slot steps (store-redis.ts), so a process may stop between
+ * them; what it leaves must block nothing. The keys are written here as the store writes them.
+ */
+describe('RunStore on Redis, after a process stopped half-way', () => {
+  const prefix = `concord-test:${randomUUID()}`;
+  let redis: Redis;
+  let store: RunStore;
+  beforeAll(() => {
+    redis = new Redis(REDIS_URL);
+    store = createRedisRunStore({ redis, prefix });
+  });
+  afterAll(async () => {
+    await store.close();
+    const found = await redis.keys(`{${prefix}*`);
+    if (found.length) await redis.del(...found);
+    await redis.quit();
+  });
+
+  test('pointers to a run whose provisional record expired do not block a new start', async () => {
+    const run = makeRun();
+    // The dead start's opportunity and key pointers; its record expired (or was never written).
+    await redis.set(`{${prefix}:o2c:opp:${run.opportunityId}}`, 'run-of-a-dead-start');
+    await redis.set(`{${prefix}:o2c:idem:${run.idempotencyKey}}`, 'run-of-a-dead-start');
+    expect(await store.findByKey(run.idempotencyKey)).toBeNull();
+    expect(await store.create(run)).toEqual({ outcome: 'created', run });
+    expect(await store.findByKey(run.idempotencyKey)).toEqual(run);
+    expect(await store.forOpportunity(run.opportunityId)).toEqual(run);
+    expect(await redis.pttl(`{${prefix}:o2c:run:${run.id}}`)).toBe(-1); // permanent
+  });
+
+  test('a start that stopped after claiming the deal blocks it only until its provisional record expires', async () => {
+    // What steps 1 and 2 leave: a record with an expiry (here a short one) and the deal's pointer.
+    const orphan = makeRun();
+    await redis.hset(`{${prefix}:o2c:run:${orphan.id}}`, 'json', JSON.stringify(orphan), 'status', orphan.status, 'version', orphan.version, 'created', Date.parse(orphan.createdAt));
+    await redis.pexpire(`{${prefix}:o2c:run:${orphan.id}}`, 50);
+    await redis.set(`{${prefix}:o2c:opp:${orphan.opportunityId}}`, orphan.id);
+    const blocked = makeRun({ opportunityId: orphan.opportunityId });
+    expect((await store.create(blocked)).outcome).toBe('existing-opportunity'); // the dead start's record still lives
+    const deadline = Date.now() + 10_000;
+    while ((await redis.exists(`{${prefix}:o2c:run:${orphan.id}}`)) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await store.create(blocked)).toEqual({ outcome: 'created', run: blocked });
+  });
+
+  test('a start that stopped after claiming its key is found by the key and kept once worked on', async () => {
+    // What steps 1 to 3 leave: a provisional record, the deal's and the key's pointers.
+    const run = makeRun();
+    const record = `{${prefix}:o2c:run:${run.id}}`;
+    await redis.hset(record, 'json', JSON.stringify(run), 'status', run.status, 'version', run.version, 'created', Date.parse(run.createdAt));
+    await redis.pexpire(record, 30_000);
+    await redis.set(`{${prefix}:o2c:opp:${run.opportunityId}}`, run.id);
+    await redis.set(`{${prefix}:o2c:idem:${run.idempotencyKey}}`, run.id);
+    // The caller's retry replays it (the engine then hands it to its lane) ...
+    expect(await store.findByKey(run.idempotencyKey)).toEqual(run);
+    expect((await store.create(makeRun({ idempotencyKey: run.idempotencyKey, opportunityId: run.opportunityId }))).run.id).toBe(run.id);
+    // ... and the first save keeps it for good, and lists it.
+    await moveTo(store, run, 'RUNNING');
+    expect(await redis.pttl(record)).toBe(-1);
+    expect((await store.list({ status: 'RUNNING' }, { first: 50 })).items.map((r) => r.id)).toContain(run.id);
+  });
+
+  test('a listing index left behind by a save is brought up to date by a filtered list', async () => {
+    const run = makeRun();
+    await store.create(run);
+    const before = await store.countByStatus();
+    // The record saved as COMPLETED (what the save script does), the index update never made.
+    const saved = { ...run, status: 'COMPLETED' as const, version: run.version + 1 };
+    await redis.hset(`{${prefix}:o2c:run:${run.id}}`, 'json', JSON.stringify(saved), 'status', 'COMPLETED', 'version', saved.version);
+    const pending = await store.list({ status: 'PENDING' }, { first: 50 });
+    expect(pending.items.map((r) => r.id)).not.toContain(run.id); // never shown under a status it no longer has
+    const deadline = Date.now() + 10_000;
+    while ((await store.countByStatus()).COMPLETED === before.COMPLETED && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await store.countByStatus()).toEqual({ ...before, PENDING: before.PENDING - 1, COMPLETED: before.COMPLETED + 1 });
+    expect((await store.list({ status: 'COMPLETED' }, { first: 50 })).items.map((r) => r.id)).toContain(run.id);
+  });
+});

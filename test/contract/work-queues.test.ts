@@ -63,7 +63,7 @@ afterEach(async () => {
 afterAll(async () => {
   const redis = new Redis(REDIS_URL);
   for (const prefix of prefixes) {
-    const keys = await redis.keys(`{${prefix}}*`);
+    const keys = await redis.keys(`{${prefix}*`);
     if (keys.length) await redis.del(...keys);
   }
   await redis.quit();

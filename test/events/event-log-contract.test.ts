@@ -32,7 +32,7 @@ function redisImplementation(): Implementation {
     async cleanup() {
       const redis = new Redis(REDIS_URL);
       for (const prefix of prefixes) {
-        const keys = await redis.keys(`{${prefix}}*`);
+        const keys = await redis.keys(`{${prefix}*`);
         if (keys.length) await redis.del(...keys);
       }
       await redis.quit();

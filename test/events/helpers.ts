@@ -99,7 +99,7 @@ export function eventsPrefix(name: string): { prefix: string; cleanup(): Promise
     async cleanup() {
       const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
       try {
-        for (const pattern of [`${prefix}*`, `{${prefix}}*`]) {
+        for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
           let cursor = '0';
           do {
             const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);

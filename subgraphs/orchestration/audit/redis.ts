@@ -1,9 +1,11 @@
 /**
- * AuditTrail in Redis: one stream, `{<prefix>}:audit` (hash tag as the run store's, so one tenant's
- * keys share a cluster slot). A stream because entries are only appended, its ids order them and
- * serve as cursors (XREVRANGE with an exclusive start), and it is never trimmed: the trail is kept.
+ * AuditTrail in Redis: one stream, `{<prefix>:audit}` (a stream is one key, so one Redis Cluster
+ * slot; the tag is its own, so it does not share a slot with runs or queues). A stream because
+ * entries are only appended, its ids order them and serve as cursors (XREVRANGE with an exclusive
+ * start), and it is never trimmed: the trail is kept.
  */
-import { Redis, type Cluster } from 'ioredis';
+import type { Redis, Cluster } from 'ioredis';
+import { createRedisClient, tag } from '../../../core/redis';
 import type { AuditTrail, NewOperatorAction, OperatorAction } from './trail';
 
 export interface RedisAuditTrailOptions {
@@ -19,9 +21,9 @@ export interface RedisAuditTrailOptions {
 
 export function createRedisAuditTrail(options: RedisAuditTrailOptions = {}): AuditTrail {
   const { redis: given, url = 'redis://127.0.0.1:6379', prefix = 'concord', onError } = options;
-  const redis: Redis | Cluster = given ?? new Redis(url);
+  const redis: Redis | Cluster = given ?? createRedisClient(url);
   if (!given) redis.on('error', (error: Error) => onError?.(error));
-  const key = `{${prefix}}:audit`;
+  const key = tag(prefix, 'audit');
   const parse = (id: string, fields: string[]): OperatorAction => ({ ...(JSON.parse(fields[1]) as NewOperatorAction), id });
 
   return {
