@@ -11,10 +11,18 @@
  * kept in Redis, checked when a worker takes a job); the per-process worker concurrency only bounds
  * what one process takes on. A process that dies mid-job leaves the job locked; when the lock
  * (lockDurationMs) expires, the stalled-job check of any live worker moves it back to waiting.
+ *
+ * A job is never dropped while it may be the run's only pointer: a handler that throws (Redis
+ * timed out under load, the hand-off to the next lane could not be stored) has its job run again
+ * after a backoff, by BullMQ's own retry (attempts/backoff below), instead of being failed. And an
+ * enqueue that cannot reach Redis fails within `commandTimeoutMs` as SERVICE_UNAVAILABLE
+ * (core/redis-availability.ts) rather than waiting on ioredis's reconnects, so a request or a
+ * worker learns it at once and keeps what it holds.
  */
 import { Queue, Worker, type ConnectionOptions, type Job, type RedisOptions } from 'bullmq';
 import type { SystemName } from '../../core/canonical';
 import { createLogger, type Logger } from '../../core/log';
+import { failFastRedisOptions, redisUnavailable } from '../../core/redis-availability';
 import { LANES, type JobHandler, type LaneBacklog, type LaneSettings, type RunJob, type WorkQueues } from './queue';
 
 export interface BullMqQueueOptions {
@@ -49,6 +57,16 @@ export interface BullMqQueueOptions {
   workerConcurrency?: number;
   /** Where failed handlers and worker errors are logged. Default: a pino logger named 'work-queues'. */
   logger?: Logger;
+  /**
+   * Longest an enqueue waits for Redis (connecting included) before it fails as SERVICE_UNAVAILABLE,
+   * in ms (CONCORD_REDIS_COMMAND_TIMEOUT_MS, as the run store). Default 2000.
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Backoff before a job whose handler threw runs again, in ms: doubled per failure of that job up
+   * to 30 s. Default 500.
+   */
+  retryDelayMs?: number;
 }
 
 export interface BullMqWorkQueues extends WorkQueues {
@@ -64,6 +82,8 @@ const QUEUE_NAMES: Record<SystemName, string> = { CRM: 'o2c-crm', BILLING: 'o2c-
 
 /** Failed jobs kept for inspection (per lane); completed ones are deleted at once. */
 const KEEP_FAILED = 1000;
+/** Longest backoff between runs of a job whose handler keeps throwing. */
+const MAX_RETRY_DELAY_MS = 30_000;
 
 export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMqWorkQueues {
   const {
@@ -74,8 +94,13 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
     stalledIntervalMs = lockDurationMs,
     workerConcurrency,
     logger = createLogger({ name: 'work-queues' }),
+    commandTimeoutMs = 2000,
+    retryDelayMs = 500,
   } = options;
   const connection: ConnectionOptions = typeof given === 'string' ? { url: given } : given;
+  // The queues' own (non-blocking) connections fail fast; the workers' blocking ones must not
+  // (a command timeout would cut their blocking waits), and BullMQ makes those itself.
+  const queueConnection = { ...(connection as RedisOptions), ...failFastRedisOptions(commandTimeoutMs) } as ConnectionOptions;
   const bullPrefix = `{${prefix}}`;
   const settings: Record<SystemName, LaneSettings> = {
     CRM: { concurrency: 10 },
@@ -86,30 +111,56 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
 
   const queues = {} as Record<SystemName, Queue<RunJob>>;
   for (const lane of LANES) {
-    queues[lane] = new Queue<RunJob>(QUEUE_NAMES[lane], { connection, prefix: bullPrefix });
+    queues[lane] = new Queue<RunJob>(QUEUE_NAMES[lane], { connection: queueConnection, prefix: bullPrefix });
     queues[lane].on('error', (error) => logger.error({ err: error, lane }, 'work queue error'));
   }
   const workers: Worker<RunJob>[] = [];
   let started = false;
   let closed = false;
 
-  // Every call waits for the lane limits to be in Redis, so no worker can start before them.
-  const ready = Promise.all(LANES.map((lane) => queues[lane].setGlobalConcurrency(settings[lane].concurrency)));
-  ready.catch(() => undefined); // surfaced by the first call that awaits it
+  // Every call waits for the lane limits to be in Redis, so no worker can start before them. A
+  // failure (Redis down at start) is tried again by the next call rather than kept for good.
+  let ready: Promise<unknown> | null = null;
+  const limitsStored = (): Promise<unknown> => {
+    ready ??= Promise.all(LANES.map((lane) => queues[lane].setGlobalConcurrency(settings[lane].concurrency))).catch((error: unknown) => {
+      ready = null;
+      throw error;
+    });
+    return ready;
+  };
+  void limitsStored().catch(() => undefined); // surfaced by the first call that awaits it
+
+  /** `work`, or SERVICE_UNAVAILABLE once Redis has not answered for commandTimeoutMs. */
+  async function withinTimeout<T>(what: string, work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(redisUnavailable(new Error(`${what}: Redis did not answer within ${commandTimeoutMs} ms`))), commandTimeoutMs);
+    });
+    try {
+      return await Promise.race([work().catch((error: unknown) => Promise.reject(redisUnavailable(error))), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   return {
     async enqueue(lane, job, delayMs = 0) {
       if (closed) return;
-      await ready;
-      await queues[lane].add(job.reason, { runId: job.runId, reason: job.reason }, {
+      await withinTimeout(`enqueue on ${QUEUE_NAMES[lane]}`, async () => {
+        await limitsStored();
+        await queues[lane].add(job.reason, { runId: job.runId, reason: job.reason }, {
         // Deduplication rather than a custom jobId: a jobId would also block re-adding while a failed
         // job with that id is kept for inspection (and BullMQ refuses ':' in custom ids). `keepLastIfActive`: an add while the same job runs
         // is kept and runs after it, so a wake-up that arrives mid-run is never lost.
         deduplication: { id: `${job.runId}:${job.reason}`, keepLastIfActive: true },
         ...(delayMs > 0 ? { delay: Math.ceil(delayMs) } : {}),
-        attempts: 1,
+        // A handler that throws has its job run again (see the file's comment); 'custom' is the
+        // workers' backoffStrategy below.
+        attempts: Number.MAX_SAFE_INTEGER,
+        backoff: { type: 'custom' },
         removeOnComplete: true,
         removeOnFail: KEEP_FAILED,
+        });
       });
     },
 
@@ -117,7 +168,7 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
       if (started) throw new Error('startWorkers: workers are already started');
       if (closed) return;
       started = true;
-      await ready;
+      await limitsStored();
       for (const lane of LANES) {
         const worker = new Worker<RunJob>(
           QUEUE_NAMES[lane],
@@ -132,11 +183,14 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
             // is only "look at run X", always safe to run again, and the only pointer to the run:
             // failing it would strand the run when workers die twice in a row. So it never gives up.
             maxStalledCount: Number.MAX_SAFE_INTEGER,
+            settings: {
+              backoffStrategy: (attemptsMade: number) => Math.min(MAX_RETRY_DELAY_MS, retryDelayMs * 2 ** Math.max(0, attemptsMade - 1)),
+            },
             autorun: true,
           },
         );
         worker.on('failed', (job, error) =>
-          logger.warn({ err: error, lane, runId: job?.data.runId, reason: job?.data.reason }, 'run job failed'),
+          logger.warn({ err: error, lane, runId: job?.data.runId, reason: job?.data.reason, attempt: job?.attemptsMade }, 'run job failed; it runs again after a backoff'),
         );
         worker.on('error', (error) => logger.error({ err: error, lane }, 'work queue worker error'));
         workers.push(worker);
@@ -165,7 +219,7 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
       // Workers first (they finish their current jobs unless forced), then the queues; each closes
       // the connections BullMQ opened for it.
       await Promise.all(workers.map((worker) => worker.close(force)));
-      await ready.catch(() => undefined);
+      await ready?.catch(() => undefined);
       await Promise.all(LANES.map((lane) => queues[lane].close()));
     },
   };

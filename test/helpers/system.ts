@@ -30,7 +30,7 @@ export interface TestSystemOptions {
   /** Extra environment for loadConfig (REDIS_URL, CONCORD_REDIS_PREFIX, CONCORD_O2C_*, ...). */
   env?: Record<string, string>;
   /** Metrics, tracing, a logger of the test's own (test/ops). Default: the system's defaults, silent logs. */
-  system?: Pick<SystemOptions, 'metrics' | 'tracing' | 'logger'>;
+  system?: Partial<Pick<SystemOptions, 'metrics' | 'tracing' | 'logger' | 'orchestration'>>;
 }
 
 /**
