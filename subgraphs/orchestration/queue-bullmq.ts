@@ -3,9 +3,9 @@
  * by every process that uses the same Redis and prefix.
  *
  * A job is only "look at run X": its data is the run id and a reason, never state, so a duplicate,
- * late or replayed job is harmless (the run's stored state says what to do). For the same reason
- * BullMQ's own retries are off (attempts: 1): the engine owns retries and backoff on the run, and a
- * handler that throws is logged, not retried here.
+ * late or replayed job is harmless (the run's stored state says what to do). The engine owns the
+ * retries and backoff of steps, on the run; BullMQ's own retry only reruns a job whose handler
+ * threw (below).
  *
  * A lane's concurrency holds across processes through BullMQ's global concurrency (a queue setting
  * kept in Redis, checked when a worker takes a job); the per-process worker concurrency only bounds
@@ -219,8 +219,15 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
       // Workers first (they finish their current jobs unless forced), then the queues; each closes
       // the connections BullMQ opened for it.
       await Promise.all(workers.map((worker) => worker.close(force)));
-      await ready?.catch(() => undefined);
+      // The lane limits may still be waiting for a Redis that never answered: closing the queues
+      // ends their connections, which settles that wait (a bounded wait, in case it does not).
+      const pending = ready;
       await Promise.all(LANES.map((lane) => queues[lane].close()));
+      if (pending) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([pending.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        clearTimeout(timer);
+      }
     },
   };
 }

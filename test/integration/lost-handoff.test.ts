@@ -7,7 +7,9 @@
  * - the enqueue of the BILLING job fails once: the ERP job is run again and hands off then;
  * - the BILLING job is lost outright (the enqueue "succeeds" and stores nothing): the sweeper
  *   finds the run making no progress and hands it to its lane again; one sweep per deployment.
- * Either way the run completes with exactly one effect per system (/__sim/state).
+ * - the start's own enqueue fails (Redis gone between storing the run and queueing it): the start
+ *   answers SERVICE_UNAVAILABLE (retryable), and its replay by key finds the run and queues it.
+ * Every time the run completes with exactly one effect per system (/__sim/state).
  */
 import { redisUnavailable } from '../../core/redis-availability';
 import type { WorkQueues } from '../../subgraphs/orchestration/queue';
@@ -17,7 +19,7 @@ import { startTestSystem, type TestSystem } from '../helpers/system';
 
 jest.setTimeout(180_000);
 
-type Injection = { mode: 'throw' | 'drop'; hit: () => void } | null;
+type Injection = { mode: 'throw' | 'drop'; hit: () => void; reason?: 'start' } | null;
 
 describe('lost hand-off between lanes (redis)', () => {
   let system: TestSystem;
@@ -30,7 +32,8 @@ describe('lost hand-off between lanes (redis)', () => {
     ...queues,
     enqueue: async (lane, job, delayMs) => {
       const current = inject;
-      if (current && lane === 'BILLING' && job.reason !== 'start') {
+      const matches = current?.reason === 'start' ? job.reason === 'start' : lane === 'BILLING' && job.reason !== 'start';
+      if (current && matches) {
         inject = null;
         current.hit();
         if (current.mode === 'throw') throw redisUnavailable(new Error('Command timed out'));
@@ -104,6 +107,24 @@ describe('lost hand-off between lanes (redis)', () => {
     }
     expect(requeued).toContain(id);
     const run = await waitForRun(system, id, ['COMPLETED', 'COMPENSATED', 'DEAD_LETTERED'], 120_000);
+    expect(run.status).toBe('COMPLETED');
+    await expectExactlyOnce(opp);
+  });
+
+  it("a start whose first job cannot be queued answers SERVICE_UNAVAILABLE; its replay completes the same run once", async () => {
+    const opp = opportunities.shift()!;
+    let hits = 0;
+    inject = { mode: 'throw', reason: 'start', hit: () => void (hits += 1) };
+    const failed = await startRun(system, opp.id, `handoff-start-${opp.id}`);
+    expect(hits).toBe(1);
+    expect(failed.body.errors?.[0].extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+    const stored = await system.orchestration.store.forOpportunity(opp.id);
+    expect(stored).toMatchObject({ status: 'PENDING' });
+
+    const replayed = await startRun(system, opp.id, `handoff-start-${opp.id}`);
+    expect(replayed.body.errors).toBeUndefined();
+    expect(replayed.body.data.startOrderToCash.id).toBe(stored!.id);
+    const run = await waitForRun(system, stored!.id, ['COMPLETED', 'COMPENSATED', 'DEAD_LETTERED'], 120_000);
     expect(run.status).toBe('COMPLETED');
     await expectExactlyOnce(opp);
   });
