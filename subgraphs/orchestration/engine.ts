@@ -12,8 +12,8 @@ import type { Logger } from '../../core/log';
 import { scheduledRetryDelay, type VendorRetryPolicy } from '../../core/retry';
 import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunStep, type StepError } from './model';
 import type { JobHandler, WorkQueues } from './queue';
-import { isLive, readFulfilment, type Fulfilment } from './fulfilment';
-import { STEPS, type Ports, type StepInput } from './steps';
+import { assertNotFulfilled, isVendorBusy, readFulfilment, type Fulfilment } from './fulfilment';
+import { readDeal, type Ports, type StepInput } from './steps';
 import { ownedKey } from './caller-keys';
 import type { RunStore } from './store';
 import { compensatesOnFailure } from './workflow-model';
@@ -454,7 +454,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     first.status = 'RUNNING';
     first.attempts = 1;
     first.startedAt = createdAt;
-    const result = await STEPS.readOpportunity.run(stepInput(run, first)).catch((error: unknown) => {
+    const result = await readDeal(run, ports).catch((error: unknown) => {
       throw error instanceof ConcordError ? error : new ConcordError('INTERNAL', 'reading the opportunity failed');
     });
     Object.assign(run.context, result.context);
@@ -463,12 +463,15 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     // Exactly once per deal, not only per run: the systems of record are read before any effect.
     // A deal the CRM or billing already shows as fulfilled is refused, naming its contract (see
     // docs/order-to-cash.md); Concord's own runs of the deal are caught by store.create below.
-    const fulfilled = await readFulfilment(ports, opportunityId, run.context.customerId);
-    if (fulfilled && isLive(fulfilled)) {
-      throw new ConcordError(
-        'CONFLICT',
-        `opportunity ${opportunityId} is already fulfilled by contract ${fulfilled.contractId} (${fulfilled.contract?.status ?? 'unknown to billing'}, CRM order status ${fulfilled.orderStatus ?? 'none'}); no new run was started`,
-      );
+    // When a vendor cannot answer now (Stripe throttling), the start still accepts the run
+    // durably: its first step, readOpportunity, is left to the run's first job, which makes the
+    // authoritative check (with retries) before any effect and refuses there (dead letter, CONFLICT).
+    try {
+      await assertNotFulfilled(ports, opportunityId, run.context.customerId);
+    } catch (error) {
+      if (!isVendorBusy(error)) throw error;
+      logger.warn({ opportunityId, code: (error as ConcordError).code, system: (error as ConcordError).system }, 'fulfilment check deferred to the run: a vendor cannot answer now');
+      Object.assign(first, { status: 'PENDING', attempts: 0, startedAt: null, finishedAt: null, externalId: null });
     }
 
     const created = await store.create(run);
@@ -480,7 +483,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       case 'created':
         onRunChanged?.(created.run);
         logger.info({ runId: id, correlationId, opportunityId }, 'run started');
-        await queues.enqueue(run.steps[1].system, { runId: id, reason: 'start' });
+        await queues.enqueue(run.steps.find((s) => s.status !== 'SUCCEEDED')!.system, { runId: id, reason: 'start' });
         return created.run;
     }
   }
