@@ -357,8 +357,9 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     // Hand the run to the lane of its next step; this also picks up a retry or cancel that arrived
     // while we held the lease. The job's reason is the run's saved version: two jobs handing off
     // the same state queue one job, a later state another.
+    // A run that waits for a retry already has its delayed job (queued by the step that failed).
     const after = await store.get(job.runId);
-    if (after) await handOff(after, lane, `handoff-v${after.version}`);
+    if (after && nextAction(after).kind !== 'later') await handOff(after, lane, `handoff-v${after.version}`);
   };
 
   /** Queue the job that moves `run` on from where it stands (nothing for a run that waits for nobody). */
