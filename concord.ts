@@ -25,7 +25,7 @@ import { createErpSubgraph } from './subgraphs/erp/server';
 import { markConcordWrites } from './subgraphs/events/echo';
 import { createLocalEventsSubgraph } from './subgraphs/events/local-subgraph';
 import { createEventsRuntime, echoTtlMs } from './subgraphs/events/runtime';
-import { createOrchestrationRuntime, type OrchestrationRuntime } from './subgraphs/orchestration/runtime';
+import { createOrchestrationRuntime, type OrchestrationRuntime, type OrchestrationRuntimeOptions } from './subgraphs/orchestration/runtime';
 import { createOrchestrationSubgraph } from './subgraphs/orchestration/server';
 
 /** Credentials the bundled simulators accept (they accept any of the right form). */
@@ -46,6 +46,8 @@ export interface ConcordOptions {
   metrics?: Metrics;
   /** Spans and trace propagation (core/tracing.ts). Default: from the configuration (OTEL_TRACES_EXPORTER). */
   tracing?: Tracing;
+  /** Engine hooks and a work-queue wrapper (tests: park a run at a step boundary, fail an enqueue). Default: none. */
+  orchestration?: Pick<OrchestrationRuntimeOptions, 'hooks' | 'decorateQueues'>;
 }
 
 export interface RunningConcord {
@@ -95,7 +97,7 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     closers.push(() => billing.close());
     const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch, tracing }).listen(at(3), host);
     closers.push(() => erp.close());
-    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, retryPolicies: vendors.retryPolicies, logger, events: events.log, onRunChanged: ops.onRunChanged, tracing });
+    const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, retryPolicies: vendors.retryPolicies, logger, events: events.log, onRunChanged: ops.onRunChanged, tracing, ...options.orchestration });
     closers.push(() => orchestration.close());
     // Portal isolation of startOrderToCash: the deal's customer, read from the CRM before a run exists.
     const opportunityOwner = async (id: string) => (await crmPort.getOpportunities([id])).get(id)?.accountId ?? null;

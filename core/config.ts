@@ -51,6 +51,10 @@ export interface OrchestrationConfig {
   leaseMs: number;
   /** BullMQ job lock: how soon a dead worker's job is picked up again, in ms. */
   queueLockMs: number;
+  /** How often one worker of the deployment looks for runs making no progress, in ms; 0 = never. */
+  sweepIntervalMs: number;
+  /** An unsettled run unchanged for this long (past any retry it waits for) is handed to its lane again, in ms. */
+  staleMs: number;
   /** Steps running at once against each system, across all workers. */
   concurrency: { CRM: number; BILLING: number; ERP: number };
 }
@@ -492,6 +496,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       maxAttempts: integer(env, 'CONCORD_O2C_MAX_ATTEMPTS', 10),
       leaseMs: integer(env, 'CONCORD_O2C_LEASE_MS', 15_000),
       queueLockMs: integer(env, 'CONCORD_QUEUE_LOCK_MS', 30_000),
+      sweepIntervalMs: integer(env, 'CONCORD_O2C_SWEEP_INTERVAL_MS', 30_000),
+      staleMs: Math.max(1000, integer(env, 'CONCORD_O2C_STALE_MS', 120_000)),
       concurrency: {
         CRM: integer(env, 'CONCORD_CRM_CONCURRENCY', 10),
         BILLING: integer(env, 'CONCORD_BILLING_CONCURRENCY', 10),

@@ -12,8 +12,8 @@ import type { Logger } from '../../core/log';
 import { scheduledRetryDelay, type VendorRetryPolicy } from '../../core/retry';
 import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus, type RunStep, type StepError } from './model';
 import type { JobHandler, WorkQueues } from './queue';
-import { isLive, readFulfilment, type Fulfilment } from './fulfilment';
-import { STEPS, type Ports, type StepInput } from './steps';
+import { assertNotFulfilled, isVendorBusy, readFulfilment, type Fulfilment } from './fulfilment';
+import { readDeal, type Ports, type StepInput } from './steps';
 import { ownedKey } from './caller-keys';
 import type { RunStore } from './store';
 import { compensatesOnFailure } from './workflow-model';
@@ -43,6 +43,24 @@ export interface EngineOptions {
   onRunChanged?: (run: Run) => void;
   /** Clock, for tests. Default: the system clock. */
   now?: () => Date;
+  /** Hooks at the engine's decision points (tests park a run at a step boundary with them). */
+  hooks?: EngineHooks;
+}
+
+export interface EngineHooks {
+  /**
+   * Awaited by the worker holding the run just before it starts `step` (forward), i.e. with the run
+   * at the boundary between its previous step and `step`. A cancel that lands meanwhile is honoured:
+   * the step is not started.
+   */
+  beforeStep?: (run: Run, step: RunStep) => Promise<void>;
+}
+
+export interface SweepResult {
+  /** Unsettled runs looked at. */
+  looked: number;
+  /** Runs making no progress that were handed to their lane again. */
+  requeued: string[];
 }
 
 export interface StartInput {
@@ -65,6 +83,12 @@ export interface OrderToCashEngine {
   fulfilment(opportunityId: string): Promise<Fulfilment | null>;
   /** The job handler to give WorkQueues.startWorkers. */
   handle: JobHandler;
+  /**
+   * Hand every unsettled run that has made no progress for `staleMs` to its lane again (a safety
+   * net under the hand-off: a job lost in the queue's store, a run stored but never queued). A
+   * job only says "look at run X", so a run that was merely slow loses nothing.
+   */
+  sweep(staleMs: number): Promise<SweepResult>;
 }
 
 const KEY_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
@@ -105,6 +129,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     onRunChanged,
     now = () => new Date(),
+    hooks = {},
   } = options;
 
   const iso = () => now().toISOString();
@@ -156,9 +181,11 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
 
   async function forward(run: Run, step: RunStep): Promise<void> {
     const input = stepInput(run, step);
+    await hooks.beforeStep?.(run, step);
     const started = await mutate(run.id, (r) => {
       const s = r.steps.find((x) => x.name === step.name)!;
-      if (s.status === 'SUCCEEDED' || r.status === 'COMPENSATING' || r.status === 'DEAD_LETTERED') return false;
+      // A cancel that arrived at this boundary starts no new step: advance turns the run round.
+      if (s.status === 'SUCCEEDED' || r.status === 'COMPENSATING' || r.status === 'DEAD_LETTERED' || r.cancelRequested) return false;
       s.status = 'RUNNING';
       s.attempts += 1;
       s.startedAt ??= iso();
@@ -302,6 +329,13 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     }
   }
 
+  /**
+   * One job: "look at run X". The job stays the run's pointer until the run's next job is stored:
+   * any failure here (a Redis command timed out under load, the hand-off could not be enqueued)
+   * rejects, and the queue runs this same job again after a backoff (queue.ts). Before, a rejection
+   * failed the job for good, and a run whose step had been saved but whose next lane was never
+   * told stayed RUNNING with its next step PENDING and 0 attempts.
+   */
   const handle: JobHandler = async (lane, job) => {
     // One holder per job, not per process: two jobs of one run in this process must not overlap either.
     const holder = `${workerId}:${randomUUID().slice(0, 8)}`;
@@ -314,24 +348,63 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     try {
       await advance(lane, job.runId);
     } catch (error) {
-      logger.error({ err: error, runId: job.runId }, 'run could not be advanced; will look again');
-      await queues.enqueue(lane, { runId: job.runId, reason: `recover-${randomUUID().slice(0, 8)}` }, baseDelayMs * 4);
+      logger.error({ err: error, runId: job.runId }, 'run could not be advanced; the job runs again');
+      throw error;
     } finally {
       clearInterval(renew);
-      await store.release(job.runId, holder);
+      await store.release(job.runId, holder).catch(() => undefined); // else it runs out by itself
     }
     // Hand the run to the lane of its next step; this also picks up a retry or cancel that arrived
-    // while we held the lease. A crash before this line leaves our job unacknowledged, and the
-    // queue runs it again.
+    // while we held the lease. The job's reason is the run's saved version: two jobs handing off
+    // the same state queue one job, a later state another.
+    // A run that waits for a retry already has its delayed job (queued by the step that failed).
     const after = await store.get(job.runId);
-    if (after) {
-      const action = nextAction(after);
-      if (action.kind === 'forward' || action.kind === 'compensate' || action.kind === 'turn' || action.kind === 'finish') {
-        const target = action.kind === 'forward' || action.kind === 'compensate' ? action.step.system : lane;
-        await queues.enqueue(target, { runId: job.runId, reason: `poke-${randomUUID().slice(0, 8)}` });
+    if (after && nextAction(after).kind !== 'later') await handOff(after, lane, `handoff-v${after.version}`);
+  };
+
+  /** Queue the job that moves `run` on from where it stands (nothing for a run that waits for nobody). */
+  async function handOff(run: Run, lane: SystemName, reason: string): Promise<boolean> {
+    const action = nextAction(run);
+    switch (action.kind) {
+      case 'forward':
+      case 'compensate':
+        await queues.enqueue(action.step.system, { runId: run.id, reason });
+        return true;
+      case 'turn':
+      case 'finish':
+        await queues.enqueue(lane, { runId: run.id, reason });
+        return true;
+      case 'later':
+        await queues.enqueue(action.step.system, { runId: run.id, reason: `due-${action.step.nextAttemptAt}` }, action.delayMs);
+        return true;
+      case 'none':
+        return false;
+    }
+  }
+
+  async function sweep(staleMs: number): Promise<SweepResult> {
+    const result: SweepResult = { looked: 0, requeued: [] };
+    const cutoff = now().getTime() - staleMs;
+    for (const status of ['PENDING', 'RUNNING', 'WAITING_RETRY', 'COMPENSATING'] as const) {
+      let after: string | null = null;
+      // Bounded per sweep; the next sweep goes on (each run it requeues moves, so it leaves the stale set).
+      for (let pages = 0; pages < 25; pages++) {
+        const page: Page<Run> = await store.list({ status }, { first: 200, after });
+        for (const run of page.items) {
+          result.looked += 1;
+          if (Date.parse(run.updatedAt) > cutoff) continue;
+          // A step waiting for its retry is not stuck before its time has come (and gone by staleMs).
+          const due = run.steps.map((s) => (s.nextAttemptAt ? Date.parse(s.nextAttemptAt) : 0)).reduce((a, b) => Math.max(a, b), 0);
+          if (due > cutoff) continue;
+          if (await handOff(run, 'CRM', `sweep-v${run.version}`)) result.requeued.push(run.id);
+        }
+        if (!page.hasNextPage || !page.endCursor) break;
+        after = page.endCursor;
       }
     }
-  };
+    if (result.requeued.length) logger.warn({ runs: result.requeued.slice(0, 20), count: result.requeued.length }, 'runs making no progress were handed to their lanes again');
+    return result;
+  }
 
   async function start(input: StartInput, correlationId: string): Promise<Run> {
     const { opportunityId, idempotencyKey } = input;
@@ -382,7 +455,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     first.status = 'RUNNING';
     first.attempts = 1;
     first.startedAt = createdAt;
-    const result = await STEPS.readOpportunity.run(stepInput(run, first)).catch((error: unknown) => {
+    const result = await readDeal(run, ports).catch((error: unknown) => {
       throw error instanceof ConcordError ? error : new ConcordError('INTERNAL', 'reading the opportunity failed');
     });
     Object.assign(run.context, result.context);
@@ -391,12 +464,15 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     // Exactly once per deal, not only per run: the systems of record are read before any effect.
     // A deal the CRM or billing already shows as fulfilled is refused, naming its contract (see
     // docs/order-to-cash.md); Concord's own runs of the deal are caught by store.create below.
-    const fulfilled = await readFulfilment(ports, opportunityId, run.context.customerId);
-    if (fulfilled && isLive(fulfilled)) {
-      throw new ConcordError(
-        'CONFLICT',
-        `opportunity ${opportunityId} is already fulfilled by contract ${fulfilled.contractId} (${fulfilled.contract?.status ?? 'unknown to billing'}, CRM order status ${fulfilled.orderStatus ?? 'none'}); no new run was started`,
-      );
+    // When a vendor cannot answer now (Stripe throttling), the start still accepts the run
+    // durably: its first step, readOpportunity, is left to the run's first job, which makes the
+    // authoritative check (with retries) before any effect and refuses there (dead letter, CONFLICT).
+    try {
+      await assertNotFulfilled(ports, opportunityId, run.context.customerId);
+    } catch (error) {
+      if (!isVendorBusy(error)) throw error;
+      logger.warn({ opportunityId, code: (error as ConcordError).code, system: (error as ConcordError).system }, 'fulfilment check deferred to the run: a vendor cannot answer now');
+      Object.assign(first, { status: 'PENDING', attempts: 0, startedAt: null, finishedAt: null, externalId: null });
     }
 
     const created = await store.create(run);
@@ -408,7 +484,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       case 'created':
         onRunChanged?.(created.run);
         logger.info({ runId: id, correlationId, opportunityId }, 'run started');
-        await queues.enqueue(run.steps[1].system, { runId: id, reason: 'start' });
+        await queues.enqueue(run.steps.find((s) => s.status !== 'SUCCEEDED')!.system, { runId: id, reason: 'start' });
         return created.run;
     }
   }
@@ -500,5 +576,6 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     forOpportunity: (id) => store.forOpportunity(id),
     fulfilment: (id) => readFulfilment(ports, id),
     handle,
+    sweep,
   };
 }

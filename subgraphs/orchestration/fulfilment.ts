@@ -8,6 +8,7 @@
  * not be billed a second time.
  */
 import type { BillingContract, SystemName } from '../../core/canonical';
+import { ConcordError } from '../../core/errors';
 import type { Ports } from './steps';
 
 export interface Fulfilment {
@@ -54,4 +55,27 @@ export async function readFulfilment(
   if (!billingCustomer) return null;
   const contract = await ports.billing.findContractForOpportunity(billingCustomer.id, opportunityId);
   return contract ? { contractId: contract.id, contract, orderStatus, foundIn: 'BILLING' } : null;
+}
+
+/** The refusal of a deal that is already fulfilled: CONFLICT naming its contract, not retryable. */
+export function alreadyFulfilled(opportunityId: string, f: Fulfilment): ConcordError {
+  return new ConcordError(
+    'CONFLICT',
+    `opportunity ${opportunityId} is already fulfilled by contract ${f.contractId} (${f.contract?.status ?? 'unknown to billing'}, CRM order status ${f.orderStatus ?? 'none'}); no new run was started`,
+    { system: f.foundIn, retryable: false },
+  );
+}
+
+/** Throws alreadyFulfilled when the CRM or billing shows the deal fulfilled and still live. */
+export async function assertNotFulfilled(ports: Pick<Ports, 'crm' | 'billing'>, opportunityId: string, customerId?: string | null): Promise<void> {
+  const fulfilled = await readFulfilment(ports, opportunityId, customerId);
+  if (fulfilled && isLive(fulfilled)) throw alreadyFulfilled(opportunityId, fulfilled);
+}
+
+/**
+ * A vendor that cannot answer now (throttled, unavailable): the start accepts the run and leaves the
+ * authoritative check to its first step, which retries with the engine's backoff (Retry-After honoured).
+ */
+export function isVendorBusy(error: unknown): boolean {
+  return error instanceof ConcordError && error.retryable && (error.code === 'VENDOR_RATE_LIMITED' || error.code === 'VENDOR_UNAVAILABLE');
 }

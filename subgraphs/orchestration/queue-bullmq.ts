@@ -3,19 +3,27 @@
  * by every process that uses the same Redis and prefix.
  *
  * A job is only "look at run X": its data is the run id and a reason, never state, so a duplicate,
- * late or replayed job is harmless (the run's stored state says what to do). For the same reason
- * BullMQ's own retries are off (attempts: 1): the engine owns retries and backoff on the run, and a
- * handler that throws is logged, not retried here.
+ * late or replayed job is harmless (the run's stored state says what to do). The engine owns the
+ * retries and backoff of steps, on the run; BullMQ's own retry only reruns a job whose handler
+ * threw (below).
  *
  * A lane's concurrency holds across processes through BullMQ's global concurrency (a queue setting
  * kept in Redis, checked when a worker takes a job); the per-process worker concurrency only bounds
  * what one process takes on. A process that dies mid-job leaves the job locked; when the lock
  * (lockDurationMs) expires, the stalled-job check of any live worker moves it back to waiting.
+ *
+ * A job is never dropped while it may be the run's only pointer: a handler that throws (Redis
+ * timed out under load, the hand-off to the next lane could not be stored) has its job run again
+ * after a backoff, by BullMQ's own retry (attempts/backoff below), instead of being failed. And an
+ * enqueue that cannot reach Redis fails within `commandTimeoutMs` as SERVICE_UNAVAILABLE
+ * (core/redis-availability.ts) rather than waiting on ioredis's reconnects, so a request or a
+ * worker learns it at once and keeps what it holds.
  */
 import { Queue, Worker, type ConnectionOptions, type Job, type RedisOptions } from 'bullmq';
 import { createRedisClient, isClusterUrl, tag } from '../../core/redis';
 import type { SystemName } from '../../core/canonical';
 import { createLogger, type Logger } from '../../core/log';
+import { failFastRedisOptions, redisUnavailable } from '../../core/redis-availability';
 import { LANES, type JobHandler, type LaneBacklog, type LaneSettings, type RunJob, type WorkQueues } from './queue';
 
 export interface BullMqQueueOptions {
@@ -53,6 +61,16 @@ export interface BullMqQueueOptions {
   workerConcurrency?: number;
   /** Where failed handlers and worker errors are logged. Default: a pino logger named 'work-queues'. */
   logger?: Logger;
+  /**
+   * Longest an enqueue waits for Redis (connecting included) before it fails as SERVICE_UNAVAILABLE,
+   * in ms (CONCORD_REDIS_COMMAND_TIMEOUT_MS, as the run store). Default 2000.
+   */
+  commandTimeoutMs?: number;
+  /**
+   * Backoff before a job whose handler threw runs again, in ms: doubled per failure of that job up
+   * to 30 s. Default 500.
+   */
+  retryDelayMs?: number;
 }
 
 export interface BullMqWorkQueues extends WorkQueues {
@@ -68,6 +86,8 @@ const QUEUE_NAMES: Record<SystemName, string> = { CRM: 'o2c-crm', BILLING: 'o2c-
 
 /** Failed jobs kept for inspection (per lane); completed ones are deleted at once. */
 const KEEP_FAILED = 1000;
+/** Longest backoff between runs of a job whose handler keeps throwing. */
+const MAX_RETRY_DELAY_MS = 30_000;
 
 export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMqWorkQueues {
   const {
@@ -78,6 +98,8 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
     stalledIntervalMs = lockDurationMs,
     workerConcurrency,
     logger = createLogger({ name: 'work-queues' }),
+    commandTimeoutMs = 2000,
+    retryDelayMs = 500,
   } = options;
   // On a cluster, two clients as BullMQ would make from options: the queues' with ioredis' default
   // retries, the workers' with maxRetriesPerRequest null (BullMQ refuses a worker client without it).
@@ -85,7 +107,9 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
   const clusters = clusterUrl ? [createRedisClient(clusterUrl), createRedisClient(clusterUrl, { maxRetriesPerRequest: null })] : [];
   for (const cluster of clusters) cluster.on('error', (error: Error) => logger.error({ err: error }, 'work queue connection error'));
   const fromOptions: ConnectionOptions = typeof given === 'string' ? { url: given } : given;
-  const queueConnection: ConnectionOptions = clusters[0] ?? fromOptions;
+  // The queues' own (non-blocking) connections fail fast; the workers' blocking ones must not
+  // (a command timeout would cut their blocking waits), and BullMQ makes those itself.
+  const queueConnection: ConnectionOptions = clusters[0] ?? ({ ...(fromOptions as RedisOptions), ...failFastRedisOptions(commandTimeoutMs) } as ConnectionOptions);
   const workerConnection: ConnectionOptions = clusters[1] ?? fromOptions;
   const bullPrefix = (lane: SystemName) => tag(prefix, `queue:${QUEUE_NAMES[lane]}`);
   const settings: Record<SystemName, LaneSettings> = {
@@ -104,23 +128,49 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
   let started = false;
   let closed = false;
 
-  // Every call waits for the lane limits to be in Redis, so no worker can start before them.
-  const ready = Promise.all(LANES.map((lane) => queues[lane].setGlobalConcurrency(settings[lane].concurrency)));
-  ready.catch(() => undefined); // surfaced by the first call that awaits it
+  // Every call waits for the lane limits to be in Redis, so no worker can start before them. A
+  // failure (Redis down at start) is tried again by the next call rather than kept for good.
+  let ready: Promise<unknown> | null = null;
+  const limitsStored = (): Promise<unknown> => {
+    ready ??= Promise.all(LANES.map((lane) => queues[lane].setGlobalConcurrency(settings[lane].concurrency))).catch((error: unknown) => {
+      ready = null;
+      throw error;
+    });
+    return ready;
+  };
+  void limitsStored().catch(() => undefined); // surfaced by the first call that awaits it
+
+  /** `work`, or SERVICE_UNAVAILABLE once Redis has not answered for commandTimeoutMs. */
+  async function withinTimeout<T>(what: string, work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(redisUnavailable(new Error(`${what}: Redis did not answer within ${commandTimeoutMs} ms`))), commandTimeoutMs);
+    });
+    try {
+      return await Promise.race([work().catch((error: unknown) => Promise.reject(redisUnavailable(error))), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   return {
     async enqueue(lane, job, delayMs = 0) {
       if (closed) return;
-      await ready;
-      await queues[lane].add(job.reason, { runId: job.runId, reason: job.reason }, {
+      await withinTimeout(`enqueue on ${QUEUE_NAMES[lane]}`, async () => {
+        await limitsStored();
+        await queues[lane].add(job.reason, { runId: job.runId, reason: job.reason }, {
         // Deduplication rather than a custom jobId: a jobId would also block re-adding while a failed
         // job with that id is kept for inspection (and BullMQ refuses ':' in custom ids). `keepLastIfActive`: an add while the same job runs
         // is kept and runs after it, so a wake-up that arrives mid-run is never lost.
         deduplication: { id: `${job.runId}:${job.reason}`, keepLastIfActive: true },
         ...(delayMs > 0 ? { delay: Math.ceil(delayMs) } : {}),
-        attempts: 1,
+        // A handler that throws has its job run again (see the file's comment); 'custom' is the
+        // workers' backoffStrategy below.
+        attempts: Number.MAX_SAFE_INTEGER,
+        backoff: { type: 'custom' },
         removeOnComplete: true,
         removeOnFail: KEEP_FAILED,
+        });
       });
     },
 
@@ -128,7 +178,7 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
       if (started) throw new Error('startWorkers: workers are already started');
       if (closed) return;
       started = true;
-      await ready;
+      await limitsStored();
       for (const lane of LANES) {
         const worker = new Worker<RunJob>(
           QUEUE_NAMES[lane],
@@ -143,11 +193,14 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
             // is only "look at run X", always safe to run again, and the only pointer to the run:
             // failing it would strand the run when workers die twice in a row. So it never gives up.
             maxStalledCount: Number.MAX_SAFE_INTEGER,
+            settings: {
+              backoffStrategy: (attemptsMade: number) => Math.min(MAX_RETRY_DELAY_MS, retryDelayMs * 2 ** Math.max(0, attemptsMade - 1)),
+            },
             autorun: true,
           },
         );
         worker.on('failed', (job, error) =>
-          logger.warn({ err: error, lane, runId: job?.data.runId, reason: job?.data.reason }, 'run job failed'),
+          logger.warn({ err: error, lane, runId: job?.data.runId, reason: job?.data.reason, attempt: job?.attemptsMade }, 'run job failed; it runs again after a backoff'),
         );
         worker.on('error', (error) => logger.error({ err: error, lane }, 'work queue worker error'));
         workers.push(worker);
@@ -176,8 +229,15 @@ export function createBullMqWorkQueues(options: BullMqQueueOptions = {}): BullMq
       // Workers first (they finish their current jobs unless forced), then the queues; each closes
       // the connections BullMQ opened for it.
       await Promise.all(workers.map((worker) => worker.close(force)));
-      await ready.catch(() => undefined);
+      // The lane limits may still be waiting for a Redis that never answered: closing the queues
+      // ends their connections, which settles that wait (a bounded wait, in case it does not).
+      const pending = ready;
       await Promise.all(LANES.map((lane) => queues[lane].close()));
+      if (pending) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([pending.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        clearTimeout(timer);
+      }
       // A client given to BullMQ as an instance is the giver's to close.
       await Promise.all(clusters.map((cluster) => cluster.quit().catch(() => cluster.disconnect())));
     },

@@ -5,6 +5,8 @@ import { LANES, type JobHandler, type LaneBacklog, type LaneSettings, type RunJo
 export interface MemoryQueueOptions {
   /** Per-lane concurrency. Default 10 per lane (ERP 5, NetSuite's default account limit). */
   lanes?: Partial<Record<SystemName, LaneSettings>>;
+  /** Backoff before a job whose handler threw runs again, in ms (doubled per failure, up to 30 s). Default 500. */
+  retryDelayMs?: number;
 }
 
 export function createMemoryWorkQueues(options: MemoryQueueOptions = {}): WorkQueues {
@@ -20,6 +22,9 @@ export function createMemoryWorkQueues(options: MemoryQueueOptions = {}): WorkQu
   const timers = new Set<NodeJS.Timeout>();
   let handler: JobHandler | null = null;
   let closed = false;
+  const retryDelayMs = options.retryDelayMs ?? 500;
+  /** Failures so far of each job that threw (by key), for its backoff. */
+  const failures = new Map<string, number>();
 
   const keyOf = (lane: SystemName, job: RunJob) => `${lane}:${job.runId}:${job.reason}`;
 
@@ -28,8 +33,17 @@ export function createMemoryWorkQueues(options: MemoryQueueOptions = {}): WorkQu
       const job = waiting[lane].shift()!;
       queued.delete(keyOf(lane, job));
       active[lane] += 1;
+      const key = keyOf(lane, job);
       handler(lane, job)
-        .catch(() => undefined) // the engine records its own failures on the run
+        .then(
+          () => void failures.delete(key),
+          () => {
+            // As the BullMQ queues do: the job may be the run's only pointer, so it runs again.
+            const failed = (failures.get(key) ?? 0) + 1;
+            failures.set(key, failed);
+            later(lane, job, Math.min(30_000, retryDelayMs * 2 ** (failed - 1)));
+          },
+        )
         .finally(() => {
           active[lane] -= 1;
           pump(lane);
@@ -45,15 +59,20 @@ export function createMemoryWorkQueues(options: MemoryQueueOptions = {}): WorkQu
     pump(lane);
   }
 
+  function later(lane: SystemName, job: RunJob, delayMs: number): void {
+    if (closed) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      add(lane, job);
+    }, delayMs);
+    timers.add(timer);
+  }
+
   return {
     async enqueue(lane, job, delayMs = 0) {
       if (closed) return;
       if (delayMs <= 0) return add(lane, job);
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        add(lane, job);
-      }, delayMs);
-      timers.add(timer);
+      later(lane, job, delayMs);
     },
     async startWorkers(h) {
       handler = h;

@@ -26,9 +26,17 @@ export interface LaneBacklog {
 }
 
 export interface WorkQueues {
-  /** Add a job; a job with the same runId and reason that is still queued is not added twice. */
+  /**
+   * Add a job; a job with the same runId and reason that is still queued is not added twice.
+   * Rejects (SERVICE_UNAVAILABLE for the BullMQ queues) when the job cannot be stored now: the
+   * caller still holds whatever pointed at the run and must not drop it.
+   */
   enqueue(lane: SystemName, job: RunJob, delayMs?: number): Promise<void>;
-  /** Start consuming every lane with `handler`. Call at most once. */
+  /**
+   * Start consuming every lane with `handler`. Call at most once. A job whose handler throws is
+   * run again later (it may be the run's only pointer: dropping it would strand the run); jobs
+   * are "look at run X", so running one again is harmless.
+   */
   startWorkers(handler: JobHandler): Promise<void>;
   backlog(): Promise<Record<SystemName, LaneBacklog>>;
   close(): Promise<void>;

@@ -13,7 +13,7 @@ import { createMemoryAuditTrail } from './audit/memory';
 import { createOperatorAudit, type OperatorAudit } from './audit/recorder';
 import { createRedisAuditTrail } from './audit/redis';
 import { createConsistency, type Consistency } from './consistency';
-import { createOrderToCashEngine, type OrderToCashEngine } from './engine';
+import { createOrderToCashEngine, type EngineHooks, type OrderToCashEngine } from './engine';
 import { createMemoryKeyValueStore } from './kv-memory';
 import { createRedisKeyValueStore } from './kv-redis';
 import type { Run } from './model';
@@ -45,6 +45,10 @@ export interface OrchestrationRuntimeOptions {
    * correlation id as its scope: the step's vendor calls are its child spans. Default: none.
    */
   tracing?: Tracing;
+  /** Hooks of the order-to-cash engine (engine.ts EngineHooks; tests park runs at step boundaries). Default: none. */
+  hooks?: EngineHooks;
+  /** Wraps the work queues every engine uses (tests inject enqueue failures). Default: as made. */
+  decorateQueues?: (queues: WorkQueues) => WorkQueues;
 }
 
 export interface OrchestrationRuntime {
@@ -64,6 +68,11 @@ export interface OrchestrationRuntime {
   audit: OperatorAudit;
   /** Null when runs can be read and written now, else why not (the subgraph's /ready). */
   readiness(): Promise<string | null>;
+  /**
+   * One sweep for runs making no progress (both engines), if this process wins the deployment's
+   * sweeper lock; the workers run it every CONCORD_O2C_SWEEP_INTERVAL_MS. Null when another holds the lock.
+   */
+  sweep(): Promise<string[] | null>;
   close(): Promise<void>;
 }
 
@@ -86,9 +95,10 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
         commandTimeoutMs: config.redisCommandTimeoutMs,
         onError: (error) => logger.warn({ err: error }, 'run store connection error; reconnecting'),
       }) : createMemoryRunStore();
-  const queues = config.redisUrl
-    ? createBullMqWorkQueues({ connection: config.redisUrl, prefix: config.redisPrefix, lanes, lockDurationMs: o2c.queueLockMs, logger })
+  const made = config.redisUrl
+    ? createBullMqWorkQueues({ connection: config.redisUrl, prefix: config.redisPrefix, lanes, lockDurationMs: o2c.queueLockMs, commandTimeoutMs: config.redisCommandTimeoutMs, logger })
     : createMemoryWorkQueues({ lanes });
+  const queues = options.decorateQueues ? options.decorateQueues(made) : made;
   const engine = createOrderToCashEngine({
     store,
     queues,
@@ -97,6 +107,7 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     maxAttempts: o2c.maxAttempts,
     leaseMs: o2c.leaseMs,
     retryPolicies,
+    hooks: options.hooks,
     onRunChanged: (run) => {
       publish?.(run);
       onRunChanged?.(run);
@@ -140,6 +151,16 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
     : createMemoryAuditTrail();
   const audit = createOperatorAudit({ trail, events, logger: logger.child({ component: 'audit' }) });
   const opsRuns = createOpsRunList({ orderToCash: (filter, page) => store.list(filter, page), workflows: (filter, page) => workflowStore.list(filter, page) });
+  // The sweeper: a safety net under the hand-off between lanes (engine.ts sweep). One sweep per
+  // interval in the whole deployment: the process that takes the lock (for one interval) sweeps.
+  const sweeperId = `sweeper:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
+  const sweepLockMs = Math.max(1000, o2c.sweepIntervalMs || 1000);
+  async function sweep(): Promise<string[] | null> {
+    if (!(await kv.setIfAbsent('o2c:sweeper', sweeperId, sweepLockMs))) return null;
+    const [runs, workflows] = await Promise.all([engine.sweep(o2c.staleMs), workflowEngine.sweep(o2c.staleMs)]);
+    return [...runs.requeued, ...workflows.requeued];
+  }
+  let sweeper: NodeJS.Timeout | null = null;
   // A job names its run; the run's id says which engine owns it.
   const tracing = options.tracing;
   if (o2c.workers) {
@@ -149,6 +170,12 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
       const attributes = { 'concord.run_id': job.runId, 'concord.lane': lane, 'concord.job_reason': job.reason };
       return traceJob(tracing, `run job ${lane}`, attributes, async () => (await owner.get(job.runId))?.correlationId ?? null, () => owner.handle(lane, job));
     });
+    if (o2c.sweepIntervalMs > 0) {
+      sweeper = setInterval(() => {
+        sweep().catch((error: unknown) => logger.warn({ err: error }, 'run sweep failed; the next one tries again'));
+      }, o2c.sweepIntervalMs);
+      sweeper.unref();
+    }
   }
   return {
     engine,
@@ -167,7 +194,9 @@ export async function createOrchestrationRuntime(options: OrchestrationRuntimeOp
         return error instanceof Error ? `run store unavailable: ${error.message}` : 'run store unavailable';
       }
     },
+    sweep,
     close: async () => {
+      if (sweeper) clearInterval(sweeper);
       await consistency.close();
       await trail.close();
       await queues.close();

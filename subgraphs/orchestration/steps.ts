@@ -12,6 +12,7 @@ import type { ErpPort } from '../erp/port';
 import type { EventLog } from '../../core/events/event-log';
 import type { OrderToCashStepName, Run, RunContext, StepName } from './model';
 import type { WorkflowState } from './workflow-model';
+import { assertNotFulfilled } from './fulfilment';
 
 export interface Ports {
   crm: CrmPort;
@@ -85,27 +86,36 @@ async function contractOfUncertainCreate(run: Run, ports: Ports): Promise<string
   return found && found.status !== 'CANCELED' && found.status !== 'ENDED' ? found.id : null;
 }
 
+/** The deal as order-to-cash needs it: Closed Won, its account and its lines (no fulfilment check). */
+export async function readDeal(run: Run, ports: Ports): Promise<StepResult> {
+  const opportunity = (await ports.crm.getOpportunities([run.opportunityId])).get(run.opportunityId);
+  if (!opportunity) throw new BusinessRuleError(`opportunity ${run.opportunityId} does not exist`, 'CRM');
+  if (!opportunity.isWon) throw new BusinessRuleError(`opportunity ${run.opportunityId} is ${opportunity.stage}, not Closed Won`, 'CRM');
+  const [accounts, lines] = await Promise.all([
+    ports.crm.getAccounts([opportunity.accountId]),
+    ports.crm.getOpportunityLines([opportunity.id]),
+  ]);
+  const account = accounts.get(opportunity.accountId);
+  if (!account) throw new BusinessRuleError(`account ${opportunity.accountId} of the opportunity does not exist`, 'CRM');
+  const items = (lines.get(opportunity.id) ?? []).map((l) => ({ productCode: l.productCode, quantity: l.quantity }));
+  if (items.length === 0) throw new BusinessRuleError(`opportunity ${opportunity.id} has no line items to bill`, 'CRM');
+  return {
+    externalId: opportunity.id,
+    context: { customerId: account.id, customerName: account.name, lines: items, amount: opportunity.amount },
+  };
+}
+
 export const STEPS: Record<OrderToCashStepName, StepDefinition> = {
   readOpportunity: {
     name: 'readOpportunity',
-    // Done synchronously by startOrderToCash (a lost deal must not create a run); kept as a step so
-    // the run shows it and a redrive can re-read.
+    // Done by startOrderToCash (a lost deal must not create a run), with a fast fulfilment check
+    // there. When billing could not be read at the start (throttled), the start leaves this step
+    // PENDING and the run's first job does it: the authoritative check, before any effect. A
+    // redrive re-reads and checks again.
     async run({ run, ports }) {
-      const opportunity = (await ports.crm.getOpportunities([run.opportunityId])).get(run.opportunityId);
-      if (!opportunity) throw new BusinessRuleError(`opportunity ${run.opportunityId} does not exist`, 'CRM');
-      if (!opportunity.isWon) throw new BusinessRuleError(`opportunity ${run.opportunityId} is ${opportunity.stage}, not Closed Won`, 'CRM');
-      const [accounts, lines] = await Promise.all([
-        ports.crm.getAccounts([opportunity.accountId]),
-        ports.crm.getOpportunityLines([opportunity.id]),
-      ]);
-      const account = accounts.get(opportunity.accountId);
-      if (!account) throw new BusinessRuleError(`account ${opportunity.accountId} of the opportunity does not exist`, 'CRM');
-      const items = (lines.get(opportunity.id) ?? []).map((l) => ({ productCode: l.productCode, quantity: l.quantity }));
-      if (items.length === 0) throw new BusinessRuleError(`opportunity ${opportunity.id} has no line items to bill`, 'CRM');
-      return {
-        externalId: opportunity.id,
-        context: { customerId: account.id, customerName: account.name, lines: items, amount: opportunity.amount },
-      };
+      const deal = await readDeal(run, ports);
+      await assertNotFulfilled(ports, run.opportunityId, deal.context?.customerId);
+      return deal;
     },
   },
 

@@ -172,19 +172,27 @@ describe.each(implementations)('WorkQueues contract: $name', (implementation) =>
     expect(maxInFlight).toBe(3);
   });
 
-  test('a handler that throws does not stop the lane', async () => {
+  test('a handler that throws has its job run again, and does not stop the lane', async () => {
+    // The job may be the run's only pointer (engine.ts handle): a failure must not drop it.
     const queues = implementation.open({ CRM: { concurrency: 1 } });
+    let failures = 0;
     const seen = recorder(async (_lane, job) => {
-      if (job.reason === 'boom') throw new Error('handler failed');
+      if (job.reason === 'boom' && failures < 2) {
+        failures += 1;
+        throw new Error('handler failed');
+      }
     });
     await queues.startWorkers(seen.handler);
     await queues.enqueue('CRM', { runId: 'r1', reason: 'boom' });
     await queues.enqueue('CRM', { runId: 'r2', reason: 'fine' });
     await queues.enqueue('CRM', { runId: 'r3', reason: 'fine' });
-    await until(() => seen.total >= 3);
-    // and the failed job can be enqueued again (failed jobs kept for inspection do not block it)
+    // the same job, without being enqueued again: twice failed, then handled
+    await until(() => seen.handled.get('r1/boom') === 3, 15_000);
+    expect(seen.handled.get('r2/fine')).toBe(1);
+    expect(seen.handled.get('r3/fine')).toBe(1);
+    // and once handled, the job can be enqueued again
     await queues.enqueue('CRM', { runId: 'r1', reason: 'boom' });
-    await until(() => seen.handled.get('r1/boom') === 2);
+    await until(() => seen.handled.get('r1/boom') === 4);
   });
 
   test('backlog counts queued jobs before workers start', async () => {
@@ -213,6 +221,19 @@ describe.each(implementations)('WorkQueues contract: $name', (implementation) =>
     await queues.enqueue('ERP', { runId: 'r', reason: 'after-close' });
     await sleep(300);
     expect([...seen.handled.keys()]).toEqual(['r/now']);
+  });
+});
+
+describe('WorkQueues on BullMQ, Redis unreachable', () => {
+  test('an enqueue fails as retryable SERVICE_UNAVAILABLE within the command timeout instead of hanging', async () => {
+    // A port nothing listens on: every connection attempt is refused, as while Redis is down.
+    const queues = bullMq({ connection: 'redis://127.0.0.1:1', commandTimeoutMs: 300 });
+    const failure = await queues.enqueue('CRM', { runId: 'r', reason: 'start' }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+    expect((failure as Error).message).toMatch(/cannot reach its state store \(Redis\)/);
   });
 });
 

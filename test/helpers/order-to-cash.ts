@@ -19,16 +19,36 @@ export async function getRun(system: TestSystem, id: string): Promise<any> {
   return body.data?.orderToCashRun;
 }
 
-/** Poll until the run is in one of `statuses` (default: settled). */
+/**
+ * Poll until the run is in one of `statuses` (default: settled). The id is one the API accepted,
+ * so it is never unknown: an answer of null without an error fails at once (issue 15: a run once
+ * read as null for 200 s under load). A failed read must be an error with a retryable code; it is
+ * polled through, and the last one is named if the deadline passes.
+ */
 export async function waitForRun(system: TestSystem, id: string, statuses = SETTLED, timeoutMs = 60_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
   let run: any;
+  let lastError: { code?: string; retryable?: boolean; message: string } | null = null;
   while (Date.now() < deadline) {
-    run = await getRun(system, id).catch(() => undefined);
-    if (run && statuses.includes(run.status)) return run;
+    const answer = await system.gql(`query($id: ID!) { orderToCashRun(id: $id) { ${RUN_FIELDS} } }`, { id }).catch((error: Error) => {
+      lastError = { message: `request failed: ${error.message}` };
+      return null;
+    });
+    if (answer) {
+      const error = answer.body.errors?.[0];
+      if (error) {
+        lastError = { code: error.extensions?.code, retryable: error.extensions?.retryable, message: error.message };
+        if (error.extensions?.retryable !== true) throw new Error(`reading run ${id} failed without a retryable code: ${JSON.stringify(lastError)}`);
+      } else if (answer.body.data?.orderToCashRun === null) {
+        throw new Error(`run ${id} was accepted but the API answers that it does not exist`);
+      } else {
+        run = answer.body.data?.orderToCashRun;
+        if (run && statuses.includes(run.status)) return run;
+      }
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`run ${id} is ${run?.status ?? 'unknown'} after ${timeoutMs} ms, not ${statuses.join('|')}: ${JSON.stringify(run)}`);
+  throw new Error(`run ${id} is ${run?.status ?? 'unread'} after ${timeoutMs} ms, not ${statuses.join('|')}: ${JSON.stringify(run)}; last failed read: ${JSON.stringify(lastError)}`);
 }
 
 /** Closed Won opportunities not yet billed, of customers not on credit hold, from the CRM simulator. */

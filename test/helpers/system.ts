@@ -40,7 +40,7 @@ export interface TestSystemOptions {
    */
   stripeSearchLagMs?: number;
   /** Metrics, tracing, a logger of the test's own (test/ops). Default: the system's defaults, silent logs. */
-  system?: Pick<SystemOptions, 'metrics' | 'tracing' | 'logger'>;
+  system?: Partial<Pick<SystemOptions, 'metrics' | 'tracing' | 'logger' | 'orchestration'>>;
 }
 
 /**

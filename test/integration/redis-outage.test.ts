@@ -2,8 +2,9 @@
  * Redis stopped and restarted during requests, on a redis-server of the test's own: requests that
  * need it answer SERVICE_UNAVAILABLE (retryable, with a clear message) instead of hanging and
  * answering INTERNAL; /ready is 503 while the orchestration subgraph cannot reach it and 200 again
- * after; a start made during the outage, replayed with its key afterwards, completes exactly once
- * (counted in the simulators' /__sim/state).
+ * after; a start refused during the outage stored nothing, and replayed with its key afterwards
+ * completes exactly once (counted in the simulators' /__sim/state). The work queues' enqueue has
+ * the same command timeout (test/contract/work-queues.test.ts, Redis unreachable).
  */
 import { effectsOf, readyOpportunities, startRun, waitForRun } from '../helpers/order-to-cash';
 import { startOwnRedis, type OwnRedis } from '../helpers/redis';
@@ -65,6 +66,8 @@ describe('Redis outage (own redis-server)', () => {
 
     await redis.restart();
     await waitForReady(200);
+    // Nothing half-written: the refused starts stored no run (their replays below start them).
+    for (const opp of during) expect(await system.orchestration.store.forOpportunity(opp.id)).toBeNull();
 
     // The same starts again, by their keys: each deal ends with exactly one fulfilment.
     for (const opp of during) {
