@@ -310,11 +310,13 @@ describe('RunStore on Redis, after a process stopped half-way', () => {
     // What steps 1 and 2 leave: a record with an expiry (here a short one) and the deal's pointer.
     const orphan = makeRun();
     await redis.hset(`{${prefix}:o2c:run:${orphan.id}}`, 'json', JSON.stringify(orphan), 'status', orphan.status, 'version', orphan.version, 'created', Date.parse(orphan.createdAt));
-    await redis.pexpire(`{${prefix}:o2c:run:${orphan.id}}`, 50);
+    await redis.pexpire(`{${prefix}:o2c:run:${orphan.id}}`, 60_000);
     await redis.set(`{${prefix}:o2c:opp:${orphan.opportunityId}}`, orphan.id);
     const blocked = makeRun({ opportunityId: orphan.opportunityId });
     expect((await store.create(blocked)).outcome).toBe('existing-opportunity'); // the dead start's record still lives
-    const deadline = Date.now() + 10_000;
+    // Its expiry comes (brought forward, so the test does not wait a minute or race a short one).
+    await redis.pexpire(`{${prefix}:o2c:run:${orphan.id}}`, 1);
+    const deadline = Date.now() + 30_000;
     while ((await redis.exists(`{${prefix}:o2c:run:${orphan.id}}`)) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     expect(await store.create(blocked)).toEqual({ outcome: 'created', run: blocked });
   });
