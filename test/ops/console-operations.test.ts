@@ -256,12 +256,20 @@ describe('operating from the console (browser)', () => {
     expect(ide.url()).not.toContain('token');
     const run = async (query: string) => {
       await ide.evaluate((q) => (document.querySelector('.graphiql-query-editor .CodeMirror') as any).CodeMirror.setValue(q), query);
+      // GraphiQL parses the editor's document after a 100 ms debounce, and its fetcher picks HTTP or
+      // WebSocket from that parse: click only once the parse is of this document (on a busy machine a
+      // click sooner sends a subscription over HTTP).
+      const kind = query.trim().split(/[\s{]/)[0];
+      await ide.waitForFunction(
+        (k) => (document.querySelector('.graphiql-query-editor .CodeMirror') as any).CodeMirror.documentAST?.definitions?.[0]?.operation === k,
+        kind,
+        { timeout: 30_000 },
+      );
       await ide.click('.graphiql-execute-button');
     };
     const result = () => ide.evaluate(() => (document.querySelector('.result-window .CodeMirror') as any)?.CodeMirror.getValue() ?? '');
 
-    // Anonymous operations: GraphiQL takes the operation name from the editor after a 100 ms debounce,
-    // so a named operation clicked sooner goes out under the previous document's name (400 from the server).
+    // Anonymous operations: GraphiQL keeps the last operation name it parsed in its own state.
     await run('query { opsOverview { deadLetters runs { status count } } }');
     await until('the query result', async () => (await result()).includes('"deadLetters"'), 20_000, 100);
     expect(JSON.parse(await result()).data.opsOverview.runs.length).toBeGreaterThan(0);
@@ -280,7 +288,9 @@ describe('operating from the console (browser)', () => {
         if (acted.body.errors) refused.push(acted.body.errors);
       }
       return false;
-    }, 90_000, 100);
+    }, 90_000, 100).catch(async (error: Error) => {
+      throw new Error(`${error.message}; the IDE's result pane: ${(await result()).slice(0, 600)}`);
+    });
     expect(refused).toEqual([]);
     expect(await result()).toContain('RUN_RECONCILIATION');
     expect(foreign).toEqual([]);
