@@ -211,7 +211,7 @@ export function createChargebeeSimulator(options: ChargebeeSimulatorOptions) {
   }
 
   /** An invoice of `lines` (already priced) for a subscription, with the site's tax. */
-  function newInvoice(sub: CbSubscription, lines: NewLine[], pending: boolean, first: boolean): CbInvoice {
+  function newInvoice(sub: CbSubscription, lines: NewLine[], pending: boolean, first: boolean, extra: Json = {}): CbInvoice {
     const now = store.now();
     const items: CbLineItem[] = lines.map((line) => ({
       ...line, id: store.newId('li_'), tax_amount: Math.round((line.amount * store.taxPercent) / 100), tax_rate: store.taxPercent, is_taxed: true,
@@ -224,7 +224,7 @@ export function createChargebeeSimulator(options: ChargebeeSimulatorOptions) {
       id, customer_id: sub.customer_id, subscription_id: sub.id, recurring: true, status: 'pending', price_type: 'tax_exclusive', currency_code: 'USD',
       sub_total: subTotal, tax, total: subTotal + tax, amount_due: subTotal + tax, amount_paid: 0, amount_adjusted: 0, credits_applied: 0, write_off_amount: 0,
       net_term_days: 30, line_items: items, taxes: [{ object: 'tax', name: 'Sales tax', amount: tax }], term_finalized: true, is_gifted: false,
-      first_invoice: first, has_advance_charges: false, created_at: now, updated_at: now, resource_version: Date.now(), deleted: false, object: 'invoice',
+      first_invoice: first, has_advance_charges: false, date: now, ...extra, created_at: now, updated_at: now, resource_version: Date.now(), deleted: false, object: 'invoice',
     };
     store.invoices.set(id, created);
     if (pending) {
@@ -388,7 +388,8 @@ export function createChargebeeSimulator(options: ChargebeeSimulatorOptions) {
             const diff = item.amount - (old?.amount ?? 0);
             if (diff > 0) delta.push({ ...item, quantity: item.quantity - (old?.quantity ?? 0) || item.quantity, amount: diff });
           }
-          if (delta.length > 0) prorated = newInvoice(target, linesOf(delta, now, termEnd, fraction), target.create_pending_invoices === true, false);
+          const po = params.get('po_number');
+          if (delta.length > 0) prorated = newInvoice(target, linesOf(delta, now, termEnd, fraction), target.create_pending_invoices === true, false, po ? { po_number: po } : {});
         }
         store.emit('subscription_changed', { subscription: target, customer: store.customers.get(target.customer_id) ?? null, ...(prorated ? { invoice: prorated } : {}) });
         return json({ subscription: target, customer: store.customers.get(target.customer_id) ?? null, ...(prorated ? { invoice: prorated } : {}) });
@@ -410,7 +411,6 @@ export function createChargebeeSimulator(options: ChargebeeSimulatorOptions) {
         } else {
           target.status = 'cancelled';
           target.cancelled_at = now;
-          target.current_term_end = now;
           touch(target);
           store.emit('subscription_cancelled', { subscription: target, customer: store.customers.get(target.customer_id) ?? null });
         }
