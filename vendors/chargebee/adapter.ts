@@ -181,7 +181,7 @@ export function createChargebeeAdapter(options: ChargebeeAdapterOptions): Billin
       const billingIds = [...customers.values()].map((c) => c.id);
       const found = (await Promise.all(chunk(billingIds, PAGE).map((group) => subscriptionsWhere({ customer_id: { in: group } })))).flat();
       await catalogFor(found.map((f) => f.item));
-      for (const { item, customer } of found.sort((a, b) => b.item.created_at - a.item.created_at)) {
+      for (const { item, customer } of found.sort((a, b) => (b.item.created_at ?? 0) - (a.item.created_at ?? 0))) {
         const contract = toContract(item, productOf, customer);
         byCustomer.get(contract.customerId)?.push(contract);
       }
@@ -219,7 +219,7 @@ export function createChargebeeAdapter(options: ChargebeeAdapterOptions): Billin
 
     async findContractForOpportunity(billingCustomerId, opportunityId) {
       const found = await subscriptionsWhere({ customer_id: { is: billingCustomerId } });
-      const match = found.filter((f) => metaOf(f.item)[META.opportunityId] === opportunityId).sort((a, b) => b.item.created_at - a.item.created_at)[0];
+      const match = found.filter((f) => metaOf(f.item)[META.opportunityId] === opportunityId).sort((a, b) => (b.item.created_at ?? 0) - (a.item.created_at ?? 0))[0];
       if (!match) return null;
       await catalogFor([match.item]);
       return toContract(match.item, productOf, match.customer);
