@@ -81,6 +81,21 @@ function indexed(params: Map<string, string>, name: string): Record<string, stri
   return rows.filter(Boolean);
 }
 
+/** An active subscription renews monthly: its current term is the one holding `now`. */
+export function rollTerm(subscription: CbSubscription, now: number): void {
+  if (subscription.status !== 'active' && subscription.status !== 'non_renewing') return;
+  let start = subscription.current_term_start ?? now;
+  let end = subscription.current_term_end ?? start + 30 * 86_400;
+  while (end <= now) {
+    const d = new Date(end * 1000);
+    start = end;
+    end = Math.floor(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()) / 1000);
+  }
+  subscription.current_term_start = start;
+  subscription.current_term_end = end;
+  subscription.next_billing_at = end;
+}
+
 const bool = (value: string | undefined, fallback: boolean) => (value === undefined ? fallback : value === 'true');
 
 function int(params: Map<string, string>, name: string): number | undefined {
@@ -167,6 +182,7 @@ function page<T extends Json>(query: URLSearchParams, records: T[], sortField: s
 
 export function createChargebeeSimulator(options: ChargebeeSimulatorOptions) {
   const store = createChargebeeStore(options.seed);
+  for (const subscription of store.subscriptions.values()) rollTerm(subscription, store.now());
   let requestsPerMinute = options.requestsPerMinute ?? null;
   const recent: number[] = [];
   const idempotency = new Map<string, { fingerprint: string; response: SimResponse }>();
@@ -378,6 +394,7 @@ export function createChargebeeSimulator(options: ChargebeeSimulatorOptions) {
         // credits a decrease on a credit note rather than on a negative invoice; this simulator
         // invoices increases only (Concord's adapter refuses prorated decreases, see its capabilities).
         const now = store.now();
+        rollTerm(target, now);
         const termStart = target.current_term_start ?? now;
         const termEnd = target.current_term_end ?? now + 30 * 86_400;
         const fraction = Math.max(0, Math.min(1, (termEnd - now) / Math.max(1, termEnd - termStart)));

@@ -35,6 +35,9 @@ export interface ChargebeeClientOptions extends ChargebeeSettings {
 export function operationName(method: string, path: string): string {
   const segments = path.split('?')[0].split('/').filter(Boolean).slice(2); // drop 'api', 'v2'
   const [resource = 'unknown', id, action] = segments;
+  // Subscriptions are created and listed under their customer.
+  if (resource === 'customers' && action === 'subscription_for_items') return 'subscriptions.create_with_items';
+  if (resource === 'customers' && action === 'subscriptions') return 'subscriptions.list';
   if (action) return `${resource}.${action}`;
   if (id) return method === 'GET' ? `${resource}.retrieve` : `${resource}.update`;
   return method === 'GET' ? `${resource}.list` : `${resource}.create`;
