@@ -75,6 +75,38 @@ describe('Chargebee as the billing system, through the gateway', () => {
     expect(cbCalls.every((c) => c.operation.endsWith('.list'))).toBe(true);
   });
 
+  it('creates a customer in Chargebee once through upsertCustomer, linked by its custom field; a replay writes nothing', async () => {
+    const UPSERT = `mutation($input: UpsertCustomerInput!) { upsertCustomer(input: $input) { id name externalRefs { system vendor id } syncRun { status steps { name status } } } }`;
+    const input = { name: 'Northwind Traders', domain: 'northwind-traders.example', email: 'ap@northwind-traders.example', idempotencyKey: 'cb-northwind' };
+    const { body } = await system.gql(UPSERT, { input });
+    expect(body.errors).toBeUndefined();
+    const customer = body.data.upsertCustomer;
+    expect(customer.syncRun.status).toBe('COMPLETED');
+    const state = await simCall(cbUrl, 'state');
+    const held = state.customers.filter((c: any) => c.cf_concord_customer_id === customer.id);
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({ company: 'Northwind Traders', email: 'ap@northwind-traders.example' });
+    expect(customer.externalRefs).toContainEqual({ system: 'BILLING', vendor: 'chargebee', id: held[0].id });
+    const posts = async () => Object.entries((await simCall(cbUrl, 'stats')).byRoute as Record<string, number>).filter(([r]) => r.startsWith('POST')).reduce((n, [, c]) => n + c, 0);
+    const before = await posts();
+    const again = await system.gql(UPSERT, { input });
+    expect(again.body.data.upsertCustomer.id).toBe(customer.id);
+    expect(await posts()).toBe(before);
+  });
+
+  it('reconciles the consistent seed with no drift, and finds an invoice voided in Chargebee behind Concord\'s back', async () => {
+    const RUN = `mutation { runReconciliation { status driftCount drifts { kind system subjectId invoice { id } } vendorCalls { system calls } } }`;
+    const clean = (await system.gql(RUN)).body;
+    expect(clean.errors).toBeUndefined();
+    expect(clean.data.runReconciliation).toMatchObject({ status: 'COMPLETED', driftCount: 0, drifts: [] });
+    const state = await simCall(cbUrl, 'state');
+    const posted = state.invoices.find((i: any) => i.status === 'payment_due');
+    expect((await chargebee().invoice.voidInvoice(posted.id)).invoice.status).toBe('voided');
+    const drifted = (await system.gql(RUN)).body.data.runReconciliation;
+    expect(drifted.driftCount).toBeGreaterThanOrEqual(1);
+    expect(drifted.drifts.some((d: any) => (d.invoice?.id ?? d.subjectId) === posted.id)).toBe(true);
+  });
+
   it('completes order-to-cash with exactly one subscription and one invoice in Chargebee, closed and posted', async () => {
     const [opp] = await readyOpportunities(system.simulators.salesforce!.url);
     const started = await startRun(system, opp.id, `cb-o2c-${opp.id}`);
