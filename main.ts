@@ -82,7 +82,8 @@ async function announceDev(system: RunningSystem, config: ConcordConfig, say: (l
   say('Concord is running.');
   say(`  gateway        ${system.gateway.url}/graphql   (health ${system.gateway.url}/health, ready ${system.gateway.url}/ready)`);
   say(`  subscriptions  ${system.gateway.url.replace(/^http/, 'ws')}/graphql   (graphql-ws; token in connection_init)`);
-  say(`  webhooks       ${system.gateway.url}/webhooks/stripe   (the Stripe simulator delivers here)`);
+  if (system.simulators.stripe) say(`  webhooks       ${system.gateway.url}/webhooks/stripe   (the Stripe simulator delivers here)`);
+  if (system.simulators.chargebee) say(`  webhooks       ${system.gateway.url}/webhooks/chargebee   (the Chargebee simulator delivers here)`);
   say(`  metrics        ${system.gateway.url}/metrics   (Prometheus text format; grafana/concord.json charts it)`);
   for (const [name, server] of Object.entries(system.subgraphs)) say(`  ${name.padEnd(14)} ${server.url}`);
   for (const [name, sim] of Object.entries(system.simulators)) say(`  ${`${name} sim`.padEnd(14)} ${sim.url}   (control: ${sim.url}/__sim/stats)`);

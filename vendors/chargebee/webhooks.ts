@@ -134,7 +134,17 @@ export function createChargebeeWebhookHandler(options: ChargebeeWebhookOptions):
       return { status: 400, body: { error: 'not a Chargebee event' } };
     }
     if (event.api_version !== undefined && event.api_version !== 'v2') return { status: 200, body: { received: true, ignored: `api_version ${String(event.api_version)}` } };
-    const normalized = await normalizeChargebeeEvent(event, customerLink);
+    let normalized: NewBusinessEvent | null;
+    try {
+      normalized = await normalizeChargebeeEvent(event, customerLink);
+    } catch (error) {
+      // Chargebee answering 4xx about the event's customer (deleted, another site): retrying the
+      // delivery cannot fix it, and a 5xx would have Chargebee retry it for days.
+      const status = (error as { http_status_code?: number } | null)?.http_status_code;
+      if (status === undefined || status >= 500 || status === 429) throw error;
+      warn('unprocessed:lookup', { chargebeeEvent: event.id, status }, 'chargebee webhook acknowledged but not usable');
+      return { status: 200, body: { received: true, unprocessed: `chargebee refused a lookup (${status})` } };
+    }
     if (!normalized) return { status: 200, body: { received: true, ignored: event.event_type } };
     const appended = await log.append({ ...normalized, dedupeKey: `chargebee:${event.id}` });
     logger.info({ chargebeeEvent: event.id, type: event.event_type, eventId: appended?.id ?? null, duplicate: appended === null }, 'chargebee webhook ingested');
