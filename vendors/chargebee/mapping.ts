@@ -132,7 +132,8 @@ export function toInvoice(invoice: Invoice, customerId: string): BillingInvoice 
     tax: money(invoice.tax),
     total: money(total),
     amountDue: money(status === 'PAID' || status === 'VOID' ? 0 : (invoice.amount_due ?? total)),
-    billedAmountDue: money(total - (invoice.credits_applied ?? 0)),
+    // What the invoice asks for as billed: its total less credits applied; a voided one asks for nothing.
+    billedAmountDue: money(status === 'VOID' ? 0 : total - (invoice.credits_applied ?? 0)),
     amountPaid: money(invoice.amount_paid),
     amountRemaining: money(status === 'VOID' ? 0 : (invoice.amount_due ?? 0)),
     issuedAt: status === 'DRAFT' ? null : isoFromUnix(invoice.generated_at ?? invoice.date),
