@@ -175,6 +175,29 @@ describe('Chargebee as the billing system, through the gateway', () => {
     expect(forged.status).toBe(401);
   });
 
+  it('puts the customer on credit hold when Chargebee reports a failed payment (the payment-failure reaction)', async () => {
+    const state = await simCall(cbUrl, 'state');
+    // An invoice Concord made in this run (due in 30 days): overdue only once its payment fails.
+    const invoice = state.invoices.find((i: any) => i.status === 'payment_due' && i.id.startsWith('CB-'));
+    expect(invoice).toBeDefined();
+    const customerId = state.customers.find((c: any) => c.id === invoice.customer_id).cf_concord_customer_id as string;
+    const CUSTOMER = `query($id: ID!) { customer(id: $id) { erp { creditHold } } }`;
+    expect((await system.gql(CUSTOMER, { id: customerId })).body.data.customer.erp.creditHold).toBe(false);
+    await simCall(cbUrl, `invoices/${invoice.id}/payment_failed`, {});
+    const deadline = Date.now() + 30_000;
+    let held = false;
+    while (!held && Date.now() < deadline) {
+      held = (await system.gql(CUSTOMER, { id: customerId })).body.data.customer.erp.creditHold === true;
+      if (!held) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(held).toBe(true);
+    const account = (await simCall(system.simulators.salesforce!.url, 'state')).Account.find((a: any) => a.Id === customerId);
+    expect(account.Concord_Status__c).toBe('Credit Hold');
+    const failed = (await system.events.log.read(null, 100_000)).filter((e) => e.type === 'PAYMENT_FAILED' && e.invoiceId === invoice.id);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ source: 'BILLING', customerId });
+  });
+
   it('amends a seat increase on a pending proration invoice of its own, posted and closed; refuses a decrease', async () => {
     const state = await simCall(cbUrl, 'state');
     const contract = state.subscriptions.find((s: any) => s.status === 'active' && s.due_invoices_count === 0 && s.subscription_items.some((i: any) => i.item_price_id === 'SEAT-USD-Monthly'));
