@@ -22,7 +22,9 @@ and a link to the ops console. Takes no options: everything comes from the envir
 (docs/configuration.md). Without REDIS_URL everything runs in this one process, in memory.
 
 Ports: the gateway at PORT (default 4000), subgraphs at PORT+1..PORT+4 (crm, billing, erp,
-orchestration), simulators at PORT+101..PORT+103 (Salesforce, Stripe, NetSuite).
+orchestration), simulators at PORT+101..PORT+103 (Salesforce, Stripe, NetSuite), PORT+106
+(Business Central, CONCORD_ERP=businesscentral) and PORT+107 (Chargebee, CONCORD_BILLING=chargebee
+instead of Stripe).
 
 Examples:
   npm start
