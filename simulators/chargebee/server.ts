@@ -535,6 +535,9 @@ export function createChargebeeSimulator(options: ChargebeeSimulatorOptions) {
   return createSimServer({
     name: 'chargebee',
     routes,
+    // Chargebee's concurrent-request limit of a test site ("Up to 100 simultaneous requests"),
+    // answered as its rate limit (429 api_request_limit_exceeded); POST /__sim/reset returns to it.
+    defaults: { concurrency: 100 },
     state: () => ({
       item_prices: [...store.itemPrices.values()],
       customers: [...store.customers.values()],
