@@ -155,6 +155,44 @@ describe('Chargebee as the billing system, through the gateway', () => {
     }
   }, 180_000);
 
+  it('undoes a run dead-lettered at the ERP posting: the Chargebee subscription cancelled, its invoice voided', async () => {
+    const [opp] = await readyOpportunities(system.simulators.salesforce!.url);
+    const netsuite = system.simulators.netsuite!.url;
+    await simCall(netsuite, 'periods', { closed: [new Date().toISOString().slice(0, 7)] });
+    let held: any;
+    try {
+      const started = await startRun(system, opp.id, `cb-undo-${opp.id}`);
+      held = await waitForRun(system, started.body.data.startOrderToCash.id);
+      expect(held.deadLetter.step).toBe('erpPosting');
+    } finally {
+      await simCall(netsuite, 'periods', { closed: [] });
+    }
+    const canceled = await system.gql(`mutation($id: ID!) { cancelOrderToCash(runId: $id) { id status } }`, { id: held.id });
+    expect(canceled.body.errors).toBeUndefined();
+    expect((await waitForRun(system, held.id)).status).toBe('COMPENSATED');
+    const state = await simCall(cbUrl, 'state');
+    const subscriptions = state.subscriptions.filter((s: any) => s.meta_data?.concord_opportunity_id === opp.id);
+    expect(subscriptions.map((s: any) => s.status)).toEqual(['cancelled']);
+    expect(state.invoices.filter((i: any) => i.subscription_id === subscriptions[0].id).map((i: any) => i.status)).toEqual(['voided']);
+  });
+
+  it('schedules and removes a contract end as an amendment without proration', async () => {
+    const state = await simCall(cbUrl, 'state');
+    const contract = state.subscriptions.filter((s: any) => s.status === 'active' && s.due_invoices_count === 0).at(-1);
+    const end = new Date(Date.now() + 90 * 86_400_000);
+    end.setUTCHours(0, 0, 0, 0);
+    const AMEND_END = `mutation($input: AmendContractInput!) { amendContract(input: $input) { id status endDate latestAmendment { status invoice { id } } } }`;
+    const scheduled = await system.gql(AMEND_END, { input: { contractId: contract.id, idempotencyKey: `cb-end-${contract.id}`, endDate: end.toISOString() } });
+    expect(scheduled.body.errors).toBeUndefined();
+    expect(scheduled.body.data.amendContract).toMatchObject({ status: 'ACTIVE', endDate: end.toISOString(), latestAmendment: { status: 'COMPLETED', invoice: null } });
+    const held = (await simCall(cbUrl, 'state')).subscriptions.find((s: any) => s.id === contract.id);
+    expect(held).toMatchObject({ status: 'non_renewing', cancelled_at: end.getTime() / 1000 });
+    const removed = await system.gql(AMEND_END, { input: { contractId: contract.id, idempotencyKey: `cb-end-removed-${contract.id}`, endDate: null } });
+    expect(removed.body.errors).toBeUndefined();
+    expect(removed.body.data.amendContract).toMatchObject({ status: 'ACTIVE', endDate: null });
+    expect((await simCall(cbUrl, 'state')).subscriptions.find((s: any) => s.id === contract.id).status).toBe('active');
+  });
+
   it('delivers a payment recorded in Chargebee to a businessEvents subscriber through the Chargebee webhook', async () => {
     const state = await simCall(cbUrl, 'state');
     const due = state.invoices.find((i: any) => i.status === 'payment_due' && i.amount_due > 0);
