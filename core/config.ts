@@ -549,8 +549,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       reconciliationIntervalMinutes: integer(env, 'CONCORD_RECONCILIATION_INTERVAL_MINUTES', env.NODE_ENV === 'test' ? 0 : 360),
       reconciliationPace: {
         CRM: integer(env, 'CONCORD_RECONCILIATION_CRM_RPS', 10),
-        // Stripe's test-mode read limit; live mode allows 100/s, shared with everything else.
-        BILLING: integer(env, 'CONCORD_RECONCILIATION_BILLING_RPS', 25),
+        // Stripe's test-mode read limit; live mode allows 100/s, shared with everything else. Chargebee
+        // limits per minute by plan: half of it, so that sagas and the unified view keep the rest.
+        BILLING: integer(env, 'CONCORD_RECONCILIATION_BILLING_RPS', vendorChoice(env).billing === 'chargebee' ? Math.max(1, Math.floor(integer(env, 'CHARGEBEE_REQUESTS_PER_MINUTE', 150) / 120)) : 25),
         ERP: integer(env, 'CONCORD_RECONCILIATION_ERP_RPS', 10),
       },
       mutationWaitMs: integer(env, 'CONCORD_MUTATION_WAIT_MS', 8000),

@@ -25,6 +25,10 @@ describe('CONCORD_BILLING=chargebee configuration', () => {
     expect(vendorLimits(settings).chargebee).toEqual({ system: 'BILLING', kind: 'REQUESTS_PER_SECOND', max: 2 });
     expect(vendorLimits(vendorSettingsFromConfig(loadConfig({ NODE_ENV: 'test', CONCORD_BILLING: 'chargebee', ...CB, CHARGEBEE_REQUESTS_PER_MINUTE: '1000' }), settings)).chargebee).toMatchObject({ max: 16 });
 
+    // Reconciliation keeps to half the plan's limit unless told otherwise.
+    expect(config.consistency.reconciliationPace.BILLING).toBe(1);
+    expect(loadConfig({ NODE_ENV: 'test', CONCORD_BILLING: 'chargebee', CHARGEBEE_REQUESTS_PER_MINUTE: '3500' }).consistency.reconciliationPace.BILLING).toBe(29);
+    expect(loadConfig({ NODE_ENV: 'test' }).consistency.reconciliationPace.BILLING).toBe(25);
     expect(() => loadConfig({ NODE_ENV: 'test', CHARGEBEE_SITE: 'acme-test' })).toThrow(new ConfigError('Chargebee is partly configured; also set CHARGEBEE_API_KEY'));
     expect(() => loadConfig({ NODE_ENV: 'test', CHARGEBEE_WEBHOOK_USERNAME: 'u' })).toThrow(new ConfigError('Chargebee webhooks are partly configured; also set CHARGEBEE_WEBHOOK_PASSWORD'));
     expect(() => loadConfig({ NODE_ENV: 'test', ...CB, CHARGEBEE_SITE: 'https://acme-test.chargebee.com' })).toThrow(/CHARGEBEE_SITE must be the site name/);
