@@ -137,6 +137,8 @@ export function createChargebeeAdapter(options: ChargebeeAdapterOptions): Billin
 
   /** Canonical ids of Chargebee customers, remembered once found (a link never changes). */
   const links = new Map<string, string>();
+  /** And the other way: the Chargebee customer of a canonical id, once found (the oldest, if ever two). */
+  const billingIdOf = new Map<string, string>();
   async function canonicalOf(billingCustomerIds: readonly string[]): Promise<Map<string, string>> {
     const unknown = [...new Set(billingCustomerIds)].filter((id) => id && !links.has(id));
     for (const group of chunk(unknown, PAGE)) {
@@ -172,13 +174,16 @@ export function createChargebeeAdapter(options: ChargebeeAdapterOptions): Billin
         links.set(customer.id, link);
         if (link && !byId.has(link)) byId.set(link, toBillingCustomer(customer));
       }
+      for (const [link, customer] of byId) if (!billingIdOf.has(link)) billingIdOf.set(link, customer.id);
       return byId;
     },
 
     async getContractsByCustomerId(customerIds) {
       const byCustomer = new Map<string, BillingContract[]>(customerIds.map((id) => [id, []]));
-      const customers = await port.getCustomersByCustomerId(customerIds);
-      const billingIds = [...customers.values()].map((c) => c.id);
+      // The Chargebee customers of ids seen before are known (a link never changes): only the others are read.
+      const unknown = customerIds.filter((id) => !billingIdOf.has(id));
+      if (unknown.length > 0) await port.getCustomersByCustomerId(unknown);
+      const billingIds = [...new Set(customerIds.map((id) => billingIdOf.get(id)).filter((id): id is string => Boolean(id)))];
       const found = (await Promise.all(chunk(billingIds, PAGE).map((group) => subscriptionsWhere({ customer_id: { in: group } })))).flat();
       await catalogFor(found.map((f) => f.item));
       for (const { item, customer } of found.sort((a, b) => (b.item.created_at ?? 0) - (a.item.created_at ?? 0))) {
