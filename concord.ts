@@ -36,6 +36,8 @@ export interface ConcordOptions {
   vendors: VendorSettings;
   /** The Stripe webhook endpoint's signing secret. Default config.events.stripeWebhookSecret (null: refused). */
   stripeWebhookSecret?: string | null;
+  /** Webhook credentials of other vendors by route name (`chargebee`: `user:password`). Default: from the configuration. */
+  webhookSecrets?: Record<string, string | null>;
   /** 'fixed': ports from config.port as API.md lays out; 'ephemeral': port 0 everywhere (tests). Default 'fixed'. */
   ports?: 'fixed' | 'ephemeral';
   /** Told of every vendor call any adapter makes. */
@@ -115,7 +117,7 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     }).listen(at(4), host);
     closers.push(() => orchestrationServer.close());
 
-    const live = createEventsRuntime({ config, events, ports: vendorPorts, vendors, logger, stripeWebhookSecret: options.stripeWebhookSecret });
+    const live = createEventsRuntime({ config, events, ports: vendorPorts, vendors, logger, stripeWebhookSecret: options.stripeWebhookSecret, webhookSecrets: options.webhookSecrets });
     closers.push(() => live.close());
 
     // /ready: the subgraphs through a signed probe, Redis, and the vendors this process calls (core/readiness.ts).

@@ -22,7 +22,9 @@ and a link to the ops console. Takes no options: everything comes from the envir
 (docs/configuration.md). Without REDIS_URL everything runs in this one process, in memory.
 
 Ports: the gateway at PORT (default 4000), subgraphs at PORT+1..PORT+4 (crm, billing, erp,
-orchestration), simulators at PORT+101..PORT+103 (Salesforce, Stripe, NetSuite).
+orchestration), simulators at PORT+101..PORT+103 (Salesforce, Stripe, NetSuite), PORT+106
+(Business Central, CONCORD_ERP=businesscentral) and PORT+107 (Chargebee, CONCORD_BILLING=chargebee
+instead of Stripe).
 
 Examples:
   npm start
@@ -82,7 +84,8 @@ async function announceDev(system: RunningSystem, config: ConcordConfig, say: (l
   say('Concord is running.');
   say(`  gateway        ${system.gateway.url}/graphql   (health ${system.gateway.url}/health, ready ${system.gateway.url}/ready)`);
   say(`  subscriptions  ${system.gateway.url.replace(/^http/, 'ws')}/graphql   (graphql-ws; token in connection_init)`);
-  say(`  webhooks       ${system.gateway.url}/webhooks/stripe   (the Stripe simulator delivers here)`);
+  if (system.simulators.stripe) say(`  webhooks       ${system.gateway.url}/webhooks/stripe   (the Stripe simulator delivers here)`);
+  if (system.simulators.chargebee) say(`  webhooks       ${system.gateway.url}/webhooks/chargebee   (the Chargebee simulator delivers here)`);
   say(`  metrics        ${system.gateway.url}/metrics   (Prometheus text format; grafana/concord.json charts it)`);
   for (const [name, server] of Object.entries(system.subgraphs)) say(`  ${name.padEnd(14)} ${server.url}`);
   for (const [name, sim] of Object.entries(system.simulators)) say(`  ${`${name} sim`.padEnd(14)} ${sim.url}   (control: ${sim.url}/__sim/stats)`);

@@ -16,6 +16,7 @@ import { createBusinessCentralSimulator } from './simulators/businesscentral/ser
 import { createNetSuiteSimulator } from './simulators/netsuite/server';
 import { createSalesforceSimulator } from './simulators/salesforce/server';
 import { createStripeSimulator } from './simulators/stripe/server';
+import { createChargebeeSimulator } from './simulators/chargebee/server';
 import type { Ports } from './subgraphs/orchestration/steps';
 import { createVendorModules, vendorSettingsFromConfig, type VendorSettings } from './vendors';
 
@@ -23,6 +24,7 @@ import { createVendorModules, vendorSettingsFromConfig, type VendorSettings } fr
 export const SIMULATOR_CREDENTIALS = {
   salesforceToken: 'concord-simulator-session',
   stripeKey: 'sk_test_concord_simulator',
+  chargebee: { site: 'concord-test', apiKey: 'test_concord_simulator_key' },
   netsuite: {
     accountId: 'TSTDRV1234567',
     consumerKey: 'concord-sim-consumer',
@@ -49,19 +51,22 @@ export interface RunningSystem extends RunningConcord {
   /** The Stripe webhook signing secret in use (null: Stripe webhooks refused). */
   stripeWebhookSecret: string | null;
   /** The bundled simulators that were started (absent for a vendor configured for real). */
-  simulators: { salesforce?: SimServer; stripe?: SimServer; netsuite?: SimServer; businesscentral?: SimServer };
+  simulators: { salesforce?: SimServer; stripe?: SimServer; chargebee?: SimServer; netsuite?: SimServer; businesscentral?: SimServer };
+  /** The Chargebee webhook endpoint's Basic-auth credentials (`user:password`) in use (null: refused). */
+  chargebeeWebhookCredentials: string | null;
 }
 
-type SimulatorUrls = { salesforce?: { url: string }; stripe?: { url: string }; netsuite?: { url: string }; businesscentral?: { url: string } };
+type SimulatorUrls = { salesforce?: { url: string }; stripe?: { url: string }; chargebee?: { url: string }; netsuite?: { url: string }; businesscentral?: { url: string } };
 
 /** Vendor settings: the configured vendors, and the bundled simulators (with their credentials) for the others. */
 export function simulatedVendorSettings(config: ConcordConfig, simulators: SimulatorUrls): VendorSettings {
-  const { salesforce, stripe, netsuite, businesscentral } = simulators;
+  const { salesforce, stripe, chargebee, netsuite, businesscentral } = simulators;
   const bc = SIMULATOR_CREDENTIALS.businesscentral;
   return vendorSettingsFromConfig(config, {
     ...(salesforce ? { salesforce: { instanceUrl: salesforce.url, accessToken: SIMULATOR_CREDENTIALS.salesforceToken } } : {}),
     // The simulator seeds an 8% sales-tax rate; a real account configures its own (CONCORD_STRIPE_TAX_RATE_ID).
     ...(stripe ? { stripe: { apiKey: SIMULATOR_CREDENTIALS.stripeKey, baseUrl: stripe.url, taxRateId: config.stripeTaxRateId ?? STRIPE_TAX_RATE_ID } } : {}),
+    ...(chargebee ? { chargebee: { ...SIMULATOR_CREDENTIALS.chargebee, baseUrl: chargebee.url } } : {}),
     ...(netsuite ? { netsuite: { ...SIMULATOR_CREDENTIALS.netsuite, baseUrl: netsuite.url } } : {}),
     ...(businesscentral ? { businesscentral: { ...bc, baseUrl: businesscentral.url, tokenUrl: `${businesscentral.url}/${bc.tenant}/oauth2/v2.0/token` } } : {}),
   });
@@ -83,6 +88,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
 
   let concord: RunningConcord;
   let stripeWebhookSecret: string | null;
+  let chargebeeWebhookCredentials: string | null;
   try {
     // Production never stands a simulator in for a vendor (core/config.ts refuses the start first).
     // The chosen vendor of each system (CONCORD_CRM, CONCORD_BILLING, CONCORD_ERP) that is not configured is simulated.
@@ -90,6 +96,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     const simulate = {
       salesforce: chosen.crm === 'salesforce' && !config.salesforce,
       stripe: chosen.billing === 'stripe' && !config.stripe,
+      chargebee: chosen.billing === 'chargebee' && !config.chargebee,
       netsuite: chosen.erp === 'netsuite' && !config.netsuite,
       businesscentral: chosen.erp === 'businesscentral' && !config.businesscentral,
     };
@@ -100,6 +107,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     const seed = chosen.erp === 'businesscentral' ? businessCentralSeed(baseSeed) : baseSeed;
     if (simulate.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
     if (simulate.stripe) simulators.stripe = await createStripeSimulator({ seed, searchLagMs: options.stripeSearchLagMs }).listen(at(102), host);
+    if (simulate.chargebee) simulators.chargebee = await createChargebeeSimulator({ seed }).listen(at(107), host);
     if (simulate.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);
     if (simulate.businesscentral) {
       const { tenant, environment } = SIMULATOR_CREDENTIALS.businesscentral;
@@ -107,7 +115,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     }
     // A real Stripe account's endpoint secret must be configured; the simulator gets one of ours.
     stripeWebhookSecret = config.events.stripeWebhookSecret ?? (simulators.stripe ? `whsec_${randomBytes(24).toString('base64url')}` : null);
-    concord = await startConcord({ ...options, vendors: simulatedVendorSettings(config, simulators), stripeWebhookSecret });
+    // Likewise Chargebee's webhook credentials: configured for a real site, made up for the simulator.
+    chargebeeWebhookCredentials = config.events.chargebeeWebhookCredentials ?? (simulators.chargebee ? `concord:${randomBytes(24).toString('base64url')}` : null);
+    concord = await startConcord({
+      ...options,
+      vendors: simulatedVendorSettings(config, simulators),
+      stripeWebhookSecret,
+      webhookSecrets: { chargebee: chargebeeWebhookCredentials },
+    });
   } catch (error) {
     await closeSimulators();
     throw error;
@@ -127,9 +142,18 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       });
       if (!response.ok) throw new Error(`the Stripe simulator refused the webhook endpoint (${response.status})`);
     }
+    if (simulators.chargebee && chargebeeWebhookCredentials) {
+      const at = chargebeeWebhookCredentials.indexOf(':');
+      const response = await fetch(`${simulators.chargebee.url}/__sim/webhooks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${concord.gateway.url}/webhooks/chargebee`, username: chargebeeWebhookCredentials.slice(0, at), password: chargebeeWebhookCredentials.slice(at + 1) }),
+      });
+      if (!response.ok) throw new Error(`the Chargebee simulator refused the webhook endpoint (${response.status})`);
+    }
   } catch (error) {
     await close();
     throw error;
   }
-  return { ...concord, stripeWebhookSecret, simulators, close };
+  return { ...concord, stripeWebhookSecret, chargebeeWebhookCredentials, simulators, close };
 }

@@ -17,6 +17,17 @@ export interface StripeConfig {
   /** API base URL; the real one is https://api.stripe.com */
   baseUrl: string;
 }
+/** A Chargebee site and the API key Concord calls it with. */
+export interface ChargebeeConfig {
+  /** Site name: the `{site}` of https://{site}.chargebee.com (CHARGEBEE_SITE). */
+  site: string;
+  /** Full-access API key (CHARGEBEE_API_KEY). */
+  apiKey: string;
+  /** API base other than https://{site}.chargebee.com (CHARGEBEE_API_BASE); null: the site's own. */
+  baseUrl: string | null;
+  /** Requests per minute the site's plan allows (CHARGEBEE_REQUESTS_PER_MINUTE; default 150). */
+  requestsPerMinute: number;
+}
 export interface NetSuiteConfig {
   accountId: string;
   baseUrl: string;
@@ -77,6 +88,12 @@ export interface EventsConfig {
   dedupeTtlSeconds: number;
   /** Stripe webhook signing secret (STRIPE_WEBHOOK_SECRET). Null: generated for the bundled simulator; with real Stripe, webhooks are refused. */
   stripeWebhookSecret: string | null;
+  /**
+   * Basic-auth credentials of the Chargebee webhook endpoint as `user:password`
+   * (CHARGEBEE_WEBHOOK_USERNAME, CHARGEBEE_WEBHOOK_PASSWORD). Null: generated for the bundled
+   * simulator; with a real site, webhooks are refused.
+   */
+  chargebeeWebhookCredentials: string | null;
   /** How often Salesforce and NetSuite are polled for changes, in ms; 0 = no polling (CONCORD_POLL_INTERVAL_MS). */
   pollIntervalMs: number;
 }
@@ -248,6 +265,7 @@ export interface ConcordConfig {
   stripeSearchLagSeconds: number;
   netsuite: NetSuiteConfig | null;
   businesscentral: BusinessCentralConfig | null;
+  chargebee: ChargebeeConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -351,6 +369,7 @@ export type ProcessRole = 'api' | 'worker' | 'gateway';
 export const VENDOR_VARIABLES = {
   Salesforce: ['SALESFORCE_INSTANCE_URL', 'SALESFORCE_ACCESS_TOKEN'],
   Stripe: ['STRIPE_API_KEY'],
+  Chargebee: ['CHARGEBEE_SITE', 'CHARGEBEE_API_KEY', 'CHARGEBEE_WEBHOOK_USERNAME', 'CHARGEBEE_WEBHOOK_PASSWORD'],
   NetSuite: ['NETSUITE_ACCOUNT_ID', 'NETSUITE_CONSUMER_KEY', 'NETSUITE_CONSUMER_SECRET', 'NETSUITE_TOKEN_ID', 'NETSUITE_TOKEN_SECRET'],
   'Business Central': ['BUSINESSCENTRAL_TENANT_ID', 'BUSINESSCENTRAL_CLIENT_ID', 'BUSINESSCENTRAL_CLIENT_SECRET'],
 } as const;
@@ -359,6 +378,7 @@ export const VENDOR_VARIABLES = {
 const VENDOR_CHOSEN: Record<keyof typeof VENDOR_VARIABLES, (choice: VendorChoice) => boolean> = {
   Salesforce: (choice) => choice.crm === 'salesforce',
   Stripe: (choice) => choice.billing === 'stripe',
+  Chargebee: (choice) => choice.billing === 'chargebee',
   NetSuite: (choice) => choice.erp === 'netsuite',
   'Business Central': (choice) => choice.erp === 'businesscentral',
 };
@@ -444,6 +464,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
   if (businesscentral && !businesscentral.tokenUrl) {
     businesscentral.tokenUrl = `https://login.microsoftonline.com/${encodeURIComponent(businesscentral.tenant)}/oauth2/v2.0/token`;
   }
+  const chargebeeGroup = group<{ site: string; apiKey: string; baseUrl: string }>(env, 'Chargebee', {
+    site: 'CHARGEBEE_SITE',
+    apiKey: 'CHARGEBEE_API_KEY',
+    baseUrl: 'CHARGEBEE_API_BASE',
+  }, { baseUrl: '' });
+  if (chargebeeGroup && !/^[a-z0-9][a-z0-9-]*$/i.test(chargebeeGroup.site)) {
+    throw new ConfigError(`CHARGEBEE_SITE must be the site name (the {site} of https://{site}.chargebee.com), got "${chargebeeGroup.site}"`);
+  }
+  if (chargebeeGroup?.baseUrl && !/^https?:\/\//.test(chargebeeGroup.baseUrl)) throw new ConfigError('CHARGEBEE_API_BASE must be an http(s) URL');
+  const chargebee: ChargebeeConfig | null = chargebeeGroup
+    ? { site: chargebeeGroup.site, apiKey: chargebeeGroup.apiKey, baseUrl: chargebeeGroup.baseUrl || null, requestsPerMinute: Math.max(1, integer(env, 'CHARGEBEE_REQUESTS_PER_MINUTE', 150)) }
+    : null;
+  const webhookUser = env.CHARGEBEE_WEBHOOK_USERNAME || '';
+  const webhookPassword = env.CHARGEBEE_WEBHOOK_PASSWORD || '';
+  if (Boolean(webhookUser) !== Boolean(webhookPassword)) {
+    throw new ConfigError(`Chargebee webhooks are partly configured; also set ${webhookUser ? 'CHARGEBEE_WEBHOOK_PASSWORD' : 'CHARGEBEE_WEBHOOK_USERNAME'}`);
+  }
+  if (webhookUser.includes(':')) throw new ConfigError('CHARGEBEE_WEBHOOK_USERNAME must not contain ":" (HTTP Basic auth)');
   return {
     production,
     vendors: vendorChoice(env),
@@ -489,6 +527,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       // Stripe retries a webhook for up to 3 days: remember ids for longer than that.
       dedupeTtlSeconds: Math.max(1, integer(env, 'CONCORD_EVENTS_DEDUPE_TTL_S', 7 * 86_400)),
       stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || null,
+      chargebeeWebhookCredentials: webhookUser ? `${webhookUser}:${webhookPassword}` : null,
       pollIntervalMs: integer(env, 'CONCORD_POLL_INTERVAL_MS', 5_000),
     },
     orchestration: {
@@ -510,8 +549,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       reconciliationIntervalMinutes: integer(env, 'CONCORD_RECONCILIATION_INTERVAL_MINUTES', env.NODE_ENV === 'test' ? 0 : 360),
       reconciliationPace: {
         CRM: integer(env, 'CONCORD_RECONCILIATION_CRM_RPS', 10),
-        // Stripe's test-mode read limit; live mode allows 100/s, shared with everything else.
-        BILLING: integer(env, 'CONCORD_RECONCILIATION_BILLING_RPS', 25),
+        // Stripe's test-mode read limit; live mode allows 100/s, shared with everything else. Chargebee
+        // limits per minute by plan: half of it, so that sagas and the unified view keep the rest.
+        BILLING: integer(env, 'CONCORD_RECONCILIATION_BILLING_RPS', vendorChoice(env).billing === 'chargebee' ? Math.max(1, Math.floor(integer(env, 'CHARGEBEE_REQUESTS_PER_MINUTE', 150) / 120)) : 25),
         ERP: integer(env, 'CONCORD_RECONCILIATION_ERP_RPS', 10),
       },
       mutationWaitMs: integer(env, 'CONCORD_MUTATION_WAIT_MS', 8000),
@@ -527,5 +567,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     stripeSearchLagSeconds: integer(env, 'CONCORD_STRIPE_SEARCH_LAG_S', 300),
     netsuite,
     businesscentral,
+    chargebee,
   };
 }

@@ -20,6 +20,7 @@ import { createBusinessCentralSimulator } from './businesscentral/server';
 import { createNetSuiteSimulator } from './netsuite/server';
 import { createSalesforceSimulator } from './salesforce/server';
 import { createStripeSimulator } from './stripe/server';
+import { createChargebeeSimulator } from './chargebee/server';
 
 const USAGE = `Usage: npm run simulators -- [options]
 
@@ -32,6 +33,7 @@ Options:
   --stripe-port <n>        Stripe's port
   --netsuite-port <n>      NetSuite's port
   --businesscentral-port <n>  Business Central's port (started with CONCORD_ERP=businesscentral; default <base>+106)
+  --chargebee-port <n>     Chargebee's port (started with CONCORD_BILLING=chargebee; default <base>+107)
   --host <host>            interface to listen on (default: HOST, or 127.0.0.1)
   --customers <n>          customers to seed (default: CONCORD_SEED_CUSTOMERS, or 50)
   --netsuite-concurrency <n>  NetSuite's account concurrency limit (default 5)
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
         'stripe-port': { type: 'string' },
         'netsuite-port': { type: 'string' },
         'businesscentral-port': { type: 'string' },
+        'chargebee-port': { type: 'string' },
         host: { type: 'string' },
         customers: { type: 'string' },
         'netsuite-concurrency': { type: 'string' },
@@ -134,12 +137,24 @@ async function main(): Promise<void> {
     await close();
     throw error;
   }
-  const [salesforce, stripe, netsuite, businesscentral] = servers;
+  const [salesforce, stripe, netsuite] = servers;
+  const businesscentral = withBusinessCentral ? servers[3] : undefined;
+  let chargebee: SimServer | undefined;
+  if (config.vendors.billing === 'chargebee') {
+    try {
+      chargebee = await createChargebeeSimulator({ seed }).listen(portOption(parsed['chargebee-port'], 'chargebee-port') ?? base + 107, host);
+      servers.push(chargebee);
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
   const say = (line = '') => process.stdout.write(`${line}\n`);
   say('Vendor simulators are running (stand-ins for remote vendors; control API at <url>/__sim/).');
   say(`  salesforce  ${salesforce.url}`);
   say(`  stripe      ${stripe.url}`);
   say(`  netsuite    ${netsuite.url}   (account ${accountId}, ${concurrency} concurrent requests)`);
+  if (chargebee) say(`  chargebee   ${chargebee.url}   (site concord-test, Basic auth with any test_... key)`);
   if (businesscentral) say(`  businesscentral ${businesscentral.url}   (tenant ${credentials.businesscentral.tenant}, 6000 requests / 5 min, 100 at once)`);
   say();
   say(required ? 'Credentials are required: only these are accepted. Point Concord at them with:' : 'Any credential of the right form is accepted. Point Concord at them with:');
@@ -156,6 +171,7 @@ async function main(): Promise<void> {
     NETSUITE_CONSUMER_SECRET: tba.consumerSecret,
     NETSUITE_TOKEN_ID: tba.tokenId,
     NETSUITE_TOKEN_SECRET: tba.tokenSecret,
+    ...(chargebee ? { CHARGEBEE_API_BASE: chargebee.url, CHARGEBEE_SITE: 'concord-test', CHARGEBEE_API_KEY: 'test_concord_simulator_key' } : {}),
     ...(businesscentral
       ? {
           BUSINESSCENTRAL_BASE_URL: businesscentral.url,

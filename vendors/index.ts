@@ -1,6 +1,6 @@
 /**
  * The vendor modules of a process, built from vendor settings: the only way into Salesforce,
- * Stripe and NetSuite. Subgraphs, sagas, pollers, webhooks and reconciliation get the ports, change
+ * Stripe, Chargebee, NetSuite and Business Central. Subgraphs, sagas, pollers, webhooks and reconciliation get the ports, change
  * feeds and webhook handler made here; metrics and the ops console get the limits. Which vendor
  * (the real account or a simulator) is decided by whoever builds the settings: the production
  * composition root reads them from the configuration (vendorSettingsFromConfig), the dev one
@@ -21,12 +21,15 @@ import { businessCentralLimits, createBusinessCentralModule, type BusinessCentra
 import { businessCentralRetry } from './businesscentral/retry';
 import { createNetSuiteModule, netsuiteLimits, type NetSuiteSettings } from './netsuite';
 import { createSalesforceModule, salesforceLimits, type SalesforceSettings } from './salesforce';
+import { chargebeeLimits, createChargebeeModule, type ChargebeeSettings } from './chargebee';
+import { chargebeeRetry } from './chargebee/retry';
 import { createStripeModule, stripeLimits, type StripeSettings } from './stripe';
 import { netsuiteRetry } from './netsuite/retry';
 import { salesforceRetry } from './salesforce/retry';
 import { stripeRetry } from './stripe/retry';
 
 export type { BusinessCentralSettings } from './businesscentral';
+export type { ChargebeeSettings } from './chargebee';
 export type { NetSuiteSettings } from './netsuite';
 export type { SalesforceSettings } from './salesforce';
 export type { StripeSettings } from './stripe';
@@ -39,6 +42,7 @@ export interface VendorSettings {
   choice: VendorChoice;
   salesforce?: SalesforceSettings;
   stripe?: StripeSettings;
+  chargebee?: ChargebeeSettings;
   netsuite?: NetSuiteSettings;
   businesscentral?: BusinessCentralSettings;
 }
@@ -97,6 +101,10 @@ export function createBillingModule(settings: VendorSettings, options: ModuleOpt
       const stripe = createStripeModule(required(settings.stripe, 'Stripe'), options);
       return { vendor: 'stripe', port: stripe.port, changeFeeds: [], limits: stripe.limits, retry: stripeRetry, webhooks: { stripe: stripe.webhookHandler } };
     }
+    case 'chargebee': {
+      const chargebee = createChargebeeModule(required(settings.chargebee, 'Chargebee'), options);
+      return { vendor: 'chargebee', port: chargebee.port, changeFeeds: [], limits: chargebee.limits, retry: chargebeeRetry, webhooks: { chargebee: chargebee.webhookHandler } };
+    }
     default:
       throw new ConfigError(`CONCORD_BILLING=${settings.choice.billing} has no vendor module in this build`);
   }
@@ -137,6 +145,7 @@ export function vendorLimits(settings: VendorSettings): Record<string, VendorLim
   const limits: Record<string, VendorLimitPolicy> = {};
   if (settings.choice.crm === 'salesforce') limits.salesforce = salesforceLimits;
   if (settings.choice.billing === 'stripe' && settings.stripe) limits.stripe = stripeLimits(settings.stripe.apiKey);
+  if (settings.choice.billing === 'chargebee' && settings.chargebee) limits.chargebee = chargebeeLimits(settings.chargebee.requestsPerMinute);
   if (settings.choice.erp === 'netsuite') limits.netsuite = netsuiteLimits(settings.netsuite?.concurrency ?? 5);
   if (settings.choice.erp === 'businesscentral') limits.businesscentral = businessCentralLimits;
   return limits;
@@ -147,6 +156,7 @@ export function vendorEndpoints(settings: VendorSettings): Record<string, string
   const endpoints: Record<string, string> = {};
   if (settings.choice.crm === 'salesforce' && settings.salesforce) endpoints.salesforce = settings.salesforce.instanceUrl;
   if (settings.choice.billing === 'stripe' && settings.stripe) endpoints.stripe = settings.stripe.baseUrl ?? 'https://api.stripe.com';
+  if (settings.choice.billing === 'chargebee' && settings.chargebee) endpoints.chargebee = settings.chargebee.baseUrl ?? `https://${settings.chargebee.site}.chargebee.com`;
   if (settings.choice.erp === 'netsuite' && settings.netsuite) endpoints.netsuite = settings.netsuite.baseUrl;
   if (settings.choice.erp === 'businesscentral' && settings.businesscentral) endpoints.businesscentral = settings.businesscentral.baseUrl;
   return endpoints;
@@ -159,6 +169,7 @@ export type VendorFallback = Omit<Partial<VendorSettings>, 'choice'>;
 const VENDOR_VARIABLES: Record<string, string> = {
   salesforce: 'Salesforce (SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN)',
   stripe: 'Stripe (STRIPE_API_KEY)',
+  chargebee: 'Chargebee (CHARGEBEE_SITE, CHARGEBEE_API_KEY)',
   netsuite: 'NetSuite (NETSUITE_ACCOUNT_ID, NETSUITE_CONSUMER_KEY, NETSUITE_CONSUMER_SECRET, NETSUITE_TOKEN_ID, NETSUITE_TOKEN_SECRET)',
   businesscentral: 'Business Central (BUSINESSCENTRAL_TENANT_ID, BUSINESSCENTRAL_CLIENT_ID, BUSINESSCENTRAL_CLIENT_SECRET)',
 };
@@ -181,6 +192,9 @@ export function vendorSettingsFromConfig(config: ConcordConfig, fallback: Vendor
     const stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;
     if (stripe) settings.stripe = { ...stripe, searchLagSeconds: config.stripeSearchLagSeconds };
     if (!settings.stripe) missing.push(VENDOR_VARIABLES.stripe);
+  } else if (choice.billing === 'chargebee') {
+    settings.chargebee = config.chargebee ?? fallback.chargebee;
+    if (!settings.chargebee) missing.push(VENDOR_VARIABLES.chargebee);
   } else unavailable.push(`CONCORD_BILLING=${choice.billing}`);
   if (choice.erp === 'netsuite') {
     const netsuite = config.netsuite ?? fallback.netsuite;

@@ -48,12 +48,37 @@ export interface WriteOptions {
 }
 
 /**
+ * Where billing systems differ in something the sagas rely on, stated by the adapter so that the
+ * sagas read the capability, never the vendor's name.
+ */
+export interface BillingCapabilities {
+  /**
+   * The proration of an amendment is computed for a caller-pinned instant (ContractAmendment
+   * prorationDate; Stripe `proration_date`). false: the vendor prorates for the moment it applies
+   * the change (Chargebee), and a resend is made safe by the vendor's idempotency key alone.
+   */
+  pinnedProrationDate: boolean;
+  /**
+   * A prorated decrease is credited on the held proration invoice (a negative draft the amendment
+   * saga posts to the ERP as a credit memo). false: the vendor credits decreases on a credit note
+   * of its own (Chargebee), so amendments that lower the bill are refused before anything changes.
+   */
+  prorationCredits: boolean;
+  /**
+   * Subscription and customer reads by link are consistent right after a write (Chargebee list
+   * filters). false: the vendor's bulk reads lag writes (Stripe search) and the adapter makes up for it.
+   */
+  consistentBulkReads: boolean;
+}
+
+/**
  * What Concord needs from a subscription billing system, in canonical terms. Billing is the
  * system of record for contracts and invoices. Batch reads take many canonical customer ids and use
  * the vendor's bulk reads (Stripe: search with OR clauses, at most 10 per query).
  */
 export interface BillingPort {
   readonly vendor: string;
+  readonly capabilities: BillingCapabilities;
 
   /** Billing customers by canonical customer id (the link stored in the vendor record). */
   getCustomersByCustomerId(customerIds: readonly string[]): Promise<Map<string, BillingCustomer>>;

@@ -66,11 +66,15 @@ export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntim
   const { workers = config.orchestration.workers, pollIntervalMs = config.events.pollIntervalMs } = options;
   const { stripeWebhookSecret: secret = config.events.stripeWebhookSecret } = options;
   const log = logger.child({ component: 'events' });
-  const secrets: Record<string, string | null> = { ...options.webhookSecrets, stripe: secret };
+  const secrets: Record<string, string | null> = { chargebee: config.events.chargebeeWebhookCredentials, ...options.webhookSecrets, stripe: secret };
   const webhooks: Record<string, WebhookHandler> = {};
   for (const [name, make] of Object.entries(vendors.webhooks)) {
     const routeSecret = secrets[name] ?? null;
-    const unconfigured = name === 'stripe' ? 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)' : `${name} webhooks are not configured`;
+    const unconfigured = name === 'stripe'
+      ? 'Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)'
+      : name === 'chargebee'
+        ? 'Chargebee webhooks are not configured (CHARGEBEE_WEBHOOK_USERNAME, CHARGEBEE_WEBHOOK_PASSWORD)'
+        : `${name} webhooks are not configured`;
     webhooks[name] = routeSecret ? make({ secret: routeSecret, log: events.log, logger: log }) : async () => ({ status: 503, body: { error: unconfigured } });
   }
   const controller = new AbortController();
@@ -81,6 +85,7 @@ export function createEventsRuntime(options: EventsRuntimeOptions): EventsRuntim
     stripeWebhookSecret: secret,
     async start(gatewayUrl) {
       if (gatewayUrl && vendors.webhooks.stripe && !secret) log.warn('STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses every delivery');
+      if (gatewayUrl && vendors.webhooks.chargebee && !secrets.chargebee) log.warn('CHARGEBEE_WEBHOOK_USERNAME/PASSWORD are not set: /webhooks/chargebee refuses every delivery');
       if (!workers) return;
       const reaction = createAccountStatusReaction({ log: events.log, coordination: events.coordination, ports, logger: log });
       running.push(reaction.run(controller.signal).catch((error: unknown) => log.error({ err: error }, 'account status reaction stopped')));

@@ -93,7 +93,8 @@ export const AMENDMENT_STEPS: Pick<Record<WorkflowStepName, StepDefinition>, 'am
           ...(a.endDate !== undefined ? { endDate: a.endDate } : {}),
           // An end date alone prorates nothing; item changes are prorated and invoiced now.
           proration: a.items.length > 0 ? 'invoice' : 'none',
-          prorationDate: a.prorationDate,
+          // Pinned where the billing system takes it; otherwise its idempotency key replays the first answer.
+          ...(ports.billing.capabilities.pinnedProrationDate ? { prorationDate: a.prorationDate } : {}),
           amendmentId: run.id,
         },
         // The same key on a resend: Stripe replays the first answer instead of changing twice.

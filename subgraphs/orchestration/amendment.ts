@@ -117,6 +117,18 @@ export function createAmendments(options: AmendmentsOptions): Amendments {
       const endChanges = endDate !== undefined && endDate !== contract.endDate;
       if (changes.length === 0 && !endChanges) throw new ConcordError('VALIDATION_FAILED', 'the amendment changes nothing on the contract');
 
+      if (!ports.billing.capabilities.prorationCredits) {
+        // The billing system credits a prorated decrease on a credit note of its own, which this
+        // saga cannot hold back and post to the ERP: refused before anything changes.
+        const priceOf = new Map(contract.items.map((i) => [i.productCode ?? '', Number(i.unitPrice.amount)]));
+        const lowers = changes.some((change) =>
+          change.replacesProductCode ? false : change.quantity < (current.get(change.productCode) ?? 0) && (priceOf.get(change.productCode) ?? 0) > 0,
+        );
+        if (lowers) {
+          throw new ConcordError('VALIDATION_FAILED', 'the billing system credits a lower quantity on a credit note, which amendments do not post; nothing was changed', { system: 'BILLING', retryable: false });
+        }
+      }
+
       if (changes.length > 0) {
         // Refused now, with nothing changed, rather than billed and then undone.
         const period = now().toISOString().slice(0, 7);

@@ -116,6 +116,7 @@ function devVendorFallback(config: ConcordConfig): VendorFallback {
   return {
     ...(config.salesforce ? {} : { salesforce: { instanceUrl: at(101), accessToken: 'concord-dev-session' } }),
     ...(config.stripe ? {} : { stripe: { apiKey: 'sk_test_concord_dev_worker', baseUrl: at(102), taxRateId: config.stripeTaxRateId } }),
+    ...(config.chargebee ? {} : { chargebee: { site: 'concord-test', apiKey: 'test_concord_dev_worker', baseUrl: at(107) } }),
     ...(config.netsuite
       ? {}
       : { netsuite: { accountId: 'TSTDRV1234567', consumerKey: 'dev', consumerSecret: 'dev', tokenId: 'dev', tokenSecret: 'dev', baseUrl: at(103), concurrency: config.orchestration.concurrency.ERP } }),

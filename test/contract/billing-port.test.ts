@@ -1,8 +1,9 @@
 /**
  * The BillingPort contract: what the billing subgraph and the order-to-cash saga rely on, whatever
  * billing system sits behind the port. `billingPortContract` runs against any adapter given a harness
- * (its vendor simulator, its call counter and its fault switch); the Stripe adapter over the Stripe
- * simulator is the first. A new billing vendor adds one harness line at the bottom.
+ * (its vendor simulator, its call counter and its fault switch): the Stripe adapter over the Stripe
+ * simulator, and the Chargebee adapter over the Chargebee simulator. A new billing vendor adds one
+ * harness line at the bottom.
  */
 import type { BillingContract, BillingInvoice, ContractStatus } from '../../core/canonical';
 import { ConcordError, isConcordError } from '../../core/errors';
@@ -14,6 +15,9 @@ import type { FaultConfig, SimServer } from '../../simulators/common/sim-server'
 import { startStripeSimulator } from '../../simulators/stripe/server';
 import type { BillingPort } from '../../subgraphs/billing/port';
 import { createStripeAdapter } from '../../vendors/stripe/adapter';
+import { createChargebeeSimulator } from '../../simulators/chargebee/server';
+import { createChargebeeAdapter } from '../../vendors/chargebee/adapter';
+import { createChargebeeClient } from '../../vendors/chargebee/client';
 
 /** What the contract needs around an adapter. */
 export interface BillingHarness {
@@ -31,6 +35,8 @@ export interface BillingHarness {
   /** Zero the counters, clear faults. */
   reset(): void;
   close(): Promise<void>;
+  /** The number the vendor gives a seeded invoice. Default: the seed's (Stripe's own numbering). */
+  invoiceNumber?(invoice: Seed['invoices'][number]): string | null;
 }
 
 const CONTRACT_STATUS: Record<SeedContractStatus, ContractStatus> = {
@@ -98,7 +104,7 @@ export function billingPortContract(name: string, makeHarness: () => Promise<Bil
         for (const i of expectedInvoices) {
           const invoice = gotInvoices.find((g) => g.id === i.id)!;
           expect(invoice).toMatchObject({
-            number: i.number,
+            number: harness.invoiceNumber ? harness.invoiceNumber(i) : i.number,
             customerId: c.crmId,
             contractId: i.contractId,
             status: i.status.toUpperCase(),
@@ -234,7 +240,7 @@ export function billingPortContract(name: string, makeHarness: () => Promise<Bil
     test('findContractForOpportunity answers null for an opportunity without a contract', async () => {
       const owner = seed.customers[15];
       await port.createContract(
-        { customerId: owner.crmId, billingCustomerId: owner.billingId, items: [{ productCode: 'SEAT', quantity: 1 }], opportunityId: 'opp-some-other' },
+        { customerId: owner.crmId, billingCustomerId: owner.billingId, items: [{ productCode: 'CONCORD-BASIC', quantity: 1 }], opportunityId: 'opp-some-other' },
         write('find-other'),
       );
       expect(await port.findContractForOpportunity(owner.billingId, 'opp-never-contracted')).toBeNull();
@@ -323,6 +329,29 @@ async function stripeHarness(): Promise<BillingHarness> {
 }
 
 billingPortContract('stripe (simulator)', stripeHarness);
+
+/** The Chargebee adapter over the Chargebee simulator (the official SDK pointed at it). */
+async function chargebeeHarness(): Promise<BillingHarness> {
+  const seed = buildSeed();
+  const sim: SimServer = await createChargebeeSimulator({ seed }).listen(0, '127.0.0.1');
+  const state = async () => (await (await fetch(`${sim.url}/__sim/state`)).json()) as { customers: any[]; subscriptions: any[] };
+  const settings = { site: 'concord-test', apiKey: 'test_billing_contract_key', baseUrl: sim.url };
+  return {
+    seed,
+    port: ({ retries } = {}) => createChargebeeAdapter({ client: createChargebeeClient(settings), ...(retries === undefined ? {} : { readRetries: retries }) }),
+    vendorRequests: async () => sim.stats().requests,
+    contractsOf: async (customerId) => (await state()).subscriptions.filter((s) => s.meta_data?.concord_customer_id === customerId).length,
+    customersLinkedTo: async (customerId) => (await state()).customers.filter((c) => c.cf_concord_customer_id === customerId).length,
+    faults: (config) => sim.setFaults(config),
+    faultsInjected: () => Object.values(sim.stats().faults).reduce((sum, n) => sum + n, 0),
+    reset: () => sim.reset(),
+    close: () => sim.close(),
+    // A Chargebee invoice's id is its number, given when it is generated (closed).
+    invoiceNumber: (invoice) => (invoice.number === null ? null : invoice.id),
+  };
+}
+
+billingPortContract('chargebee (simulator)', chargebeeHarness);
 
 describe('Stripe adapter specifics', () => {
   let sim: SimServer;

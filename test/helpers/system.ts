@@ -9,6 +9,7 @@ import { createBusinessCentralSimulator } from '../../simulators/businesscentral
 import { createNetSuiteSimulator } from '../../simulators/netsuite/server';
 import { createSalesforceSimulator } from '../../simulators/salesforce/server';
 import { createStripeSimulator } from '../../simulators/stripe/server';
+import { createChargebeeSimulator } from '../../simulators/chargebee/server';
 import { SIMULATOR_CREDENTIALS, startSystem, type RunningSystem, type SystemOptions } from '../../system';
 
 /** Stripe search lag of the test systems' simulator (ms). */
@@ -59,6 +60,17 @@ async function remoteVendors(seed: Seed | undefined, chosen: Record<string, stri
       : await createNetSuiteSimulator({ seed }).listen(0, '127.0.0.1'),
   ];
   const [salesforce, stripe, erp] = sims;
+  const chargebee = chosen.CONCORD_BILLING === 'chargebee' ? await createChargebeeSimulator({ seed: erpSeed ?? buildSeed() }).listen(0, '127.0.0.1') : null;
+  if (chargebee) sims.push(chargebee);
+  const billingEnv: Record<string, string> = chargebee
+    ? {
+        CHARGEBEE_SITE: SIMULATOR_CREDENTIALS.chargebee.site,
+        CHARGEBEE_API_KEY: SIMULATOR_CREDENTIALS.chargebee.apiKey,
+        CHARGEBEE_API_BASE: chargebee.url,
+        CHARGEBEE_WEBHOOK_USERNAME: 'concord-test',
+        CHARGEBEE_WEBHOOK_PASSWORD: 'concord-test-webhook-password',
+      }
+    : {};
   const ns = SIMULATOR_CREDENTIALS.netsuite;
   const erpEnv: Record<string, string> = bcErp
     ? {
@@ -85,6 +97,7 @@ async function remoteVendors(seed: Seed | undefined, chosen: Record<string, stri
       STRIPE_API_BASE: stripe.url,
       CONCORD_STRIPE_TAX_RATE_ID: STRIPE_TAX_RATE_ID,
       ...erpEnv,
+      ...billingEnv,
       CONCORD_SUBGRAPH_SECRET: 'concord-test-subgraph-secret-0123456789',
       CONCORD_JWT_ISSUER: 'https://idp.test.example',
       CONCORD_JWT_AUDIENCE: 'concord-test',

@@ -186,5 +186,8 @@ describe('log hygiene', () => {
     }
     expect(out).toContain('in_123 for 001Dn0000000001IAA, order 1234');
     expect(scrub('Bearer abcdefghijkl')).toBe('Bearer [redacted]');
+    // Chargebee API keys (test_/live_ and a long random part); Concord's own short names stay.
+    expect(scrub('Chargebee key live_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6 refused')).toBe('Chargebee key [redacted-key] refused');
+    expect(scrub('site concord-test, test_concord_simulator_key')).toBe('site concord-test, test_concord_simulator_key');
   });
 });

@@ -196,6 +196,9 @@ export function createStripeAdapter(options: StripeAdapterOptions): BillingPort 
 
   const port: BillingPort = {
     vendor: 'stripe',
+    // Stripe prorates for a pinned proration_date and credits decreases on the proration invoice;
+    // its search lags writes (made up for with lists, see withRecent).
+    capabilities: { pinnedProrationDate: true, prorationCredits: true, consistentBulkReads: false },
 
     async getCustomersByCustomerId(customerIds) {
       const customers = await withRecent(searchByLink('customers.search', customerIds, (p) => stripe.customers.search(p)), recentCustomers(), linkedTo(customerIds));
