@@ -13,6 +13,7 @@
  * console never wait here, and neither do requests refused before execution (authentication, rate
  * limits, admission: their answers cost little and say more than a 503).
  */
+import type { ConcordConfig } from '../core/config';
 import { ConcordError } from '../core/errors';
 
 export interface ExecutionGateOptions {
@@ -132,3 +133,9 @@ export function createExecutionGate(options: ExecutionGateOptions = {}) {
 }
 
 export type ExecutionGate = ReturnType<typeof createExecutionGate>;
+
+/** The gateway options (createGateway) for load that come from the configuration (CONCORD_MAX_IN_FLIGHT and the rest). */
+export function loadOptionsFromConfig(config: ConcordConfig): { overload: Pick<ExecutionGateOptions, 'maxInFlight' | 'queueLength' | 'queueWaitMs'>; dedupFetches: boolean } {
+  const { maxInFlight, queueLength, queueWaitMs, dedupFetches } = config.gatewayLoad;
+  return { overload: { maxInFlight, queueLength, queueWaitMs }, dedupFetches };
+}
