@@ -35,10 +35,17 @@ interface InFlight {
   followers: { resolve(response: GatewayGraphQLResponse): void; reject(error: unknown): void }[];
 }
 
-/** The first operation of a subgraph document: its kind, 'query' for the fetches that may be shared. */
-function operationKind(document: DocumentNode | undefined): string | null {
-  const definition = document?.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  return definition?.operation ?? null;
+/**
+ * The kind of a subgraph operation. @apollo/gateway hands the data source the operation's document
+ * only when the planner's `exposeDocumentNodeInFetchNode` is on (it is not by default), so the text
+ * is read: the planner prints every fetch with its keyword (`query Name__crm__0(...)`), and `{`
+ * alone is the query shorthand. Anything else is treated as not a query, and never shared.
+ */
+function operationKind(document: DocumentNode | undefined, text: string | undefined): string | null {
+  if (document) return document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)?.operation ?? null;
+  const head = /^\s*(query|mutation|subscription)\b|^\s*\{/.exec(text ?? '');
+  if (!head) return null;
+  return head[1] ?? 'query';
 }
 
 /** A copy of an answer that the caller may merge into its result without touching anyone else's. */
@@ -59,7 +66,7 @@ export function dedupingDataSource<TContext extends Record<string, any>>(inner: 
     process(processOptions: GraphQLDataSourceProcessOptions<TContext>): Promise<GatewayGraphQLResponse> {
       if (!('incomingRequestContext' in processOptions)) return inner.process(processOptions);
       const incoming = processOptions.incomingRequestContext.operation?.operation;
-      if (incoming !== 'query' || operationKind(processOptions.document) !== 'query') return inner.process(processOptions);
+      if (incoming !== 'query' || operationKind(processOptions.document, processOptions.request.query) !== 'query') return inner.process(processOptions);
       const { query, operationName, variables } = processOptions.request;
       const key = `${query}\u0000${operationName ?? ''}\u0000${variables ? JSON.stringify(variables) : ''}\u0000${callerKey(processOptions.context)}`;
 
