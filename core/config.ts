@@ -127,7 +127,7 @@ export interface SecurityConfig {
 export interface GatewayLoadConfig {
   /** GraphQL executions in flight at once; 0 = no bound (CONCORD_MAX_IN_FLIGHT; default 32). */
   maxInFlight: number;
-  /** Requests waiting for an execution slot, first come first served; beyond it 503 (CONCORD_QUEUE_LENGTH; default 32). */
+  /** Requests waiting for an execution slot, first come first served; beyond it 503 (CONCORD_QUEUE_LENGTH; default 16). */
   queueLength: number;
   /** Longest a request waits in that queue before 503, in ms (CONCORD_QUEUE_WAIT_MS; default 500). */
   queueWaitMs: number;
@@ -493,7 +493,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     },
     gatewayLoad: {
       maxInFlight: integer(env, 'CONCORD_MAX_IN_FLIGHT', 32),
-      queueLength: integer(env, 'CONCORD_QUEUE_LENGTH', 32),
+      queueLength: integer(env, 'CONCORD_QUEUE_LENGTH', 16),
       queueWaitMs: Math.max(1, integer(env, 'CONCORD_QUEUE_WAIT_MS', 500)),
       dedupFetches: !isOff(env.CONCORD_FETCH_DEDUP),
     },

@@ -19,7 +19,7 @@ import { ConcordError } from '../core/errors';
 export interface ExecutionGateOptions {
   /** Most executions at once; 0 = no bound (and no queue). Default 32. */
   maxInFlight?: number;
-  /** Requests waiting for a slot, first come first served; beyond it a request is refused at once. Default 32. */
+  /** Requests waiting for a slot, first come first served; beyond it a request is refused at once. Default 16. */
   queueLength?: number;
   /** Longest a request waits in the queue before it is refused, in ms. Default 500. */
   queueWaitMs?: number;
@@ -52,7 +52,7 @@ export class OverloadedError extends ConcordError {
 }
 
 export function createExecutionGate(options: ExecutionGateOptions = {}) {
-  const { maxInFlight = 32, queueLength = 32, queueWaitMs = 500, onShed, timers = { setTimeout, clearTimeout } } = options;
+  const { maxInFlight = 32, queueLength = 16, queueWaitMs = 500, onShed, timers = { setTimeout, clearTimeout } } = options;
   // Whole seconds (RFC 9110 delay-seconds): about the time the queue takes to move on.
   const retryAfterSeconds = Math.max(1, Math.ceil(queueWaitMs / 1000));
   let inFlight = 0;

@@ -114,7 +114,7 @@ export interface GatewayOptions {
   /**
    * Executions in flight and the FIFO queue before them (gateway/overload.ts; CONCORD_MAX_IN_FLIGHT,
    * CONCORD_QUEUE_LENGTH, CONCORD_QUEUE_WAIT_MS); beyond them a 503 SERVICE_UNAVAILABLE with Retry-After.
-   * Default: 32 in flight, 32 queued, 500 ms wait.
+   * Default: 32 in flight, 16 queued, 500 ms wait.
    */
   overload?: Pick<ExecutionGateOptions, 'maxInFlight' | 'queueLength' | 'queueWaitMs'>;
   /** Share identical query fetches to a subgraph while one is in flight (gateway/fetch-dedup.ts; CONCORD_FETCH_DEDUP). Default true. */

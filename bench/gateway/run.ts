@@ -31,6 +31,7 @@
  * Options: --rounds 5, --seconds 10, --warmup 15 (first warm-up, s), --round-warmup 2,
  *          --connections 32, --gateways concord,apollo-gateway,hive-gateway, --no-pin,
  *          --no-memo (subgraphs execute every request), --no-dedup, --overload,
+ *          --overload-connections 10,100,
  *          --profile <dir> (V8 CPU profiles of the gateways named by --profile-gateways,
  *          default concord), --json <file>
  */
@@ -62,6 +63,7 @@ const { values } = parseArgs({
     'no-memo': { type: 'boolean', default: false },
     'no-dedup': { type: 'boolean', default: false },
     overload: { type: 'boolean', default: false },
+    'overload-connections': { type: 'string', default: '10,100' },
     profile: { type: 'string' },
     'profile-gateways': { type: 'string', default: 'concord' },
     json: { type: 'string' },
@@ -89,7 +91,8 @@ const variants: Variant[] = overload
       { label: 'concord-unbounded', kind: 'concord', env: { ...dedupEnv, BENCH_CONCORD_MAX_IN_FLIGHT: '0' } },
     ]
   : kinds.map((kind) => ({ label: kind, kind, env: kind === 'concord' ? dedupEnv : {} }));
-const OVERLOAD_CONNECTIONS = [10, 100];
+const OVERLOAD_CONNECTIONS = values['overload-connections']!.split(',').map(Number);
+if (OVERLOAD_CONNECTIONS.length !== 2 || OVERLOAD_CONNECTIONS.some((c) => !(c > 0))) throw new Error('--overload-connections takes two counts, e.g. 10,100');
 
 const cpuCount = os.cpus().length;
 const pin = !values['no-pin'] && cpuCount >= 2 && canPin();
