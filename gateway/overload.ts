@@ -125,6 +125,15 @@ export function createExecutionGate(options: ExecutionGateOptions = {}) {
       });
     },
 
+    /**
+     * Refuse now, before any work is done for the request (authentication, reading and parsing the
+     * body), when acquire() would refuse it anyway: every slot and every place in the queue taken.
+     * Null when it may be served (acquire() decides, after admission).
+     */
+    refuseEarly(): OverloadedError | null {
+      return maxInFlight > 0 && inFlight >= maxInFlight && queued >= queueLength ? refuse('queue_full') : null;
+    },
+
     /** Executions running now, requests waiting now, and requests refused since the start. */
     stats(): { inFlight: number; queued: number; shed: number; maxInFlight: number } {
       return { inFlight, queued, shed, maxInFlight };

@@ -436,6 +436,12 @@ export function createGateway(options: GatewayOptions) {
     sendJson(res, rejection.status, body, { [CORRELATION_HEADER]: correlationId, ...headers });
   }
 
+  /** 503 SERVICE_UNAVAILABLE with Retry-After: the gateway is at capacity (gateway/overload.ts). */
+  function shed(res: http.ServerResponse, error: OverloadedError, correlationId: string): void {
+    res.setHeader('retry-after', String(error.retryAfterSeconds));
+    sendGraphQLError(res, 503, error, correlationId);
+  }
+
   /** The GraphQL parameters of a GET (URL) or POST (JSON body) request. */
   async function paramsOf(req: http.IncomingMessage, url: URL): Promise<GraphQLParams> {
     if (req.method === 'GET') {
@@ -479,6 +485,9 @@ export function createGateway(options: GatewayOptions) {
     }
     const forgery = csrfRefusal(req.headers);
     if (forgery) return sendRejection(res, Rejection.of(400, forgery), correlationId);
+    // At capacity, a request is refused before anything is spent on it (the body is not read).
+    const full = gate.refuseEarly();
+    if (full) return shed(res, full, correlationId);
     const address = req.socket.remoteAddress ?? 'unknown';
     const blocked = authFailures.blockedFor(address);
     if (blocked > 0) {
@@ -547,8 +556,7 @@ export function createGateway(options: GatewayOptions) {
       release = await gate.acquire();
     } catch (error) {
       if (!(error instanceof OverloadedError)) throw error;
-      res.setHeader('retry-after', String(error.retryAfterSeconds));
-      return sendGraphQLError(res, 503, error, correlationId);
+      return shed(res, error, correlationId);
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
