@@ -15,6 +15,9 @@
  * A follower's fetch carries nothing of its own to the subgraph (its correlation id is not sent;
  * the subgraph logs the leader's).
  *
+ * A follower shares the leader's fate: the leader's answer, or its failure (a subgraph timeout
+ * counted from the leader's start), which is what the follower's own identical fetch would have met.
+ *
  * Each caller gets its own copy of the answer: @apollo/gateway merges a fetch's data into the
  * caller's result in place (executeQueryPlan's deepMerge), so one shared object would mix results.
  */
