@@ -12,6 +12,7 @@ import type { Logger } from './core/log';
 import { redisReadiness, vendorReadiness } from './core/readiness';
 import type { VendorCallListener } from './core/vendor-call';
 import { securityOptionsFromConfig } from './gateway/auth-options';
+import { loadOptionsFromConfig } from './gateway/overload';
 import type { Metrics } from './observability/metrics';
 import { createOpsRuntime } from './observability/runtime';
 import type { Tracing } from './core/tracing';
@@ -132,6 +133,7 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
       subgraphUrls: { crm: crm.url, billing: billing.url, erp: erp.url, orchestration: orchestrationServer.url },
       subgraphSecret: secret,
       ...securityOptionsFromConfig(config),
+      ...loadOptionsFromConfig(config),
       logger,
       production: config.production,
       ide: config.graphiql,

@@ -140,6 +140,18 @@ export interface SecurityConfig {
   apq: boolean;
 }
 
+/** How much work the gateway takes on at once (gateway/overload.ts, gateway/fetch-dedup.ts; docs/deploy.md). */
+export interface GatewayLoadConfig {
+  /** GraphQL executions in flight at once; 0 = no bound (CONCORD_MAX_IN_FLIGHT; default 32). */
+  maxInFlight: number;
+  /** Requests waiting for an execution slot, first come first served; beyond it 503 (CONCORD_QUEUE_LENGTH; default 16). */
+  queueLength: number;
+  /** Longest a request waits in that queue before 503, in ms (CONCORD_QUEUE_WAIT_MS; default 500). */
+  queueWaitMs: number;
+  /** Identical query fetches to a subgraph in flight are sent once (CONCORD_FETCH_DEDUP=off turns it off; default on). */
+  dedupFetches: boolean;
+}
+
 /** Metrics, tracing and the ops console (docs/operations.md). */
 export interface ObservabilityConfig {
   /** Where spans go: none (ids still propagated and logged), log (one JSON line per span), otlp (OTEL_TRACES_EXPORTER; 'console' = log). */
@@ -233,6 +245,7 @@ export interface ConcordConfig {
   /** True when CONCORD_SUBGRAPH_SECRET is unset and `subgraphSecret` was generated for this start. */
   subgraphSecretIsGenerated: boolean;
   security: SecurityConfig;
+  gatewayLoad: GatewayLoadConfig;
   standalone: StandaloneConfig;
   logLevel: string;
   /** CONCORD_LOG_FORMAT: json, pretty, or auto (unset: pretty on a terminal outside production). */
@@ -515,6 +528,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       rateLimitBurst: integer(env, 'CONCORD_RATE_LIMIT_BURST', 100),
       safelistDir: env.CONCORD_SAFELIST_DIR || null,
       apq: !['0', 'false', 'no'].includes((env.CONCORD_APQ ?? '').toLowerCase()),
+    },
+    gatewayLoad: {
+      maxInFlight: integer(env, 'CONCORD_MAX_IN_FLIGHT', 32),
+      queueLength: integer(env, 'CONCORD_QUEUE_LENGTH', 16),
+      queueWaitMs: Math.max(1, integer(env, 'CONCORD_QUEUE_WAIT_MS', 500)),
+      dedupFetches: !isOff(env.CONCORD_FETCH_DEDUP),
     },
     logLevel: env.LOG_LEVEL || (production ? 'info' : env.NODE_ENV === 'test' ? 'silent' : 'info'),
     logFormat: logFormat(env.CONCORD_LOG_FORMAT),

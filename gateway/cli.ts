@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { AUTH_MODES, ConfigError, loadConfig, type AuthMode, type ConcordConfig } from '../core/config';
 import { createLogger, type Logger } from '../core/log';
 import { securityOptionsFromConfig } from './auth-options';
+import { loadOptionsFromConfig } from './overload';
 import { startStandaloneGateway, type RunningStandaloneGateway, type StandaloneGatewayOptions } from './standalone';
 import { SupergraphError } from './supergraph-source';
 
@@ -147,6 +148,7 @@ export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logg
       auth,
       subgraphSecret: signing ? config.subgraphSecret : null,
       ...securityOptionsFromConfig(config),
+      ...loadOptionsFromConfig(config),
       production: config.production,
       subgraphUrls: args.subgraphUrls,
       watch: args.watch ?? config.standalone.watch,

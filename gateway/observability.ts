@@ -90,7 +90,8 @@ export function createGatewayObservability(options: GatewayObservabilityOptions)
       // Answers the gateway writes itself (refusals before execution, timeouts) are counted here.
       const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
       res.end = ((...args: unknown[]) => {
-        if ((record.countFromBody || res.statusCode === 504) && res.statusCode !== 200) noteErrors(record, errorCodes(args[0]));
+        // 503 (at capacity, gateway/overload.ts) and 504 (timeout) are the gateway's own answers after admission.
+        if ((record.countFromBody || res.statusCode === 503 || res.statusCode === 504) && res.statusCode !== 200) noteErrors(record, errorCodes(args[0]));
         return end(...args);
       }) as typeof res.end;
       const started = performance.now();

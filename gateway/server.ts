@@ -50,6 +50,8 @@ import { attachWebSocketTransport, type WebSocketTransport } from './subscriptio
 import { SupergraphError, supergraphId, validateSupergraph, type SupergraphInfo } from './supergraph-source';
 import { createMemoryRateLimiter, createRedisRateLimiter, createUnlimitedRateLimiter, type RateLimiter } from './rate-limit';
 import { leanSendRequest, subgraphFetch } from './subgraph-http';
+import { createExecutionGate, OverloadedError, type ExecutionGateOptions } from './overload';
+import { dedupingDataSource } from './fetch-dedup';
 
 export const CORRELATION_HEADER = 'x-correlation-id';
 
@@ -109,6 +111,14 @@ export interface GatewayOptions {
   tracing?: Tracing;
   /** Serve the GraphQL IDE (GraphiQL) to browsers opening /graphql (gateway/ide/ide.ts; CONCORD_GRAPHIQL). Default false. */
   ide?: boolean;
+  /**
+   * Executions in flight and the FIFO queue before them (gateway/overload.ts; CONCORD_MAX_IN_FLIGHT,
+   * CONCORD_QUEUE_LENGTH, CONCORD_QUEUE_WAIT_MS); beyond them a 503 SERVICE_UNAVAILABLE with Retry-After.
+   * Default: 32 in flight, 16 queued, 500 ms wait.
+   */
+  overload?: Pick<ExecutionGateOptions, 'maxInFlight' | 'queueLength' | 'queueWaitMs'>;
+  /** Share identical query fetches to a subgraph while one is in flight (gateway/fetch-dedup.ts; CONCORD_FETCH_DEDUP). Default true. */
+  dedupFetches?: boolean;
 }
 
 export interface RunningGateway {
@@ -219,6 +229,8 @@ export function createGateway(options: GatewayOptions) {
     metricsToken = null,
     tracing,
     ide = false,
+    overload = {},
+    dedupFetches = true,
   } = options;
   if (auth === 'off' && production) throw new Error('auth "off" is for local development only; refused in production');
   if (events && upstreamSubscriptions) throw new Error('live events and upstream subscriptions both serve WebSocket on /graphql: choose one');
@@ -234,6 +246,9 @@ export function createGateway(options: GatewayOptions) {
   // The readiness probe is signed for the subgraph it asks (a signature names its target subgraph).
   const probe = (name: string) => subgraphFetcher(subgraphSecret, 2000, name);
   const { requestTimeoutMs = 30_000 } = security;
+  // Executions in flight, bounded, with a short FIFO queue before them (gateway/overload.ts).
+  const gate = createExecutionGate({ ...overload, onShed: (reason) => metrics?.gatewayShed(reason) });
+  metrics?.watch({ executions: () => gate.stats() });
 
   const authenticator = createAuthenticator({
     hs256Secret: jwtSecret,
@@ -317,8 +332,9 @@ export function createGateway(options: GatewayOptions) {
       swap = update;
       return { supergraphSdl: supergraphForGateway(supergraphSdl) };
     },
-    buildService: ({ name, url }) =>
-      (dataSources[name] = localSubgraphs[name] ?? new RemoteGraphQLDataSource<GatewayContext>({
+    buildService: ({ name, url }) => {
+      if (localSubgraphs[name]) return (dataSources[name] = localSubgraphs[name]);
+      const remote = new RemoteGraphQLDataSource<GatewayContext>({
         ...leanSendRequest,
         url: subgraphUrls[name] ?? url,
         fetcher: fetcherFor(name),
@@ -327,7 +343,20 @@ export function createGateway(options: GatewayOptions) {
           // Signed with the body by the fetcher. No principal, no header: the subgraph answers 401.
           if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, principalHeader(context.principal));
         },
-      })),
+      });
+      // Identical query fetches in flight are sent once: the caller as the subgraph sees it (the
+      // principal header) is part of what must be identical (gateway/fetch-dedup.ts).
+      return (dataSources[name] = dedupFetches
+        ? dedupingDataSource<GatewayContext>(remote, {
+            subgraph: name,
+            callerKey: (context) => {
+              const principal = (context as { principal?: Principal | null }).principal;
+              return principal ? principalHeader(principal) : '';
+            },
+            onShared: (subgraph) => metrics?.subgraphFetchShared(subgraph),
+          })
+        : remote);
+    },
   });
 
   // The API schema and the authorization policy, from the supergraph the gateway loaded.
@@ -407,6 +436,12 @@ export function createGateway(options: GatewayOptions) {
     sendJson(res, rejection.status, body, { [CORRELATION_HEADER]: correlationId, ...headers });
   }
 
+  /** 503 SERVICE_UNAVAILABLE with Retry-After: the gateway is at capacity (gateway/overload.ts). */
+  function shed(res: http.ServerResponse, error: OverloadedError, correlationId: string): void {
+    res.setHeader('retry-after', String(error.retryAfterSeconds));
+    sendGraphQLError(res, 503, error, correlationId);
+  }
+
   /** The GraphQL parameters of a GET (URL) or POST (JSON body) request. */
   async function paramsOf(req: http.IncomingMessage, url: URL): Promise<GraphQLParams> {
     if (req.method === 'GET') {
@@ -450,6 +485,9 @@ export function createGateway(options: GatewayOptions) {
     }
     const forgery = csrfRefusal(req.headers);
     if (forgery) return sendRejection(res, Rejection.of(400, forgery), correlationId);
+    // At capacity, a request is refused before anything is spent on it (the body is not read).
+    const full = gate.refuseEarly();
+    if (full) return shed(res, full, correlationId);
     const address = req.socket.remoteAddress ?? 'unknown';
     const blocked = authFailures.blockedFor(address);
     if (blocked > 0) {
@@ -512,17 +550,25 @@ export function createGateway(options: GatewayOptions) {
       // Only present keys: Apollo checks `'extensions' in body`, and undefined is not an object.
       body = { query, ...(variables ? { variables } : {}), ...(operationName ? { operationName } : {}), ...(extensions ? { extensions } : {}) };
     }
+    // A slot among the executions in flight, or a fast 503 when the gateway is at capacity.
+    let release;
+    try {
+      release = await gate.acquire();
+    } catch (error) {
+      if (!(error instanceof OverloadedError)) throw error;
+      return shed(res, error, correlationId);
+    }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), requestTimeoutMs);
     });
-    const response = await Promise.race([
-      apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'POST', headers, search, body },
-        context: async () => ({ correlationId, principal, denials, observed }),
-      }),
-      timedOut,
-    ]).finally(() => clearTimeout(timer));
+    const execution = apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'POST', headers, search, body },
+      context: async () => ({ correlationId, principal, denials, observed }),
+    });
+    // The slot is held until the execution ends, also when the client was answered 504 before it.
+    void execution.then(release, release);
+    const response = await Promise.race([execution, timedOut]).finally(() => clearTimeout(timer));
     if (response === 'timeout') {
       logger.warn({ correlationId, subject: principal?.subject ?? null, timeoutMs: requestTimeoutMs }, 'graphql request timed out');
       const late = new ConcordError('INTERNAL', `the request took longer than ${requestTimeoutMs} ms`, { retryable: true });

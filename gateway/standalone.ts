@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { AuthMode } from '../core/config';
 import type { Logger } from '../core/log';
 import type { GatewaySecurityOptions } from './auth-options';
-import { createGateway, type RunningGateway } from './server';
+import { createGateway, type GatewayOptions, type RunningGateway } from './server';
 import type { UpstreamSubscriptionsOptions } from './standalone-subscriptions';
 import { SupergraphError, loadSupergraphFile, supergraphId } from './supergraph-source';
 import { watchFileForChanges, type FileWatch } from './supergraph-watch';
@@ -50,6 +50,10 @@ export interface StandaloneGatewayOptions {
   maskSubgraphErrors?: boolean;
   /** Subscriptions passed through to the subgraphs that own them (gateway/standalone-subscriptions.ts). Default: defaults. */
   subscriptions?: UpstreamSubscriptionsOptions;
+  /** Executions in flight and their queue (GatewayOptions.overload). Default: its defaults. */
+  overload?: GatewayOptions['overload'];
+  /** Share identical query fetches in flight (GatewayOptions.dedupFetches). Default true. */
+  dedupFetches?: boolean;
   logger: Logger;
 }
 
@@ -90,6 +94,8 @@ export async function startStandaloneGateway(options: StandaloneGatewayOptions):
     watch = true,
     subscriptions = {},
     maskSubgraphErrors = false,
+    overload,
+    dedupFetches = true,
     logger,
   } = options;
   const file = path.resolve(supergraphPath);
@@ -109,6 +115,8 @@ export async function startStandaloneGateway(options: StandaloneGatewayOptions):
     readinessProbe: 'graphql',
     upstreamSubscriptions: subscriptions,
     maskSubgraphErrors,
+    overload,
+    dedupFetches,
   }).listen(port, host);
   logger.info(
     { supergraph: file, id: short(first.id), subgraphs: first.subgraphs, subscriptionFields: first.subscriptionFields, auth, signing: subgraphSecret !== null },

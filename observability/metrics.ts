@@ -11,6 +11,9 @@
  *   gateway_request_duration_seconds{operation,type,status}   histogram; _count is the request count
  *   gateway_errors_total{code}                                 GraphQL errors answered, by API.md code
  *   gateway_rate_limited_total                                 requests refused with 429 RATE_LIMITED
+ *   gateway_shed_total{reason}                                 requests refused with 503 at capacity (gateway/overload.ts)
+ *   gateway_executions_in_flight, gateway_executions_queued    executions running and waiting now
+ *   subgraph_fetches_deduplicated_total{subgraph}              fetches answered by an identical one in flight
  *   subgraph_fetch_duration_seconds{subgraph,status}           gateway -> subgraph requests
  *   vendor_api_calls_total{system,vendor,operation,status}     every vendor HTTP call (status 0: none came)
  *   vendor_api_call_duration_seconds{vendor,operation}         histogram
@@ -103,6 +106,8 @@ export function createMetrics(options: MetricsOptions = {}) {
     reconciliation?: { latest(count: number): Promise<{ status: string; finishedAt: string | null; driftCount: number }[]>; intervalSeconds: number };
     /** Whether this process is ready (the gateway's /ready). */
     ready?: () => Promise<boolean>;
+    /** The gateway's executions in flight and queued (gateway/overload.ts). */
+    executions?: () => { inFlight: number; queued: number };
   } = {};
   const warn = (what: string) => (error: unknown) => logger?.warn({ err: error }, `metrics: ${what} unavailable for this scrape`);
   const runCounts = sharedRead(async () => (sources.runs ? sources.runs.countByStatus().catch(warn('run counts')) : undefined));
@@ -123,6 +128,34 @@ export function createMetrics(options: MetricsOptions = {}) {
   const gatewayRateLimited = new Counter({
     name: 'concord_gateway_rate_limited_total',
     help: 'Requests the gateway refused with 429 RATE_LIMITED (per-subject token bucket)',
+    registers,
+  });
+  const gatewayShed = new Counter({
+    name: 'concord_gateway_shed_total',
+    help: 'Requests the gateway refused with 503 SERVICE_UNAVAILABLE at capacity: the queue was full (queue_full) or the request waited too long in it (queue_timeout)',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'concord_gateway_executions_in_flight',
+    help: 'GraphQL executions running now at the gateway (at most CONCORD_MAX_IN_FLIGHT)',
+    registers,
+    collect() {
+      if (sources.executions) this.set(sources.executions().inFlight);
+    },
+  });
+  new Gauge({
+    name: 'concord_gateway_executions_queued',
+    help: 'GraphQL requests waiting now for an execution slot (at most CONCORD_QUEUE_LENGTH)',
+    registers,
+    collect() {
+      if (sources.executions) this.set(sources.executions().queued);
+    },
+  });
+  const fetchesShared = new Counter({
+    name: 'concord_subgraph_fetches_deduplicated_total',
+    help: 'Subgraph fetches not sent because an identical one (same subgraph, operation, variables and caller) was in flight; each got a copy of its answer',
+    labelNames: ['subgraph'] as const,
     registers,
   });
   const subgraphFetch = new Histogram({
@@ -320,6 +353,12 @@ export function createMetrics(options: MetricsOptions = {}) {
     },
     gatewayErrors(codes: readonly string[]): void {
       for (const code of codes) gatewayErrors.inc({ code });
+    },
+    gatewayShed(reason: string): void {
+      gatewayShed.inc({ reason });
+    },
+    subgraphFetchShared(subgraph: string): void {
+      fetchesShared.inc({ subgraph });
     },
     subgraphFetch(subgraph: string, status: number, seconds: number): void {
       subgraphFetch.observe({ subgraph, status: String(status) }, seconds);

@@ -19,6 +19,11 @@ export interface LoadJob {
   expected: string;
   seconds: number;
   connections: number;
+  /**
+   * Overload runs: a 503 whose body is Concord's SERVICE_UNAVAILABLE is a refusal to count (`shed`),
+   * not an error. Default false: every non-2xx is an error.
+   */
+  acceptShed?: boolean;
 }
 
 export interface LoadResult {
@@ -27,6 +32,11 @@ export interface LoadResult {
   /** Correct 2xx answers per second. */
   rps: number;
   latencyMs: { p50: number; p95: number; p99: number };
+  /** Of the correct 2xx answers only (under overload the refusals would pull `latencyMs` down). */
+  servedLatencyMs: { p50: number; p99: number };
+  /** Answers 503 SERVICE_UNAVAILABLE (only counted apart with `acceptShed`), and how fast they came. */
+  shed: number;
+  shedLatencyMs: { p99: number };
   errors: { total: number; socket: number; timeouts: number; non2xx: number; wrongAnswers: number };
   /** The first wrong answer, cut short, for the report. */
   sample?: string;
@@ -44,6 +54,7 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
   let sample: string | undefined;
   const verifyBody = (body: string): boolean => {
     if (accepted.has(body)) return true;
+    if (job.acceptShed && body.includes('"SERVICE_UNAVAILABLE"')) return true;
     let value: unknown;
     try {
       value = JSON.parse(body);
@@ -59,6 +70,8 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
   };
   let latencies = new Float64Array(1 << 16);
   let count = 0;
+  const served: number[] = [];
+  const shedTimes: number[] = [];
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
@@ -77,20 +90,27 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
         const sorted = latencies.subarray(0, count).sort();
         const seconds = (result.finish.getTime() - result.start.getTime()) / 1000;
         const wrongAnswers = result.mismatches;
+        const shed = job.acceptShed ? shedTimes.length : 0;
         // A non-2xx answer is also a wrong answer (its body is not the data): count it once.
-        const bad = Math.max(wrongAnswers, result.non2xx);
+        const bad = Math.max(wrongAnswers, result.non2xx - shed);
         const total = result.errors + bad;
+        const servedSorted = Float64Array.from(served).sort();
         resolve({
           requests: result.requests.total,
           seconds,
-          rps: Math.max(0, result.requests.total - bad) / seconds,
+          rps: Math.max(0, result.requests.total - bad - shed) / seconds,
           latencyMs: { p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99) },
+          servedLatencyMs: { p50: percentile(servedSorted, 50), p99: percentile(servedSorted, 99) },
+          shed,
+          shedLatencyMs: { p99: percentile(Float64Array.from(shedTimes).sort(), 99) },
           errors: { total, socket: result.errors - result.timeouts, timeouts: result.timeouts, non2xx: result.non2xx, wrongAnswers },
           sample,
         });
       },
     );
-    instance.on('response', (_client, _status, _bytes, responseTime) => {
+    instance.on('response', (_client, status, _bytes, responseTime) => {
+      if (status === 503) shedTimes.push(responseTime);
+      else if (status >= 200 && status < 300) served.push(responseTime);
       if (count === latencies.length) {
         const grown = new Float64Array(latencies.length * 2);
         grown.set(latencies);

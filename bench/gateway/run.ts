@@ -19,10 +19,21 @@
  * the min-max spread. The last line is `concord/apollo-gateway=R1 concord/hive-gateway=R2`, the
  * ratios of the median requests/s.
  *
+ * Every gateway's subgraph fetches per request are printed (`fetches/req`): Concord and Hive
+ * Gateway share identical fetches in flight, @apollo/gateway does not. --no-dedup turns it off
+ * in Concord (CONCORD_FETCH_DEDUP=off).
+ *
+ * --overload: instead of the rounds, Concord with its default bound on executions in flight
+ * (gateway/overload.ts) and Concord without one, each at 10 and then 100 connections for
+ * `--seconds`: served requests/s, p99 of the served answers, and the 503s shed (and how fast).
+ * The last line is `overload: concord p99@10=... p99@100=... shed@100=... | concord-unbounded ...`.
+ *
  * Options: --rounds 5, --seconds 10, --warmup 15 (first warm-up, s), --round-warmup 2,
  *          --connections 32, --gateways concord,apollo-gateway,hive-gateway, --no-pin,
- *          --no-memo (subgraphs execute every request), --profile <dir> (V8 CPU profiles of the
- *          gateways named by --profile-gateways, default concord), --json <file>
+ *          --no-memo (subgraphs execute every request), --no-dedup, --overload,
+ *          --overload-connections 10,100,
+ *          --profile <dir> (V8 CPU profiles of the gateways named by --profile-gateways,
+ *          default concord), --json <file>
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -50,6 +61,9 @@ const { values } = parseArgs({
     gateways: { type: 'string', default: GATEWAY_KINDS.join(',') },
     'no-pin': { type: 'boolean', default: false },
     'no-memo': { type: 'boolean', default: false },
+    'no-dedup': { type: 'boolean', default: false },
+    overload: { type: 'boolean', default: false },
+    'overload-connections': { type: 'string', default: '10,100' },
     profile: { type: 'string' },
     'profile-gateways': { type: 'string', default: 'concord' },
     json: { type: 'string' },
@@ -61,8 +75,24 @@ const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const roundWarmup = Number(values['round-warmup']);
 const connections = Number(values.connections);
-const kinds = values.gateways!.split(',') as GatewayKind[];
+const overload = values.overload!;
+const kinds = (overload ? ['concord'] : values.gateways!.split(',')) as GatewayKind[];
 for (const kind of kinds) if (!GATEWAY_KINDS.includes(kind)) throw new Error(`unknown gateway ${kind}`);
+/** The gateways run: one per kind, or for --overload Concord with its bound and without. */
+interface Variant {
+  label: string;
+  kind: GatewayKind;
+  env: Record<string, string>;
+}
+const dedupEnv: Record<string, string> = values['no-dedup'] ? { BENCH_CONCORD_FETCH_DEDUP: 'off' } : {};
+const variants: Variant[] = overload
+  ? [
+      { label: 'concord', kind: 'concord', env: dedupEnv },
+      { label: 'concord-unbounded', kind: 'concord', env: { ...dedupEnv, BENCH_CONCORD_MAX_IN_FLIGHT: '0' } },
+    ]
+  : kinds.map((kind) => ({ label: kind, kind, env: kind === 'concord' ? dedupEnv : {} }));
+const OVERLOAD_CONNECTIONS = values['overload-connections']!.split(',').map(Number);
+if (OVERLOAD_CONNECTIONS.length !== 2 || OVERLOAD_CONNECTIONS.some((c) => !(c > 0))) throw new Error('--overload-connections takes two counts, e.g. 10,100');
 
 const cpuCount = os.cpus().length;
 const pin = !values['no-pin'] && cpuCount >= 2 && canPin();
@@ -70,7 +100,7 @@ const gatewayCpus = pin ? String(cpuCount - 1) : undefined;
 const otherCpus = pin ? (cpuCount === 2 ? '0' : `0-${cpuCount - 2}`) : undefined;
 
 interface Gateway {
-  kind: GatewayKind;
+  kind: string;
   child: ChildProcess;
   url: string;
   rounds: RoundFigures[];
@@ -82,9 +112,12 @@ async function main(): Promise<void> {
   if (kinds.includes('hive-gateway')) ensurePeersInstalled();
   const children: ChildProcess[] = [];
   try {
-    const estimate = kinds.length * (warmup + rounds * (roundWarmup + seconds)) + 30;
+    const estimate = overload
+      ? variants.length * (warmup + OVERLOAD_CONNECTIONS.length * (roundWarmup + seconds)) + 30
+      : kinds.length * (warmup + rounds * (roundWarmup + seconds)) + 30;
     console.log(
-      `gateway benchmark: ${kinds.join(', ')}; ${rounds} rounds x ${seconds} s, ${connections} connections; ` +
+      `gateway benchmark: ${variants.map((v) => v.label).join(', ')}; ` +
+        `${overload ? `overload at ${OVERLOAD_CONNECTIONS.join(' and ')} connections x ${seconds} s` : `${rounds} rounds x ${seconds} s, ${connections} connections`}; ` +
         `${pin ? `gateways pinned to CPU ${gatewayCpus}, subgraphs and load to CPU ${otherCpus}` : 'not pinned'}; ` +
         `subgraph answers ${values['no-memo'] ? 'executed every time' : 'memoised'}; about ${Math.round(estimate / 60)} min`,
     );
@@ -101,15 +134,15 @@ async function main(): Promise<void> {
 
     const profiled = new Set(values['profile-gateways']!.split(','));
     const gateways: Gateway[] = await Promise.all(
-      kinds.map(async (kind) => {
+      variants.map(async ({ label, kind, env }) => {
         // One directory per gateway: tsx's loader thread writes a (near idle) profile of its own next to the main thread's.
-        const nodeArgs = values.profile && profiled.has(kind) ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile, kind)}`] : [];
-        const child = startChild('gateway-process.ts', [kind], { cpus: gatewayCpus, nodeArgs, env: { NODE_ENV: 'production' } });
+        const nodeArgs = values.profile && profiled.has(label) ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile, label)}`] : [];
+        const child = startChild('gateway-process.ts', [kind], { cpus: gatewayCpus, nodeArgs, env: { NODE_ENV: 'production', ...env } });
         children.push(child);
-        await listening(child, kind);
+        await listening(child, label);
         child.send({ start: startOptions });
-        const port = await nextMessage(child, (m) => m?.ready as number | undefined, 120_000, kind);
-        return { kind, child, url: `http://127.0.0.1:${port}/graphql`, rounds: [], warmupErrors: 0 };
+        const port = await nextMessage(child, (m) => m?.ready as number | undefined, 120_000, label);
+        return { kind: label, child, url: `http://127.0.0.1:${port}/graphql`, rounds: [], warmupErrors: 0 };
       }),
     );
 
@@ -138,16 +171,43 @@ async function main(): Promise<void> {
     const load = startChild('load.ts', [], { cpus: otherCpus });
     children.push(load);
     await listening(load, 'load');
-    const runLoad = async (gateway: Gateway, runSeconds: number): Promise<{ result: LoadResult; cpu: number }> => {
+    const runLoad = async (gateway: Gateway, runSeconds: number, atConnections = connections): Promise<{ result: LoadResult; cpu: number }> => {
       const pid = gateway.child.pid!;
       const before = cpuSeconds(pid);
-      const job: LoadJob = { url: gateway.url, body, headers, expected, seconds: runSeconds, connections };
+      const job: LoadJob = { url: gateway.url, body, headers, expected, seconds: runSeconds, connections: atConnections, acceptShed: overload };
       load.send(job);
       const result = await nextMessage(load, (m) => m?.result as LoadResult | undefined, (runSeconds + 60) * 1000, `load on ${gateway.kind}`);
       return { result, cpu: (cpuSeconds(pid) - before) / result.seconds };
     };
 
     for (const gateway of gateways) gateway.warmupErrors += (await runLoad(gateway, warmup)).result.errors.total;
+    if (overload) {
+      const figures: string[] = [];
+      let errors = 0;
+      for (const gateway of gateways) {
+        const at = new Map<number, LoadResult>();
+        for (const atConnections of OVERLOAD_CONNECTIONS) {
+          errors += (await runLoad(gateway, roundWarmup, atConnections)).result.errors.total;
+          const { result, cpu } = await runLoad(gateway, seconds, atConnections);
+          errors += result.errors.total;
+          at.set(atConnections, result);
+          console.log(
+            `${gateway.kind.padEnd(18)} ${String(atConnections).padStart(3)} connections: ${result.rps.toFixed(0)} served/s, ` +
+              `p50 ${result.servedLatencyMs.p50.toFixed(0)} ms, p99 ${result.servedLatencyMs.p99.toFixed(0)} ms (served); ` +
+              `503s shed ${result.shed} (${(result.shed / result.seconds).toFixed(0)}/s, p99 ${result.shed ? result.shedLatencyMs.p99.toFixed(0) : '-'} ms); ` +
+              `errors ${result.errors.total}; gw CPU ${(cpu * 100).toFixed(0)}%`,
+          );
+        }
+        const [low, high] = OVERLOAD_CONNECTIONS.map((c) => at.get(c)!);
+        figures.push(
+          `${gateway.kind} p99@${OVERLOAD_CONNECTIONS[0]}=${low.servedLatencyMs.p99.toFixed(0)}ms p99@${OVERLOAD_CONNECTIONS[1]}=${high.servedLatencyMs.p99.toFixed(0)}ms ` +
+            `x${(high.servedLatencyMs.p99 / low.servedLatencyMs.p99).toFixed(1)} shed@${OVERLOAD_CONNECTIONS[1]}=${high.shed}`,
+        );
+      }
+      if (errors + gateways.reduce((sum, g) => sum + g.warmupErrors, 0) > 0) process.exitCode = 1;
+      console.log(`overload: ${figures.join(' | ')}`);
+      return;
+    }
     const subgraphStats = () => {
       subgraphs.send('stats');
       return nextMessage(subgraphs, (m) => m?.stats as { requests: number } | undefined, 10_000, 'subgraph stats');

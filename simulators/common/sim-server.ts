@@ -58,6 +58,12 @@ export interface FaultConfig {
   seed?: number;
   /** `Retry-After` (seconds) sent with injected '429' and '503' faults, as a vendor asking for a pause. Default null: none. */
   retryAfterSeconds?: number | null;
+  /**
+   * Hold every request to a vendor route until `hold` is set false again (or the simulator is
+   * reset): a slow vendor that a test releases when it chooses, with no timing assumption. Held
+   * requests are counted in `held` of GET /__sim/stats. Default false.
+   */
+  hold?: boolean;
 }
 
 export interface SimStats {
@@ -69,6 +75,8 @@ export interface SimStats {
   concurrencyRejections: number;
   /** Highest number of vendor requests in flight at once. */
   maxInFlight: number;
+  /** Vendor requests held now by the `hold` fault (not reset: it is the present, not a count since the reset). */
+  held: number;
 }
 
 export interface SimServerOptions {
@@ -187,28 +195,42 @@ export function createSimServer(options: SimServerOptions): {
   let dice: Random = createRandom(1);
   let inFlight = 0;
   let stats: SimStats = freshStats();
+  /** Requests waiting for the `hold` fault to be lifted. */
+  let held: (() => void)[] = [];
 
   function freshStats(): SimStats {
-    return { requests: 0, byRoute: {}, faults: {}, concurrencyRejections: 0, maxInFlight: 0 };
+    return { requests: 0, byRoute: {}, faults: {}, concurrencyRejections: 0, maxInFlight: 0, held: 0 };
+  }
+
+  function currentStats(): SimStats {
+    return { ...stats, held: held.length };
+  }
+
+  function releaseHeld(): void {
+    const waiting = held;
+    held = [];
+    for (const release of waiting) release();
   }
 
   function reset(): void {
     stats = freshStats();
     faults = { ...baseline };
     dice = createRandom(1);
+    releaseHeld();
     options.onReset?.();
   }
 
   function setFaults(partial: Partial<FaultConfig>): void {
     faults = { ...faults, ...partial };
     if (partial.seed !== undefined) dice = createRandom(partial.seed);
+    if (!faults.hold) releaseHeld();
   }
 
   async function control(req: SimRequest): Promise<SimResponse> {
     const key = `${req.method} ${req.path}`;
     switch (key) {
       case 'GET /__sim/stats':
-        return { status: 200, body: stats };
+        return { status: 200, body: currentStats() };
       case 'POST /__sim/reset':
         reset();
         return { status: 200, body: { ok: true } };
@@ -228,6 +250,7 @@ export function createSimServer(options: SimServerOptions): {
         if (parsed.retryAfterSeconds != null && !(Number.isInteger(parsed.retryAfterSeconds) && parsed.retryAfterSeconds >= 0)) {
           return { status: 400, body: { error: 'retryAfterSeconds must be a whole number of seconds' } };
         }
+        if (parsed.hold !== undefined && typeof parsed.hold !== 'boolean') return { status: 400, body: { error: 'hold must be true or false' } };
         if (parsed.rate !== undefined && (parsed.rate < 0 || parsed.rate > 1)) {
           return { status: 400, body: { error: 'rate must be between 0 and 1' } };
         }
@@ -262,6 +285,7 @@ export function createSimServer(options: SimServerOptions): {
       if (rejected) return respond(req, res, rejected);
       if (!found) return respond(req, res, options.notFound(req));
       const request = { ...req, params: found.params };
+      if (faults.hold) await new Promise<void>((resolve) => held.push(resolve));
 
       const fault = faults.rate > 0 && faults.kinds.length > 0 && dice.next() < faults.rate
         ? faults.kinds[Math.floor(dice.next() * faults.kinds.length)]
@@ -326,11 +350,12 @@ export function createSimServer(options: SimServerOptions): {
             server,
             port: address.port,
             url: `http://${host}:${address.port}`,
-            stats: () => stats,
+            stats: currentStats,
             reset,
             setFaults,
             close: () =>
               new Promise<void>((done) => {
+                releaseHeld();
                 server.closeAllConnections();
                 server.close(() => done());
               }),

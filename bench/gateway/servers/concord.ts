@@ -5,6 +5,9 @@
  * authorization rewrite), a per-subject rate limit (in memory, set high enough never to refuse),
  * and subgraph signing on: every subgraph request carries the principal and an HMAC signature,
  * which the bench subgraphs verify (`/signed/<name>`; an unsigned request would be a 401).
+ * Executions in flight are bounded and identical fetches in flight shared, as by default; the
+ * benchmark's variants set BENCH_CONCORD_MAX_IN_FLIGHT (0: no bound, `--overload`) and
+ * BENCH_CONCORD_FETCH_DEDUP=off (`--no-dedup`) in the gateway's process.
  */
 import { createLogger } from '../../../core/log';
 import { createGateway } from '../../../gateway/server';
@@ -21,6 +24,8 @@ export async function startConcord(options: GatewayStartOptions): Promise<BenchG
     auth: 'required',
     production: true,
     security: { rateLimit: { perSecond: 1_000_000, burst: 1_000_000 } },
+    ...(process.env.BENCH_CONCORD_MAX_IN_FLIGHT ? { overload: { maxInFlight: Number(process.env.BENCH_CONCORD_MAX_IN_FLIGHT) } } : {}),
+    dedupFetches: process.env.BENCH_CONCORD_FETCH_DEDUP !== 'off',
     logger: createLogger({ level: 'silent' }),
   }).listen(0);
   return { port: running.port, close: () => running.close() };
