@@ -209,6 +209,13 @@ describe('hostile and careless requests', () => {
       } },
     { name: 'orders:write without ops:read reads a run it did not start', send: async () => gql(await writer('curious'), `query($id: ID!) { orderToCashRun(id: $id) { id idempotencyKey correlationId } }`, { id: otherRunId }), status: 200, code: 'FORBIDDEN',
       check: (r) => expect(r.json.data.orderToCashRun).toBeNull() },
+    { name: 'orders:write without ops:read reads a run that does not exist: the same answer as for a run it did not start', send: async () => gql(await writer('prober'), `{ orderToCashRun(id: "run_doesnotexist") { id } }`), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.errors[0].message).toBe('this token may not access run run_doesnotexist') },
+    { name: 'orders:write without ops:read reads a workflow run that does not exist: FORBIDDEN, as for one it did not start', send: async () => gql(await writer('wf-prober'), `{ workflowRun(id: "wf_doesnotexist") { id } }`), status: 200, code: 'FORBIDDEN' },
+    { name: 'ops:write without ops:read cancels a run it did not start', send: async () => gql(await hs256(claims('canceller-1', ['customers:read', 'orders:write', 'ops:write'])), `mutation($id: ID!) { cancelOrderToCash(runId: $id) { id } }`, { id: otherRunId }), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.errors[0].message).toBe(`this token may not access run ${otherRunId}`) },
+    { name: 'ops:write without ops:read cancels a run that does not exist: the same answer', send: async () => gql(await hs256(claims('canceller-2', ['customers:read', 'orders:write', 'ops:write'])), `mutation { cancelOrderToCash(runId: "run_doesnotexist") { id } }`), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.errors[0].message).toBe('this token may not access run run_doesnotexist') },
     { name: 'portal token lists the ops-wide run list', send: () => gql(tokens.portal, '{ orderToCashRuns { edges { node { id } } } }'), status: 200, code: 'FORBIDDEN' },
 
     // ------------------------------------------------------------------ trusted subgraphs
@@ -405,6 +412,7 @@ describe('hostile subscriptions and webhooks', () => {
     ["portal subscribes to another customer's run", async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
     ['portal subscribes to a run that does not exist: the same answer as for another customer\'s', async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id } }`, { r: 'run_doesnotexist' }), { codes: ['FORBIDDEN'] }],
     ['orders:write without ops:read subscribes to a run it did not start', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-writer', ['customers:read', 'orders:write']))}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
+    ['orders:write without ops:read subscribes to a run that does not exist: the same answer', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-writer-2', ['customers:read', 'orders:write']))}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id } }`, { r: 'run_doesnotexist' }), { codes: ['FORBIDDEN'] }],
   ] as const)('%s', async (_name, send, expected) => {
     const outcome = await send();
     expect(outcome).toMatchObject(expected);
