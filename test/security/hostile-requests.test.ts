@@ -36,6 +36,7 @@ const seed = buildSeed();
 const own = seed.customers[1]; // the portal's customer
 const other = seed.customers[2];
 const child = seed.customers[5]; // its parent is customers[0]
+const parentOfChild = seed.customers[0];
 const otherInvoice = seed.invoices.find((i) => i.customerIndex === other.index)!;
 const otherContract = seed.contracts.find((c) => c.customerIndex === other.index)!;
 
@@ -69,6 +70,8 @@ describe('hostile and careless requests', () => {
   let squatOpportunityId: string;
   let writers = 0;
   /** A portal token with orders:write, of a subject of its own. */
+  /** A portal token with orders:write for the child account (its parent is another customer). */
+  const childWriter = () => hs256(claims(`portal-child-writer-${++writers}`, ['customers:read', 'orders:write'], { customer_id: child.crmId }));
   const portalWriter = () => hs256(claims(`portal-writer-${++writers}`, ['customers:read', 'billing:read', 'orders:write'], { customer_id: own.crmId }));
   /** orders:write without ops:read, of a subject of its own. */
   const writer = (name: string) => hs256(claims(`writer-${name}`, ['customers:read', 'orders:write']));
@@ -196,6 +199,15 @@ describe('hostile and careless requests', () => {
     { name: 'portal confirms a guessed id away (confirmNotDuplicateOf is for operators)', send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: other.name, confirmNotDuplicateOf: [other.crmId], idempotencyKey: 'portal-confirm-1' } }), status: 200, code: 'CONFLICT',
       check: (r) => expect(namesOther(r.text)).toEqual([]) },
     { name: 'portal sets parentId to another customer', send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: own.name, parentId: other.crmId, idempotencyKey: 'portal-parent-1' } }), status: 200, code: 'FORBIDDEN' },
+    { name: "child portal keeps its parent and takes the parent's exact name and domain: CONFLICT that names nobody", send: async () => gql(await childWriter(), UPSERT, { input: { id: child.crmId, name: parentOfChild.name, domain: parentOfChild.domain, parentId: parentOfChild.crmId, idempotencyKey: 'child-rename-1' } }), status: 200, code: 'CONFLICT',
+      check: (r) => expect([parentOfChild.crmId, parentOfChild.billingId, parentOfChild.erpId, parentOfChild.taxRegistration].filter((v) => r.text.includes(v))).toEqual([]) },
+    { name: 'child portal clears its parent (parentId: null): refused clearly, without naming the parent', send: async () => gql(await childWriter(), UPSERT, { input: { id: child.crmId, name: child.name, parentId: null, idempotencyKey: 'child-unparent-1' } }), status: 200, code: 'FORBIDDEN',
+      check: (r) => {
+        expect(r.json.errors[0].message).toMatch(/parent/);
+        expect(r.text).not.toContain(parentOfChild.crmId);
+      } },
+    { name: 'child portal names its own parent again (no change): accepted', send: async () => gql(await childWriter(), UPSERT, { input: { id: child.crmId, name: child.name, parentId: parentOfChild.crmId, idempotencyKey: 'child-same-parent-1' } }), status: 200,
+      check: (r) => expect(r.json.data.upsertCustomer).toMatchObject({ id: child.crmId, name: child.name }) },
     { name: "portal upserts another customer's record", send: async () => gql(await portalWriter(), UPSERT, { input: { id: other.crmId, name: 'Mine Now', idempotencyKey: 'portal-other-1' } }), status: 200, code: 'FORBIDDEN' },
     { name: "portal amends another customer's contract", send: async () => gql(await portalWriter(), AMEND, { input: { contractId: otherContract.id, items: [{ productCode: 'x', quantity: 1 }], idempotencyKey: 'portal-amend-1' } }), status: 200, code: 'FORBIDDEN' },
     { name: 'portal amends a contract that does not exist: the same answer as for another customer\'s', send: async () => gql(await portalWriter(), AMEND, { input: { contractId: 'sub_doesnotexist000000', items: [{ productCode: 'x', quantity: 1 }], idempotencyKey: 'portal-amend-2' } }), status: 200, code: 'FORBIDDEN' },
