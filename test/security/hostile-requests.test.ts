@@ -272,6 +272,19 @@ describe('hostile and careless requests', () => {
         const fragments = Array.from({ length: 20 }, (_, i) => `fragment F${i} on Customer { id ${i < 19 ? `parent { ...F${i + 1} } opportunities { customer { ...F${i + 1} } }` : ''} }`).join('\n');
         return adminGql(`{ customers(first: 50) { edges { node { ...F0 } } } }\n${fragments}`);
       }, status: 400, code: 'QUERY_TOO_COMPLEX' },
+    // Validation's overlapping-fields rule is quadratic in same-named fields: bounded before it runs.
+    { name: 'one field repeated 300 times in a selection set (the reported attack; each document unique)', send: () => adminGql(`# ${Math.random()}\n{ customer(id: "${own.crmId}") { ${'parent { id } '.repeat(300)}} }`), status: 400, code: 'QUERY_TOO_COMPLEX' },
+    { name: 'one field repeated 80 times in a selection set (within the field counts)', send: () => adminGql(`# ${Math.random()}\n{ customer(id: "${own.crmId}") { ${'parent { id } '.repeat(80)}} }`), status: 400, code: 'QUERY_TOO_COMPLEX',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/more than 1000 pairs of fields of the same name/) },
+    { name: 'a field repeated twice on each of 6 levels (the pairs multiply)', send: () => {
+        const nest = (levels: number): string => (levels === 0 ? 'id' : `parent { ${nest(levels - 1)} } `.repeat(2));
+        return adminGql(`{ customer(id: "${own.crmId}") { ${nest(6)} } }`);
+      }, status: 400, code: 'QUERY_TOO_COMPLEX' },
+    { name: 'the same field through 60 fragments', send: () => adminGql(`{ customer(id: "${own.crmId}") { ${Array.from({ length: 60 }, (_, i) => `...F${i}`).join(' ')} } } ${Array.from({ length: 60 }, (_, i) => `fragment F${i} on Customer { parent { id name } }`).join(' ')}`), status: 400, code: 'QUERY_TOO_COMPLEX' },
+    { name: 'more than 500 fields in the document', send: () => adminGql(`{ customer(id: "${own.crmId}") { ${Array.from({ length: 26 }, (_, i) => `a${i}: parent { ${'id name domain '.repeat(7)}}`).slice(0, 25).join(' ')} } }`), status: 400, code: 'QUERY_TOO_COMPLEX',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/more than 500 fields/) },
+    { name: 'fields repeated a few times, as fragments do, are still served', send: () => adminGql(`{ customer(id: "${own.crmId}") { id name ...A ...B parent { id } } } fragment A on Customer { id name parent { id name } } fragment B on Customer { id parent { id } }`), status: 200,
+      check: (r) => expect(r.json.data.customer.name).toBe(own.name) },
     { name: 'too many tokens (8000 repeated fields)', send: () => adminGql(`{ customer(id: "${own.crmId}") { ${'id '.repeat(8000)}} }`), status: 400, code: 'QUERY_TOO_COMPLEX' },
     { name: 'oversized body (2 MiB)', send: () => adminPost(JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } })), status: 413, code: 'BAD_USER_INPUT' },
 
