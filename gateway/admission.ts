@@ -22,6 +22,7 @@ import {
   NoSchemaIntrospectionCustomRule,
   parse,
   specifiedRules,
+  stripIgnoredCharacters,
   validate,
   visit,
   type DocumentNode,
@@ -100,7 +101,8 @@ export interface Admission {
 }
 
 
-type Parsed = { document: DocumentNode } | { rejection: Rejection };
+/** A valid document, and its text without comments and insignificant whitespace (what Apollo runs). */
+type Parsed = { document: DocumentNode; normalized: string } | { rejection: Rejection };
 type Authorized = { query: string; denials: Denial[]; empty: boolean };
 
 /** Estimated heap of a parsed document per character of its text (measured 100-170). */
@@ -140,7 +142,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   // (the document is not kept), so refused documents cannot pin memory.
   const documentWeight: LruWeight<Parsed> = {
     max: cacheBytes / 2,
-    of: (key, parsed) => 'document' in parsed ? BYTES_PER_CHARACTER * (parsed.document.loc?.end ?? key.length) : 1024,
+    of: (key, parsed) => ('document' in parsed ? BYTES_PER_CHARACTER * (parsed.document.loc?.end ?? key.length) + 2 * parsed.normalized.length : 1024),
   };
   const authorizedWeight: LruWeight<Authorized> = { max: cacheBytes / 2, of: (key, outcome) => 2 * (key.length + outcome.query.length) + 512 * (outcome.denials.length + 1) };
   const newDocuments = () => new Lru<Parsed>(cacheSize, documentWeight);
@@ -170,7 +172,10 @@ export function createAdmission(options: AdmissionOptions): Admission {
       const errors = validate(api, document, validationRules);
       result = errors.length
         ? { rejection: new Rejection(400, errors.slice(0, 20).map((e) => ({ message: hideHints(e.message), code: 'BAD_USER_INPUT', locations: locations(e) }))) }
-        : { document };
+        // Apollo caches query plans by the executed text: texts that differ only in comments or
+        // whitespace share one plan, so a unique comment per request does not make every request
+        // plan again (planning, not validation, is then the dearest step).
+        : { document, normalized: stripIgnoredCharacters(query) };
     } catch (error) {
       if (error instanceof Rejection) return (documents.set(hash, { rejection: error }), { rejection: error });
       const message = error instanceof GraphQLError ? error.message : 'the query does not parse';
@@ -222,7 +227,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       const hash = createHash('sha256').update(query).digest('hex');
       const parsed = parseAndValidate(api, query, hash);
       if ('rejection' in parsed) throw parsed.rejection;
-      const { document } = parsed;
+      const { document, normalized } = parsed;
 
       const operation = selectOperation(document, operationName as string | undefined);
       if (!operation) {
@@ -247,9 +252,9 @@ export function createAdmission(options: AdmissionOptions): Admission {
       let outcome = authorized.get(key);
       if (!outcome) {
         const result = authorizeOperation(api, rules, document, operation.name?.value, principal);
-        outcome = { query: operationText(result, query), denials: result.denials, empty: result.empty };
+        outcome = { query: operationText(result, normalized), denials: result.denials, empty: result.empty };
         // A rewritten operation is validated here, once, as the original was (Apollo does not validate).
-        if (!outcome.empty && outcome.query !== query) {
+        if (!outcome.empty && result.changed) {
           const errors = validate(api, parse(outcome.query, { maxTokens }), validationRules);
           if (errors.length) throw Rejection.of(500, new ConcordError('INTERNAL', 'the operation could not be authorized'));
         }
