@@ -250,6 +250,10 @@ describe('hostile and careless requests', () => {
     { name: 'direct subgraph call, a signature for the billing subgraph sent to the CRM subgraph', send: () =>
         subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, { ...crmRequest(CRM_QUERY, ADMIN_PRINCIPAL), subgraph: 'billing' }) }, CRM_QUERY),
       status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, a captured signature sent with another body', send: () => {
+        const headers = { [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, ADMIN_PRINCIPAL)) };
+        return subgraphCall(headers, JSON.stringify({ query: '{ customers(first: 1) { edges { node { id } } } }' }));
+      }, status: 401, code: 'UNAUTHENTICATED' },
     { name: 'direct subgraph call, a signed request replayed (the first is answered, the replay is not)', send: async () => {
         const headers = { [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, ADMIN_PRINCIPAL)) };
         const first = await subgraphCall(headers, CRM_QUERY);
@@ -411,6 +415,7 @@ describe('hostile subscriptions and webhooks', () => {
   const WEBHOOK_SECRET = 'whsec_hostileTestSecret0123456789';
   let system: TestSystem;
   let otherRunId: string;
+  let runCustomerId: string;
   const portal = () => hs256(claims('ws-portal', ['customers:read', 'billing:read', 'orders:write'], { customer_id: own.crmId }));
 
   beforeAll(async () => {
@@ -420,6 +425,7 @@ describe('hostile subscriptions and webhooks', () => {
       input: { opportunityId: ready[0].id, idempotencyKey: `ws-hostile-${ready[0].id}` },
     });
     otherRunId = body.data.startOrderToCash.id;
+    runCustomerId = ready[0].accountId;
   }, 60_000);
   afterAll(() => system?.close());
 
@@ -437,6 +443,9 @@ describe('hostile subscriptions and webhooks', () => {
     ["portal subscribes to another customer's run", async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
     ['portal subscribes to a run that does not exist: the same answer as for another customer\'s', async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id } }`, { r: 'run_doesnotexist' }), { codes: ['FORBIDDEN'] }],
     ['orders:write without ops:read subscribes to a run it did not start', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-writer', ['customers:read', 'orders:write']))}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
+    ['customers:read on businessEvents: a run event\'s correlation id and detail are removed (FORBIDDEN at their paths)', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-reader', ['customers:read']))}`, `subscription { businessEvents(types: [RUN_STATUS_CHANGED], after: "0-0") { id correlationId detail } }`), { codes: ['FORBIDDEN', 'FORBIDDEN'], data: { businessEvents: { correlationId: null, detail: null } } }],
+    ['customers:read on businessEvents: no run (its id included)', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-reader-2', ['customers:read']))}`, `subscription { businessEvents(types: [RUN_STATUS_CHANGED], after: "0-0") { id run { id } } }`), { codes: ['FORBIDDEN'], data: { businessEvents: { run: null } } }],
+    ['customers:read on customerEvents: the run events\' detail is removed there too', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-reader-3', ['customers:read']))}`, `subscription($c: ID!) { customerEvents(customerId: $c, after: "0-0") { id type detail } }`, { c: runCustomerId }), { codes: ['FORBIDDEN'] }],
     ['orders:write without ops:read subscribes to a run that does not exist: the same answer', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-writer-2', ['customers:read', 'orders:write']))}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id } }`, { r: 'run_doesnotexist' }), { codes: ['FORBIDDEN'] }],
   ] as const)('%s', async (_name, send, expected) => {
     const outcome = await send();
