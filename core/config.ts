@@ -116,6 +116,14 @@ export interface SecurityConfig {
   defaultListSize: number;
   /** Most lexical tokens in a query document; the parser stops beyond (CONCORD_MAX_TOKENS). */
   maxTokens: number;
+  /** Most fields in a query document, checked before validation (CONCORD_MAX_FIELDS; default 500). */
+  maxFields: number;
+  /** Most fields in one selection set, fragments included, checked before validation (CONCORD_MAX_SELECTION_FIELDS; default 100). */
+  maxSelectionFields: number;
+  /** Most pairs of same-named fields validation would compare, checked before validation (CONCORD_MAX_FIELD_OVERLAPS; default 1000). */
+  maxFieldOverlaps: number;
+  /** Estimated memory the admission caches may hold, in MiB (CONCORD_ADMISSION_CACHE_MB; default 64). */
+  admissionCacheMb: number;
   /** Largest request body in bytes (CONCORD_MAX_BODY_BYTES). */
   maxBodyBytes: number;
   /** Longest a GraphQL request may take before the gateway answers 504, in ms (CONCORD_REQUEST_TIMEOUT_MS). */
@@ -517,6 +525,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       maxCost: integer(env, 'CONCORD_MAX_COST', 300_000),
       defaultListSize: integer(env, 'CONCORD_DEFAULT_LIST_SIZE', 10),
       maxTokens: integer(env, 'CONCORD_MAX_TOKENS', 5000),
+      maxFields: Math.max(1, integer(env, 'CONCORD_MAX_FIELDS', 500)),
+      maxSelectionFields: Math.max(1, integer(env, 'CONCORD_MAX_SELECTION_FIELDS', 100)),
+      maxFieldOverlaps: Math.max(0, integer(env, 'CONCORD_MAX_FIELD_OVERLAPS', 1000)),
+      admissionCacheMb: Math.max(1, integer(env, 'CONCORD_ADMISSION_CACHE_MB', 64)),
       maxBodyBytes: integer(env, 'CONCORD_MAX_BODY_BYTES', 1024 * 1024),
       requestTimeoutMs: integer(env, 'CONCORD_REQUEST_TIMEOUT_MS', 30_000),
       subgraphTimeoutMs: Math.max(100, integer(env, 'CONCORD_SUBGRAPH_TIMEOUT_MS', 15_000)),

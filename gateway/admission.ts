@@ -22,6 +22,7 @@ import {
   NoSchemaIntrospectionCustomRule,
   parse,
   specifiedRules,
+  stripIgnoredCharacters,
   validate,
   visit,
   type DocumentNode,
@@ -32,9 +33,9 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ConcordError, type ErrorCode } from '../core/errors';
 import type { Principal } from '../core/principal';
 import { authorizeOperation, operationText, selectOperation, type AuthorizationPolicy, type Denial } from './authorization';
-import { checkLimits, type QueryLimits } from './limits';
+import { checkDocumentSize, checkLimits, type QueryLimits } from './limits';
 import type { PersistedQueries } from './persisted';
-import { Lru } from '../core/lru';
+import { Lru, type LruWeight } from '../core/lru';
 
 /** A request turned away before execution: the HTTP status and the errors of the answer. */
 export class Rejection extends Error {
@@ -84,8 +85,13 @@ export interface AdmissionOptions {
   persisted: PersistedQueries;
   /** Production: introspection refused and no "Did you mean" schema hints in errors. Default false. */
   production?: boolean;
-  /** Documents (and authorization results) cached. Default 1000. */
+  /** Documents (and authorization results) cached, by count. Default 1000. */
   cacheSize?: number;
+  /**
+   * Estimated bytes the caches may hold (parsed documents weigh about 100-170 bytes per character
+   * of query text in graphql-js; counted at 200). Default 64 MiB.
+   */
+  cacheBytes?: number;
   /** Longest string in a variable or a literal argument, in characters. Default 10000. */
   maxStringLength?: number;
 }
@@ -95,7 +101,12 @@ export interface Admission {
 }
 
 
-type Parsed = { document: DocumentNode } | { rejection: Rejection };
+/** A valid document, and its text without comments and insignificant whitespace (what Apollo runs). */
+type Parsed = { document: DocumentNode; normalized: string } | { rejection: Rejection };
+type Authorized = { query: string; denials: Denial[]; empty: boolean };
+
+/** Estimated heap of a parsed document per character of its text (measured 100-170). */
+const BYTES_PER_CHARACTER = 200;
 
 /** The longest string anywhere in a JSON value (variables), walked without recursion. */
 function longestString(value: unknown): number {
@@ -124,13 +135,22 @@ function locations(error: GraphQLError) {
 }
 
 export function createAdmission(options: AdmissionOptions): Admission {
-  const { schema, policy, limits, maxTokens, persisted, production = false, cacheSize = 1000, maxStringLength = 10_000 } = options;
+  const { schema, policy, limits, maxTokens, persisted, production = false, cacheSize = 1000, cacheBytes = 64 * 1024 * 1024, maxStringLength = 10_000 } = options;
   const tooLong = () =>
     Rejection.of(400, new ConcordError('BAD_USER_INPUT', `a string in the request is longer than ${maxStringLength} characters`));
-  let documents = new Lru<Parsed>(cacheSize);
-  let authorized = new Lru<{ query: string; denials: Denial[]; empty: boolean }>(cacheSize);
+  // Half the byte budget each. A kept document weighs its text's AST; a refusal only its message
+  // (the document is not kept), so refused documents cannot pin memory.
+  const documentWeight: LruWeight<Parsed> = {
+    max: cacheBytes / 2,
+    of: (key, parsed) => ('document' in parsed ? BYTES_PER_CHARACTER * (parsed.document.loc?.end ?? key.length) + 2 * parsed.normalized.length : 1024),
+  };
+  const authorizedWeight: LruWeight<Authorized> = { max: cacheBytes / 2, of: (key, outcome) => 2 * (key.length + outcome.query.length) + 512 * (outcome.denials.length + 1) };
+  const newDocuments = () => new Lru<Parsed>(cacheSize, documentWeight);
+  const newAuthorized = () => new Lru<Authorized>(cacheSize, authorizedWeight);
+  let documents = newDocuments();
+  let authorized = newAuthorized();
   let cachedFor: GraphQLSchema | null = null;
-  const rules = production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
+  const validationRules = production ? [...specifiedRules, NoSchemaIntrospectionCustomRule] : specifiedRules;
   // Production hides schema hints, as Apollo's hideSchemaDetailsFromClientErrors does.
   const hideHints = (message: string) => (production ? message.replace(/ ?Did you mean(.+)\?$/, '') : message);
 
@@ -141,10 +161,21 @@ export function createAdmission(options: AdmissionOptions): Admission {
     try {
       const document = parse(query, { maxTokens });
       if (longestLiteral(document) > maxStringLength) throw tooLong();
-      const errors = validate(api, document, rules);
+      // Linear size bounds first: validation's overlapping-fields rule is quadratic in them.
+      try {
+        checkDocumentSize(document, limits);
+      } catch (error) {
+        if (error instanceof ConcordError) throw Rejection.of(400, error);
+        throw error;
+      }
+      // The one validation of this text: Apollo is told not to validate again (gateway/server.ts).
+      const errors = validate(api, document, validationRules);
       result = errors.length
         ? { rejection: new Rejection(400, errors.slice(0, 20).map((e) => ({ message: hideHints(e.message), code: 'BAD_USER_INPUT', locations: locations(e) }))) }
-        : { document };
+        // Apollo caches query plans by the executed text: texts that differ only in comments or
+        // whitespace share one plan, so a unique comment per request does not make every request
+        // plan again (planning, not validation, is then the dearest step).
+        : { document, normalized: stripIgnoredCharacters(query) };
     } catch (error) {
       if (error instanceof Rejection) return (documents.set(hash, { rejection: error }), { rejection: error });
       const message = error instanceof GraphQLError ? error.message : 'the query does not parse';
@@ -166,8 +197,8 @@ export function createAdmission(options: AdmissionOptions): Admission {
       if (!api || !rules) throw Rejection.of(503, new ConcordError('INTERNAL', 'the gateway is starting; try again', { retryable: true }));
       if (api !== cachedFor) {
         // A new supergraph: what was valid or allowed under the old one is decided again.
-        documents = new Lru<Parsed>(cacheSize);
-        authorized = new Lru(cacheSize);
+        documents = newDocuments();
+        authorized = newAuthorized();
         cachedFor = api;
       }
       const { variables, operationName, extensions } = params;
@@ -196,7 +227,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       const hash = createHash('sha256').update(query).digest('hex');
       const parsed = parseAndValidate(api, query, hash);
       if ('rejection' in parsed) throw parsed.rejection;
-      const { document } = parsed;
+      const { document, normalized } = parsed;
 
       const operation = selectOperation(document, operationName as string | undefined);
       if (!operation) {
@@ -221,7 +252,12 @@ export function createAdmission(options: AdmissionOptions): Admission {
       let outcome = authorized.get(key);
       if (!outcome) {
         const result = authorizeOperation(api, rules, document, operation.name?.value, principal);
-        outcome = { query: operationText(result, query), denials: result.denials, empty: result.empty };
+        outcome = { query: operationText(result, normalized), denials: result.denials, empty: result.empty };
+        // A rewritten operation is validated here, once, as the original was (Apollo does not validate).
+        if (!outcome.empty && result.changed) {
+          const errors = validate(api, parse(outcome.query, { maxTokens }), validationRules);
+          if (errors.length) throw Rejection.of(500, new ConcordError('INTERNAL', 'the operation could not be authorized'));
+        }
         authorized.set(key, outcome);
       }
       if (outcome.empty) {

@@ -18,10 +18,12 @@ export interface GatewaySecurityOptions {
   jwtAudience?: string | null;
   /** Longest token lifetime, in seconds. Default 86400 (24 h). */
   jwtMaxLifetimeSeconds?: number;
-  /** Depth, aliases and cost limits. Default DEFAULT_LIMITS (gateway/limits.ts). */
+  /** Depth, aliases, cost and size limits. Default DEFAULT_LIMITS (gateway/limits.ts). */
   limits?: Partial<QueryLimits>;
   /** Most lexical tokens in a query. Default 5000. */
   maxTokens?: number;
+  /** Estimated bytes the admission caches may hold. Default 64 MiB. */
+  admissionCacheBytes?: number;
   /** Longest string in a variable or literal argument, in characters. Default 10000. */
   maxStringLength?: number;
   /** Failed authentications per client address per minute, then 429. Default 50. */
@@ -61,8 +63,9 @@ export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: s
       jwtIssuer: s.jwtIssuer,
       jwtAudience: s.jwtAudience,
       jwtMaxLifetimeSeconds: s.jwtMaxLifetimeSeconds,
-      limits: { maxDepth: s.maxDepth, maxAliases: s.maxAliases, maxCost: s.maxCost, defaultListSize: s.defaultListSize },
+      limits: { maxDepth: s.maxDepth, maxAliases: s.maxAliases, maxCost: s.maxCost, defaultListSize: s.defaultListSize, maxFields: s.maxFields, maxSelectionFields: s.maxSelectionFields, maxFieldOverlaps: s.maxFieldOverlaps },
       maxTokens: s.maxTokens,
+      admissionCacheBytes: s.admissionCacheMb * 1024 * 1024,
       maxStringLength: s.maxStringLength,
       authFailuresPerMinute: s.authFailuresPerMinute,
       requestTimeoutMs: s.requestTimeoutMs,

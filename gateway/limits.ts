@@ -44,9 +44,27 @@ export interface QueryLimits {
   maxCost: number;
   /** Items assumed for a list without `first`. Default 10. */
   defaultListSize: number;
+  /**
+   * Most fields in the document as written (every field node, fragments counted once). Checked
+   * before validation. Default 500: the unified view has 40.
+   */
+  maxFields: number;
+  /**
+   * Most fields one selection set selects, counting those of the inline fragments and fragment
+   * spreads in it. Checked before validation, whose overlapping-fields rule compares the fields of
+   * one selection set pairwise. Default 100.
+   */
+  maxSelectionFields: number;
+  /**
+   * Most pairs of same-named fields validation must compare (its overlapping-fields rule, which
+   * compares every two fields of one response name, and then their sub-selections, merged across
+   * fragments). Checked before validation. Default 1000 (about 12 ms of validation on a loaded
+   * 2-core machine); an operation without repeated fields has none.
+   */
+  maxFieldOverlaps: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 300_000, defaultListSize: 10 };
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 300_000, defaultListSize: 10, maxFields: 500, maxSelectionFields: 100, maxFieldOverlaps: 1000 };
 
 /**
  * Most field selections visited once fragments are expanded. Far above any real operation (the
@@ -90,6 +108,80 @@ export function countAliases(document: DocumentNode): number {
     if (d.kind === Kind.OPERATION_DEFINITION || d.kind === Kind.FRAGMENT_DEFINITION) visitSet(d.selectionSet);
   }
   return aliases;
+}
+
+/**
+ * The size bounds that make validation cheap, on the parsed (not yet validated) document, before
+ * validation: QUERY_TOO_COMPLEX beyond `maxFields` fields in the document, `maxSelectionFields` in
+ * one selection set (fragments included), or `maxFieldOverlaps` pairs of same-named fields.
+ *
+ * Why: graphql-js's OverlappingFieldsCanBeMerged rule compares every two fields that share a
+ * response name in a selection set (its fragments' fields included), and for each such pair their
+ * sub-selections, recursively: `{ customer { parent { id } x300 } }` is 44,850 comparisons and
+ * hundreds of ms of blocking CPU within every other limit, and repeats on several levels multiply
+ * (2 repeats on 8 levels: 2^8 fields at the bottom, 40,000 pairs). The pairs are counted here on
+ * the merged tree (the fields of one response name merged, level by level, as the rule compares
+ * them), with work bounded by the limits themselves: counting stops at the first limit passed.
+ */
+export function checkDocumentSize(document: DocumentNode, limits: Pick<QueryLimits, 'maxFields' | 'maxSelectionFields' | 'maxFieldOverlaps'>): void {
+  const { maxFields, maxSelectionFields, maxFieldOverlaps } = limits;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION && !fragments.has(d.name.value)) fragments.set(d.name.value, d);
+
+  // Fields as written, and the widest selection set (inline fragments and spreads flattened).
+  let fields = 0;
+  const roots: SelectionSetNode[] = [];
+  for (const d of document.definitions) {
+    if (d.kind === Kind.OPERATION_DEFINITION || d.kind === Kind.FRAGMENT_DEFINITION) roots.push(d.selectionSet);
+  }
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const set = stack.pop()!;
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD && ++fields > maxFields) throw new TooComplex(`the document has more than ${maxFields} fields`);
+      if (selection.kind !== Kind.FRAGMENT_SPREAD && selection.selectionSet) stack.push(selection.selectionSet);
+    }
+  }
+
+  // The merged tree: each entry is the selection sets whose fields validation compares together.
+  // Every field reached counts against a visit budget too, so that fragments spread many times
+  // cannot make this count itself expensive.
+  const maxVisits = Math.max(MAX_FIELD_VISITS, maxFields * 4);
+  let visits = 0;
+  let pairs = 0;
+  const groups: SelectionSetNode[][] = roots.map((root) => [root]);
+  while (groups.length > 0) {
+    const group = groups.pop()!;
+    const byName = new Map<string, FieldNode[]>();
+    let width = 0;
+    const collect = (set: SelectionSetNode, path: readonly string[]) => {
+      for (const selection of set.selections) {
+        if (selection.kind === Kind.FIELD) {
+          if (++visits > maxVisits) throw new TooComplex(`the operation selects more than ${maxVisits} fields once fragments are expanded`);
+          const name = selection.alias?.value ?? selection.name.value;
+          const list = byName.get(name);
+          if (list) list.push(selection);
+          else byName.set(name, [selection]);
+          if (group.length === 1 && ++width > maxSelectionFields) throw new TooComplex(`a selection set selects more than ${maxSelectionFields} fields (fragments included)`);
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          collect(selection.selectionSet, path);
+        } else {
+          const name = selection.name.value;
+          const fragment = fragments.get(name);
+          if (fragment && !path.includes(name)) collect(fragment.selectionSet, [...path, name]); // a cycle: validation refuses it
+        }
+      }
+    };
+    for (const set of group) collect(set, []);
+    for (const same of byName.values()) {
+      pairs += (same.length * (same.length - 1)) / 2;
+      if (pairs > maxFieldOverlaps) {
+        throw new TooComplex(`validation would compare more than ${maxFieldOverlaps} pairs of fields of the same name; select each field once per selection set`);
+      }
+      const subs = same.flatMap((f) => (f.selectionSet ? [f.selectionSet] : []));
+      if (subs.length > 0) groups.push(subs);
+    }
+  }
 }
 
 /**

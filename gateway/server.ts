@@ -283,6 +283,7 @@ export function createGateway(options: GatewayOptions) {
     limits: { ...DEFAULT_LIMITS, ...security.limits },
     maxTokens: security.maxTokens ?? 5000,
     maxStringLength: security.maxStringLength,
+    cacheBytes: security.admissionCacheBytes,
     persisted: createPersistedQueries({ apq: security.apq ?? true, safelist }),
     production,
   });
@@ -388,6 +389,12 @@ export function createGateway(options: GatewayOptions) {
     // Persisted queries are resolved by the admission step, which must see the query text.
     persistedQueries: false,
     parseOptions: { maxTokens: security.maxTokens ?? 5000 },
+    // Every operation Apollo executes was validated by admission (gateway/admission.ts), with the
+    // same rules, after the size bounds that keep validation cheap; validating it again here would
+    // double the most expensive step of a request. (Apollo Server's dangerouslyDisableValidation:
+    // "When set to true, disable validation of graphql operations entirely"; admission is the
+    // only way in: handleGraphQL calls executeHTTPGraphQLRequest with what admission returned.)
+    dangerouslyDisableValidation: true,
     formatError: (formatted) => formatGatewayError(formatted, { maskSubgraphErrors, production }),
     plugins: [ApolloServerPluginLandingPageDisabled(), denialsPlugin<GatewayContext>(), correlationPlugin<GatewayContext>(), observability.plugin<GatewayContext>()],
   });

@@ -68,7 +68,6 @@ function visible(ctx: ConsistencyContext, run: Run | null, id: string): Run | nu
   if (!restricted) return run;
   const mine = run !== null && (isPortal(ctx.principal) ? customerOfRun(run) === ctx.principal.customerId : run.owner === callerScope(ctx.principal));
   if (!mine) {
-    if (run === null && !isPortal(ctx.principal)) return null;
     throw new ConcordError('FORBIDDEN', `this token may not access run ${id}`);
   }
   return run;

@@ -5,7 +5,14 @@
  * invoice and run references it returns are then resolved by the subgraphs that own them.
  */
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import type { BusinessEvent } from '../core/events/event-log';
+import { ConcordError } from '../core/errors';
+import type { BusinessEvent, EventType } from '../core/events/event-log';
+import { isPortal, type Principal } from '../core/principal';
+
+/** What the events subgraph is executed with: the subscriber's principal (local-subgraph.ts). */
+export interface EventsContext {
+  principal?: Principal;
+}
 
 const ref = (id: string | null | undefined) => (id ? { id } : null);
 
@@ -36,7 +43,58 @@ export function runAtEvent(event: BusinessEvent) {
 
 const identity = (event: BusinessEvent) => event;
 
-export const eventsResolvers: GraphQLResolverMap<unknown> = {
+/**
+ * The same authorization for an event's own fields as for the fields they repeat in a query. An
+ * event's `detail` repeats fields of its record (an invoice's number and status, an ERP document's
+ * id and number, a run's status and step), and its `correlationId` is the run's or request's
+ * correlation id, which orderToCashRun shows only to operators and to the caller the run belongs
+ * to. So each needs the scope its record's fields need; `operator` stands for a run's detail,
+ * readable with ops:read and by a portal (which receives its own customer's events only, and
+ * reads its own customer's runs through orderToCashRun too).
+ */
+type DetailScope = 'customers:read' | 'billing:read' | 'erp:read' | 'ops:read' | 'operator';
+
+function detailScope(type: EventType, source: BusinessEvent['source']): DetailScope {
+  switch (type) {
+    case 'CUSTOMER_CREATED':
+    case 'CUSTOMER_UPDATED':
+      return source === 'ERP' ? 'erp:read' : 'customers:read';
+    case 'CONTRACT_ACTIVATED':
+    case 'CONTRACT_AMENDED':
+    case 'INVOICE_CREATED':
+    case 'INVOICE_FINALIZED':
+    case 'INVOICE_PAID':
+    case 'PAYMENT_FAILED':
+    case 'INVOICE_VOIDED':
+      return 'billing:read';
+    case 'INVOICE_POSTED':
+    case 'POSTING_FAILED':
+    case 'ACCOUNT_STATUS_CHANGED':
+      return 'erp:read';
+    case 'RUN_STATUS_CHANGED':
+      return 'operator';
+    case 'DRIFT_DETECTED':
+    case 'OPERATOR_ACTION':
+      return 'ops:read';
+  }
+}
+
+const operator = (principal: Principal) => principal.scopes.has('ops:read') || isPortal(principal);
+
+function may(principal: Principal, scope: DetailScope): boolean {
+  return scope === 'operator' ? operator(principal) : principal.scopes.has(scope);
+}
+
+/** FORBIDDEN at the field's path, in the words the gateway uses for a missing scope. */
+function forbidden(field: string, scope: string): ConcordError {
+  return new ConcordError('FORBIDDEN', `this token may not read BusinessEvent.${field}: it needs scope ${scope}`);
+}
+
+// A fetch outside a delivery has no principal: nothing guarded is served then.
+const NOBODY: Principal = { subject: '', scopes: new Set(), customerId: null };
+const principalOf = (ctx: EventsContext | undefined) => ctx?.principal ?? NOBODY;
+
+export const eventsResolvers: GraphQLResolverMap<EventsContext> = {
   Subscription: {
     // The gateway filters events per subscription before executing; here the root value is the event.
     orderToCashRunUpdated: { subscribe: () => { throw new Error('executed by the gateway'); }, resolve: runAtEvent },
@@ -47,7 +105,24 @@ export const eventsResolvers: GraphQLResolverMap<unknown> = {
     customer: (event: BusinessEvent) => ref(event.customerId),
     contract: (event: BusinessEvent) => ref(event.contractId),
     invoice: (event: BusinessEvent) => ref(event.invoiceId),
-    run: (event: BusinessEvent) => ref(event.runId),
-    detail: (event: BusinessEvent) => (event.data && Object.keys(event.data).length ? JSON.stringify(event.data) : null),
+    run: (event: BusinessEvent, _: unknown, ctx: EventsContext) => {
+      if (!event.runId) return null;
+      // The run's own fields are checked by the orchestration subgraph (ownership); its id alone
+      // needs a scope that reads runs at all.
+      const principal = principalOf(ctx);
+      if (!operator(principal) && !principal.scopes.has('orders:write')) throw forbidden('run', 'ops:read or orders:write');
+      return ref(event.runId);
+    },
+    correlationId: (event: BusinessEvent, _: unknown, ctx: EventsContext) => {
+      if (event.correlationId === null) return null;
+      if (!operator(principalOf(ctx))) throw forbidden('correlationId', 'ops:read');
+      return event.correlationId;
+    },
+    detail: (event: BusinessEvent, _: unknown, ctx: EventsContext) => {
+      if (!event.data || !Object.keys(event.data).length) return null;
+      const scope = detailScope(event.type, event.source);
+      if (!may(principalOf(ctx), scope)) throw forbidden(`detail of a ${event.type} event`, scope === 'operator' ? 'ops:read' : scope);
+      return JSON.stringify(event.data);
+    },
   },
 };

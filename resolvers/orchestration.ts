@@ -25,7 +25,7 @@ export interface OrchestrationContext extends AuditContext {
  * Run isolation. A portal's run belongs to the customer of its deal (`context.customerId`, known
  * from the first step, which runs before a run is stored); a token without ops:read (orders:write
  * alone) sees only the runs it started (`owner`). Reads and actions on any other run are FORBIDDEN,
- * and for a portal a run that does not exist is refused the same way, so ids cannot be probed.
+ * and for either a run that does not exist is refused the same way, so ids cannot be probed.
  */
 const restricted = (ctx: OrchestrationContext) => isPortal(ctx.principal) || !ctx.principal.scopes.has('ops:read');
 
@@ -40,7 +40,9 @@ function assertRunVisible(ctx: OrchestrationContext, run: Run): Run {
 async function visibleRun(ctx: OrchestrationContext, id: string): Promise<Run | null> {
   const run = await ctx.engine.get(id);
   if (run) return assertRunVisible(ctx, run);
-  if (isPortal(ctx.principal)) throw new ConcordError('FORBIDDEN', `this token may not access run ${id}`);
+  // Restricted callers (portals, orders:write without ops:read) get the same answer for a run that
+  // does not exist as for one that is not theirs, so run ids cannot be probed.
+  if (restricted(ctx)) throw new ConcordError('FORBIDDEN', `this token may not access run ${id}`);
   return null;
 }
 
@@ -69,7 +71,7 @@ async function startVisible(ctx: OrchestrationContext, input: { opportunityId: s
 async function actOnVisibleRun(ctx: OrchestrationContext, runId: string, act: (id: string) => Promise<Run>): Promise<Run> {
   if (restricted(ctx)) {
     const run = await ctx.engine.get(runId);
-    if (!run) throw new ConcordError(isPortal(ctx.principal) ? 'FORBIDDEN' : 'NOT_FOUND', isPortal(ctx.principal) ? `this token may not access run ${runId}` : `no run ${runId}`);
+    if (!run) throw new ConcordError('FORBIDDEN', `this token may not access run ${runId}`);
     assertRunVisible(ctx, run);
   }
   return act(runId);

@@ -14,7 +14,7 @@
 import type { SystemName } from '../../core/canonical';
 import { ConcordError } from '../../core/errors';
 import type { Logger } from '../../core/log';
-import { companyDomain, likelyDuplicates, normaliseDomain, searchTokens, type MatchReason, type Party } from './matching';
+import { companyDomain, likelyDuplicates, normaliseDomain, searchTokens, type MatchOptions, type MatchReason, type Party } from './matching';
 import { createIdentityReservations } from './identity-reservation';
 import type { KeyValueStore } from './kv';
 import type { Run } from './model';
@@ -125,6 +125,7 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
     criteria: { name: string; domain?: string | null; email?: string | null; taxRegistration?: string | null; parentId?: string | null },
     excludeCustomerId: string | null = null,
     excludeCrmIds: readonly string[] = [],
+    matchOptions: MatchOptions = {},
   ): Promise<DuplicateView[]> {
     const tokens = searchTokens(criteria.name);
     const domain = companyDomain(criteria.domain) ?? companyDomain(criteria.email);
@@ -152,7 +153,7 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
     };
     // One entry per company: a customer's records in the three systems are listed together.
     const byCompany = new Map<string, DuplicateView>();
-    for (const { party, reasons } of likelyDuplicates(subject, candidates)) {
+    for (const { party, reasons } of likelyDuplicates(subject, candidates, matchOptions)) {
       const id = party.customerId ?? party.id;
       const view = byCompany.get(id) ?? {
         id,
@@ -249,11 +250,13 @@ export function createCustomerMaster(options: CustomerMasterOptions): CustomerMa
         // The parent points at another record: a portal sees only its own customer, so it may not
         // attach itself to (or detach itself from) another one; parent/child pairs also skip the
         // duplicate check, which a chosen parent would otherwise turn off.
-        if (portal) throw new ConcordError('FORBIDDEN', `this token may not access customer ${parentId ?? account.parentId}`);
+        // The message names neither the old parent nor the new one.
+        if (portal) throw new ConcordError('FORBIDDEN', "a customer portal token may not change its customer's parent account");
         await assertParentExists(parentId);
       }
       // A rename (or a new domain or tax id) may make it collide with another company.
-      refuseUnconfirmed(await findDuplicates(fields, customerId, [customerId]), portal ? [] : (input.confirmNotDuplicateOf ?? []), portal);
+      // A portal keeping its parent may not take its parent's or its child's very name either.
+      refuseUnconfirmed(await findDuplicates(fields, customerId, [customerId], { relativesKeepTheirNames: portal }), portal ? [] : (input.confirmNotDuplicateOf ?? []), portal);
       // Written once the customer is held, so two updates of one customer cannot interleave.
       prepare = () =>
         ports.crm.updateAccount(customerId, {

@@ -151,10 +151,23 @@ function related(a: Party, b: Party): boolean {
   return (!!a.parentId && a.parentId === idb) || (!!b.parentId && b.parentId === ida);
 }
 
-function reasonsOf(a: Keyed, b: Keyed): MatchReason[] {
+/** How a parent and its child are compared. */
+export interface MatchOptions {
+  /**
+   * When true, a parent and its child with the same (normalised) name are still duplicates; only
+   * a shared domain with a similar name is expected of them. For changes a customer portal makes:
+   * keeping its parent must not let it take its parent's (or its child's) very name. Default false.
+   */
+  relativesKeepTheirNames?: boolean;
+}
+
+function reasonsOf(a: Keyed, b: Keyed, options: MatchOptions = {}): MatchReason[] {
   const reasons: MatchReason[] = [];
   if (a.tax && a.tax === b.tax) reasons.push('SAME_TAX_REGISTRATION');
-  if (related(a.party, b.party)) return reasons;
+  if (related(a.party, b.party)) {
+    if (options.relativesKeepTheirNames && a.name && a.name === b.name) reasons.push('SAME_NAME');
+    return reasons;
+  }
   if (a.name && a.name === b.name) reasons.push('SAME_NAME');
   else if (a.domain && a.domain === b.domain && similarNames(a.tokens, b.tokens)) reasons.push('SAME_DOMAIN_SIMILAR_NAME');
   return reasons;
@@ -171,11 +184,11 @@ export interface DuplicateCandidate {
 }
 
 /** The candidates that are likely `subject` itself, with why. */
-export function likelyDuplicates(subject: Party, candidates: readonly Party[]): DuplicateCandidate[] {
+export function likelyDuplicates(subject: Party, candidates: readonly Party[], options: MatchOptions = {}): DuplicateCandidate[] {
   const me = keyed(subject);
   const found: DuplicateCandidate[] = [];
   for (const candidate of candidates) {
-    const reasons = reasonsOf(me, keyed(candidate));
+    const reasons = reasonsOf(me, keyed(candidate), options);
     if (reasons.length > 0) found.push({ party: candidate, reasons });
   }
   return found;

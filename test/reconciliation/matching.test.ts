@@ -53,6 +53,14 @@ describe('duplicate detection', () => {
     expect(matchReasons(party('p', 'Acme', null, 'DE123456789'), party('c', 'Acme GmbH', null, 'DE123456789', { parentId: 'p' }))).toEqual(['SAME_TAX_REGISTRATION']);
   });
 
+  test('for a portal, a parent and its child with the very same name are duplicates (the domain alone is still expected)', () => {
+    const parent = party('p', 'Acme Corp', 'acme.com');
+    const strict = { relativesKeepTheirNames: true };
+    expect(likelyDuplicates(party('c', 'ACME Corporation', 'acme.com', null, { parentId: 'p' }), [parent], strict).map((d) => d.reasons)).toEqual([['SAME_NAME']]);
+    expect(likelyDuplicates(party('c', 'Acme Corp EMEA', 'acme.com', null, { parentId: 'p' }), [parent], strict)).toEqual([]);
+    expect(likelyDuplicates(party('c', 'ACME Corporation', 'acme.com', null, { parentId: 'p' }), [parent])).toEqual([]);
+  });
+
   test('normalisation: case, accents, punctuation, dotted and long legal forms, "&", a leading "The"', () => {
     expect(normaliseName('ACME, Inc.')).toBe('acme');
     expect(normaliseName('Acme Co., Ltd.')).toBe('acme');

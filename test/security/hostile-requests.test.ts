@@ -4,8 +4,6 @@
  * get. Every answer also carries a correlation id and leaks no stack or secret, and the service
  * still answers a valid request afterwards.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { createClient } from 'graphql-ws';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
@@ -38,6 +36,7 @@ const seed = buildSeed();
 const own = seed.customers[1]; // the portal's customer
 const other = seed.customers[2];
 const child = seed.customers[5]; // its parent is customers[0]
+const parentOfChild = seed.customers[0];
 const otherInvoice = seed.invoices.find((i) => i.customerIndex === other.index)!;
 const otherContract = seed.contracts.find((c) => c.customerIndex === other.index)!;
 
@@ -71,6 +70,8 @@ describe('hostile and careless requests', () => {
   let squatOpportunityId: string;
   let writers = 0;
   /** A portal token with orders:write, of a subject of its own. */
+  /** A portal token with orders:write for the child account (its parent is another customer). */
+  const childWriter = () => hs256(claims(`portal-child-writer-${++writers}`, ['customers:read', 'orders:write'], { customer_id: child.crmId }));
   const portalWriter = () => hs256(claims(`portal-writer-${++writers}`, ['customers:read', 'billing:read', 'orders:write'], { customer_id: own.crmId }));
   /** orders:write without ops:read, of a subject of its own. */
   const writer = (name: string) => hs256(claims(`writer-${name}`, ['customers:read', 'orders:write']));
@@ -198,6 +199,15 @@ describe('hostile and careless requests', () => {
     { name: 'portal confirms a guessed id away (confirmNotDuplicateOf is for operators)', send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: other.name, confirmNotDuplicateOf: [other.crmId], idempotencyKey: 'portal-confirm-1' } }), status: 200, code: 'CONFLICT',
       check: (r) => expect(namesOther(r.text)).toEqual([]) },
     { name: 'portal sets parentId to another customer', send: async () => gql(await portalWriter(), UPSERT, { input: { id: own.crmId, name: own.name, parentId: other.crmId, idempotencyKey: 'portal-parent-1' } }), status: 200, code: 'FORBIDDEN' },
+    { name: "child portal keeps its parent and takes the parent's exact name and domain: CONFLICT that names nobody", send: async () => gql(await childWriter(), UPSERT, { input: { id: child.crmId, name: parentOfChild.name, domain: parentOfChild.domain, parentId: parentOfChild.crmId, idempotencyKey: 'child-rename-1' } }), status: 200, code: 'CONFLICT',
+      check: (r) => expect([parentOfChild.crmId, parentOfChild.billingId, parentOfChild.erpId, parentOfChild.taxRegistration].filter((v) => r.text.includes(v))).toEqual([]) },
+    { name: 'child portal clears its parent (parentId: null): refused clearly, without naming the parent', send: async () => gql(await childWriter(), UPSERT, { input: { id: child.crmId, name: child.name, parentId: null, idempotencyKey: 'child-unparent-1' } }), status: 200, code: 'FORBIDDEN',
+      check: (r) => {
+        expect(r.json.errors[0].message).toMatch(/parent/);
+        expect(r.text).not.toContain(parentOfChild.crmId);
+      } },
+    { name: 'child portal names its own parent again (no change): accepted', send: async () => gql(await childWriter(), UPSERT, { input: { id: child.crmId, name: child.name, parentId: parentOfChild.crmId, idempotencyKey: 'child-same-parent-1' } }), status: 200,
+      check: (r) => expect(r.json.data.upsertCustomer).toMatchObject({ id: child.crmId, name: child.name }) },
     { name: "portal upserts another customer's record", send: async () => gql(await portalWriter(), UPSERT, { input: { id: other.crmId, name: 'Mine Now', idempotencyKey: 'portal-other-1' } }), status: 200, code: 'FORBIDDEN' },
     { name: "portal amends another customer's contract", send: async () => gql(await portalWriter(), AMEND, { input: { contractId: otherContract.id, items: [{ productCode: 'x', quantity: 1 }], idempotencyKey: 'portal-amend-1' } }), status: 200, code: 'FORBIDDEN' },
     { name: 'portal amends a contract that does not exist: the same answer as for another customer\'s', send: async () => gql(await portalWriter(), AMEND, { input: { contractId: 'sub_doesnotexist000000', items: [{ productCode: 'x', quantity: 1 }], idempotencyKey: 'portal-amend-2' } }), status: 200, code: 'FORBIDDEN' },
@@ -211,6 +221,13 @@ describe('hostile and careless requests', () => {
       } },
     { name: 'orders:write without ops:read reads a run it did not start', send: async () => gql(await writer('curious'), `query($id: ID!) { orderToCashRun(id: $id) { id idempotencyKey correlationId } }`, { id: otherRunId }), status: 200, code: 'FORBIDDEN',
       check: (r) => expect(r.json.data.orderToCashRun).toBeNull() },
+    { name: 'orders:write without ops:read reads a run that does not exist: the same answer as for a run it did not start', send: async () => gql(await writer('prober'), `{ orderToCashRun(id: "run_doesnotexist") { id } }`), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.errors[0].message).toBe('this token may not access run run_doesnotexist') },
+    { name: 'orders:write without ops:read reads a workflow run that does not exist: FORBIDDEN, as for one it did not start', send: async () => gql(await writer('wf-prober'), `{ workflowRun(id: "wf_doesnotexist") { id } }`), status: 200, code: 'FORBIDDEN' },
+    { name: 'ops:write without ops:read cancels a run it did not start', send: async () => gql(await hs256(claims('canceller-1', ['customers:read', 'orders:write', 'ops:write'])), `mutation($id: ID!) { cancelOrderToCash(runId: $id) { id } }`, { id: otherRunId }), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.errors[0].message).toBe(`this token may not access run ${otherRunId}`) },
+    { name: 'ops:write without ops:read cancels a run that does not exist: the same answer', send: async () => gql(await hs256(claims('canceller-2', ['customers:read', 'orders:write', 'ops:write'])), `mutation { cancelOrderToCash(runId: "run_doesnotexist") { id } }`), status: 200, code: 'FORBIDDEN',
+      check: (r) => expect(r.json.errors[0].message).toBe('this token may not access run run_doesnotexist') },
     { name: 'portal token lists the ops-wide run list', send: () => gql(tokens.portal, '{ orderToCashRuns { edges { node { id } } } }'), status: 200, code: 'FORBIDDEN' },
 
     // ------------------------------------------------------------------ trusted subgraphs
@@ -233,6 +250,10 @@ describe('hostile and careless requests', () => {
     { name: 'direct subgraph call, a signature for the billing subgraph sent to the CRM subgraph', send: () =>
         subgraphCall({ [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, { ...crmRequest(CRM_QUERY, ADMIN_PRINCIPAL), subgraph: 'billing' }) }, CRM_QUERY),
       status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'direct subgraph call, a captured signature sent with another body', send: () => {
+        const headers = { [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, ADMIN_PRINCIPAL)) };
+        return subgraphCall(headers, JSON.stringify({ query: '{ customers(first: 1) { edges { node { id } } } }' }));
+      }, status: 401, code: 'UNAUTHENTICATED' },
     { name: 'direct subgraph call, a signed request replayed (the first is answered, the replay is not)', send: async () => {
         const headers = { [PRINCIPAL_HEADER]: ADMIN_PRINCIPAL, [SIGNATURE_HEADER]: signRequest(SUBGRAPH_SECRET, crmRequest(CRM_QUERY, ADMIN_PRINCIPAL)) };
         const first = await subgraphCall(headers, CRM_QUERY);
@@ -255,6 +276,19 @@ describe('hostile and careless requests', () => {
         const fragments = Array.from({ length: 20 }, (_, i) => `fragment F${i} on Customer { id ${i < 19 ? `parent { ...F${i + 1} } opportunities { customer { ...F${i + 1} } }` : ''} }`).join('\n');
         return adminGql(`{ customers(first: 50) { edges { node { ...F0 } } } }\n${fragments}`);
       }, status: 400, code: 'QUERY_TOO_COMPLEX' },
+    // Validation's overlapping-fields rule is quadratic in same-named fields: bounded before it runs.
+    { name: 'one field repeated 300 times in a selection set (the reported attack; each document unique)', send: () => adminGql(`# ${Math.random()}\n{ customer(id: "${own.crmId}") { ${'parent { id } '.repeat(300)}} }`), status: 400, code: 'QUERY_TOO_COMPLEX' },
+    { name: 'one field repeated 80 times in a selection set (within the field counts)', send: () => adminGql(`# ${Math.random()}\n{ customer(id: "${own.crmId}") { ${'parent { id } '.repeat(80)}} }`), status: 400, code: 'QUERY_TOO_COMPLEX',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/more than 1000 pairs of fields of the same name/) },
+    { name: 'a field repeated twice on each of 6 levels (the pairs multiply)', send: () => {
+        const nest = (levels: number): string => (levels === 0 ? 'id' : `parent { ${nest(levels - 1)} } `.repeat(2));
+        return adminGql(`{ customer(id: "${own.crmId}") { ${nest(6)} } }`);
+      }, status: 400, code: 'QUERY_TOO_COMPLEX' },
+    { name: 'the same field through 60 fragments', send: () => adminGql(`{ customer(id: "${own.crmId}") { ${Array.from({ length: 60 }, (_, i) => `...F${i}`).join(' ')} } } ${Array.from({ length: 60 }, (_, i) => `fragment F${i} on Customer { parent { id name } }`).join(' ')}`), status: 400, code: 'QUERY_TOO_COMPLEX' },
+    { name: 'more than 500 fields in the document', send: () => adminGql(`{ customer(id: "${own.crmId}") { ${Array.from({ length: 26 }, (_, i) => `a${i}: parent { ${'id name domain '.repeat(7)}}`).slice(0, 25).join(' ')} } }`), status: 400, code: 'QUERY_TOO_COMPLEX',
+      check: (r) => expect(r.json.errors[0].message).toMatch(/more than 500 fields/) },
+    { name: 'fields repeated a few times, as fragments do, are still served', send: () => adminGql(`{ customer(id: "${own.crmId}") { id name ...A ...B parent { id } } } fragment A on Customer { id name parent { id name } } fragment B on Customer { id parent { id } }`), status: 200,
+      check: (r) => expect(r.json.data.customer.name).toBe(own.name) },
     { name: 'too many tokens (8000 repeated fields)', send: () => adminGql(`{ customer(id: "${own.crmId}") { ${'id '.repeat(8000)}} }`), status: 400, code: 'QUERY_TOO_COMPLEX' },
     { name: 'oversized body (2 MiB)', send: () => adminPost(JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(2 * 1024 * 1024) } })), status: 413, code: 'BAD_USER_INPUT' },
 
@@ -340,17 +374,6 @@ const ERROR_CODES = [
   'VENDOR_RATE_LIMITED', 'VENDOR_UNAVAILABLE', 'VENDOR_REJECTED', 'QUERY_TOO_COMPLEX', 'RATE_LIMITED', 'INTERNAL',
 ];
 
-/**
- * Subscriptions (graphql-ws on /graphql) and webhook ingress (`POST /webhooks/stripe`) come with the
- * live-events work. Their rows run once the composition root wires live events into the gateway
- * (`events` given to createGateway in system.ts); until then these two describes are skipped by
- * this feature check, and by nothing else.
- */
-const liveEventsWired = (() => {
-  const source = readFileSync(path.join(__dirname, '..', '..', 'system.ts'), 'utf8');
-  return /createGateway\(\{[\s\S]*?\bevents\b[\s\S]*?\}\)\.listen/.test(source) && existsSync(path.join(__dirname, '..', '..', 'gateway', 'subscriptions-ws.ts'));
-})();
-const describeLiveEvents = liveEventsWired ? describe : describe.skip;
 
 interface SubscriptionOutcome {
   codes: string[];
@@ -388,10 +411,11 @@ function subscribeOnce(gatewayUrl: string, authorization: string | null, query: 
   }).finally(() => client.dispose());
 }
 
-describeLiveEvents('hostile subscriptions and webhooks', () => {
+describe('hostile subscriptions and webhooks', () => {
   const WEBHOOK_SECRET = 'whsec_hostileTestSecret0123456789';
   let system: TestSystem;
   let otherRunId: string;
+  let runCustomerId: string;
   const portal = () => hs256(claims('ws-portal', ['customers:read', 'billing:read', 'orders:write'], { customer_id: own.crmId }));
 
   beforeAll(async () => {
@@ -401,6 +425,7 @@ describeLiveEvents('hostile subscriptions and webhooks', () => {
       input: { opportunityId: ready[0].id, idempotencyKey: `ws-hostile-${ready[0].id}` },
     });
     otherRunId = body.data.startOrderToCash.id;
+    runCustomerId = ready[0].accountId;
   }, 60_000);
   afterAll(() => system?.close());
 
@@ -418,6 +443,10 @@ describeLiveEvents('hostile subscriptions and webhooks', () => {
     ["portal subscribes to another customer's run", async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
     ['portal subscribes to a run that does not exist: the same answer as for another customer\'s', async () => subscribeOnce(system.gateway.url, `Bearer ${await portal()}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id } }`, { r: 'run_doesnotexist' }), { codes: ['FORBIDDEN'] }],
     ['orders:write without ops:read subscribes to a run it did not start', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-writer', ['customers:read', 'orders:write']))}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id status } }`, { r: otherRunId }), { codes: ['FORBIDDEN'] }],
+    ['customers:read on businessEvents: a run event\'s correlation id and detail are removed (FORBIDDEN at their paths)', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-reader', ['customers:read']))}`, `subscription { businessEvents(types: [RUN_STATUS_CHANGED], after: "0-0") { id correlationId detail } }`), { codes: ['FORBIDDEN', 'FORBIDDEN'], data: { businessEvents: { correlationId: null, detail: null } } }],
+    ['customers:read on businessEvents: no run (its id included)', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-reader-2', ['customers:read']))}`, `subscription { businessEvents(types: [RUN_STATUS_CHANGED], after: "0-0") { id run { id } } }`), { codes: ['FORBIDDEN'], data: { businessEvents: { run: null } } }],
+    ['customers:read on customerEvents: the run events\' detail is removed there too', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-reader-3', ['customers:read']))}`, `subscription($c: ID!) { customerEvents(customerId: $c, after: "0-0") { id type detail } }`, { c: runCustomerId }), { codes: ['FORBIDDEN'] }],
+    ['orders:write without ops:read subscribes to a run that does not exist: the same answer', async () => subscribeOnce(system.gateway.url, `Bearer ${await hs256(claims('ws-writer-2', ['customers:read', 'orders:write']))}`, `subscription($r: ID!) { orderToCashRunUpdated(runId: $r) { id } }`, { r: 'run_doesnotexist' }), { codes: ['FORBIDDEN'] }],
   ] as const)('%s', async (_name, send, expected) => {
     const outcome = await send();
     expect(outcome).toMatchObject(expected);
