@@ -79,6 +79,8 @@ export interface CapacityUsage {
   daily: { used: number; max: number } | null;
   /** Callers in the shared line (each process's most urgent one). */
   waiting: number;
+  /** Callers of this process waiting for room (only the most urgent is in the shared line). */
+  queuedHere: number;
 }
 
 export interface CapacityGovernor {
@@ -126,7 +128,7 @@ export interface CapacityBackend {
   /** Leave the line (the waiter gave up, or a more urgent one of the same process came first). */
   abandon(descriptor: CapacityDescriptor, id: string): Promise<void>;
   report(descriptor: CapacityDescriptor, usage: { used: number; max: number }, now: number): Promise<void>;
-  usage(descriptor: CapacityDescriptor, now: number): Promise<CapacityUsage>;
+  usage(descriptor: CapacityDescriptor, now: number): Promise<Omit<CapacityUsage, 'queuedHere'>>;
   /** Called whenever room may have come free (a release anywhere); returns the unsubscribe. */
   onRelease(listener: () => void): () => void;
   close(): Promise<void>;
@@ -177,14 +179,14 @@ interface Waiter {
  */
 export function createCapacityGovernor(backend: CapacityBackend, options: CapacityGovernorOptions = {}): CapacityGovernor {
   const { waitMs = 10_000, leaseMs = 30_000, pollMs = 250, now = Date.now } = options;
-  const gates = new Map<string, { gate: CapacityGate; wake(): void; refuseAll(): void }>();
+  const gates = new Map<string, { gate: CapacityGate; wake(): void; refuseAll(): void; queued(): number }>();
   const renewals = new Set<NodeJS.Timeout>();
   let closed = false;
   const unsubscribe = backend.onRelease(() => {
     for (const entry of gates.values()) entry.wake();
   });
 
-  function createGate(descriptor: CapacityDescriptor): { gate: CapacityGate; wake(): void; refuseAll(): void } {
+  function createGate(descriptor: CapacityDescriptor): { gate: CapacityGate; wake(): void; refuseAll(): void; queued(): number } {
     const queue: Waiter[] = [];
     let pumping = false;
     let wakeUp: (() => void) | null = null;
@@ -316,6 +318,7 @@ export function createCapacityGovernor(backend: CapacityBackend, options: Capaci
         wake();
         void pump();
       },
+      queued: () => queue.length,
       refuseAll: () => {
         for (const waiter of [...queue]) {
           remove(waiter);
@@ -333,7 +336,7 @@ export function createCapacityGovernor(backend: CapacityBackend, options: Capaci
       if (!entry) gates.set(key, (entry = createGate(descriptor)));
       return entry.gate;
     },
-    usage: () => Promise.all([...gates.values()].map(({ gate }) => backend.usage(gate.descriptor, now()))),
+    usage: () => Promise.all([...gates.values()].map(async ({ gate, queued }) => ({ ...(await backend.usage(gate.descriptor, now())), queuedHere: queued() }))),
     async close() {
       closed = true;
       unsubscribe();
