@@ -239,8 +239,7 @@ export function createRedisCapacityBackend(options: RedisCapacityOptions): Capac
     },
     async close() {
       listeners.clear();
-      subscriber.disconnect();
-      await redis.quit().catch(() => redis.disconnect());
+      await Promise.all([subscriber.quit().catch(() => subscriber.disconnect()), redis.quit().catch(() => redis.disconnect())]);
     },
   };
 }
