@@ -69,6 +69,13 @@ export interface SimStats {
   concurrencyRejections: number;
   /** Highest number of vendor requests in flight at once. */
   maxInFlight: number;
+  /**
+   * Highest number of vendor requests that were in flight at once counting the one arriving, even
+   * when the concurrency limit refused it: the concurrency clients asked for.
+   */
+  peakDemand: number;
+  /** Most vendor requests that arrived within any one second (a rolling 1000 ms window). */
+  busiestSecond: number;
 }
 
 export interface SimServerOptions {
@@ -186,10 +193,13 @@ export function createSimServer(options: SimServerOptions): {
   let faults: FaultConfig = { ...baseline };
   let dice: Random = createRandom(1);
   let inFlight = 0;
+  /** Arrival times (ms) of the vendor requests of the last second, oldest first. */
+  const arrivals: number[] = [];
   let stats: SimStats = freshStats();
 
   function freshStats(): SimStats {
-    return { requests: 0, byRoute: {}, faults: {}, concurrencyRejections: 0, maxInFlight: 0 };
+    arrivals.length = 0;
+    return { requests: 0, byRoute: {}, faults: {}, concurrencyRejections: 0, maxInFlight: 0, peakDemand: 0, busiestSecond: 0 };
   }
 
   function reset(): void {
@@ -249,6 +259,11 @@ export function createSimServer(options: SimServerOptions): {
     stats.requests += 1;
     const statKey = found ? `${req.method} ${found.route.pattern}` : `${req.method} (unmatched)`;
     stats.byRoute[statKey] = (stats.byRoute[statKey] ?? 0) + 1;
+    const arrived = performance.now();
+    arrivals.push(arrived);
+    while (arrivals.length > 0 && arrivals[0] <= arrived - 1000) arrivals.shift();
+    stats.busiestSecond = Math.max(stats.busiestSecond, arrivals.length);
+    stats.peakDemand = Math.max(stats.peakDemand, inFlight + 1);
 
     if (faults.concurrency !== null && inFlight >= faults.concurrency) {
       stats.concurrencyRejections += 1;
