@@ -35,7 +35,7 @@ const ATTEMPT = `
   One look at an account's line by the head waiter of a process.
   Input:
     KEYS[1] holders  KEYS[2] line  KEYS[3] seen  KEYS[4] starts  KEYS[5] daily
-    ARGV[1] waiter id   ARGV[2] now ms   ARGV[3] place (score)   ARGV[4] lease ms
+    ARGV[1] waiter id   ARGV[2] now ms ('' = the server's TIME)   ARGV[3] place (score)   ARGV[4] lease ms
     ARGV[5] place kept ms   ARGV[6] concurrency (0 = none)   ARGV[7] per window (0 = none)
     ARGV[8] window ms   ARGV[9] daily share at which this priority is refused (1 = never)
     ARGV[10] a daily report is trusted this long, ms   ARGV[11] idle keys expire after ms
@@ -43,6 +43,10 @@ const ATTEMPT = `
 ]]
 local id = ARGV[1]
 local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local concurrency = tonumber(ARGV[6])
 local perWindow = tonumber(ARGV[7])
 local windowMs = tonumber(ARGV[8])
@@ -103,27 +107,38 @@ return {0, retry}
 const RENEW = `
 --[[
   Extend a held lease (the call is still running). A lease that ran out stays gone.
-  Input: KEYS[1] holders   ARGV[1] holder id   ARGV[2] new expiry ms   ARGV[3] idle keys expire after ms
+  Input:
+    KEYS[1] holders
+    ARGV[1] holder id   ARGV[2] now ms ('' = the server's TIME)   ARGV[3] lease ms   ARGV[4] idle keys expire after ms
   Output: 1 renewed | 0 not held
 ]]
-local renewed = redis.call('ZADD', KEYS[1], 'XX', 'CH', ARGV[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local renewed = redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return renewed
 `;
 
 const USAGE = `
 --[[
   An account's budget as it stands.
-  Input: KEYS[1] holders  KEYS[2] line  KEYS[3] starts  KEYS[4] daily   ARGV[1] now ms   ARGV[2] window ms
-  Output: {in flight, started in the window, waiting, daily used or -1, daily max or -1, daily at or -1}
+  Input: KEYS[1] holders  KEYS[2] line  KEYS[3] starts  KEYS[4] daily   ARGV[1] window ms   ARGV[2] now ms ('' = the server's TIME)
+  Output: {in flight, started in the window, waiting, daily used or -1, daily max or -1, daily at or -1, now}
 ]]
-local now = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local daily = redis.call('HMGET', KEYS[4], 'used', 'max', 'at')
 return {
   redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf'),
-  redis.call('ZCOUNT', KEYS[3], '(' .. (now - tonumber(ARGV[2])), '+inf'),
+  redis.call('ZCOUNT', KEYS[3], '(' .. (now - tonumber(ARGV[1])), '+inf'),
   redis.call('ZCARD', KEYS[2]),
-  tonumber(daily[1] or -1), tonumber(daily[2] or -1), tonumber(daily[3] or -1),
+  tonumber(daily[1] or -1), tonumber(daily[2] or -1), tonumber(daily[3] or -1), now,
 }
 `;
 
@@ -141,6 +156,12 @@ export interface RedisCapacityOptions extends CapacityGovernorOptions {
   prefix?: string;
   /** Longest a capacity command waits for Redis, ms. Default 2000. */
   commandTimeoutMs?: number;
+  /**
+   * Measure leases and rate windows by the Redis server's clock (TIME) rather than by each
+   * process's: one clock for every process, read where the decision is made, so neither clock skew
+   * between hosts nor a command's time in transit shifts a window. Default: true unless `now` is given.
+   */
+  serverTime?: boolean;
 }
 
 /** The keys of one account, all under the account's hash tag. */
@@ -152,7 +173,8 @@ export function capacityKeys(prefix: string, d: CapacityDescriptor) {
 }
 
 export function createRedisCapacityBackend(options: RedisCapacityOptions): CapacityBackend {
-  const { url, prefix = 'concord', commandTimeoutMs = 2000, leaseMs = 30_000 } = options;
+  const { url, prefix = 'concord', commandTimeoutMs = 2000, leaseMs = 30_000, serverTime = options.now === undefined } = options;
+  const clock = (now: number) => (serverTime ? '' : now);
   // No offline queue: a decision that cannot reach Redis fails at once (SERVICE_UNAVAILABLE) rather than waiting.
   const redis: RedisClient = createRedisClient(url, { commandTimeout: commandTimeoutMs, maxRetriesPerRequest: 1 });
   const subscriber: RedisClient = createRedisClient(url, { maxRetriesPerRequest: null });
@@ -187,7 +209,7 @@ export function createRedisCapacityBackend(options: RedisCapacityOptions): Capac
       const k = keys(d);
       const result = (await run(SCRIPTS.attempt, [k.holders, k.line, k.seen, k.starts, k.daily], [
         id,
-        now,
+        clock(now),
         score,
         lease,
         waiterTtlMs,
@@ -205,8 +227,8 @@ export function createRedisCapacityBackend(options: RedisCapacityOptions): Capac
     async release(d, id) {
       if ((await redis.zrem(keys(d).holders, id)) > 0) await redis.publish(channel, accountKey(d));
     },
-    async renew(d, id, expiresAt) {
-      await run(SCRIPTS.renew, [keys(d).holders], [id, expiresAt, idleMs(d)]);
+    async renew(d, id, now, lease) {
+      await run(SCRIPTS.renew, [keys(d).holders], [id, clock(now), lease, idleMs(d)]);
     },
     async abandon(d, id) {
       const k = keys(d);
@@ -221,8 +243,8 @@ export function createRedisCapacityBackend(options: RedisCapacityOptions): Capac
     async usage(d, now) {
       const k = keys(d);
       const windowMs = d.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS;
-      const [inFlight, started, waiting, used, max, at] = ((await run(SCRIPTS.usage, [k.holders, k.line, k.starts, k.daily], [now, windowMs])) as number[]).map(Number);
-      const fresh = used >= 0 && max > 0 && at + DAILY_REPORT_STALE_MS > now;
+      const [inFlight, started, waiting, used, max, at, measured] = ((await run(SCRIPTS.usage, [k.holders, k.line, k.starts, k.daily], [windowMs, clock(now)])) as number[]).map(Number);
+      const fresh = used >= 0 && max > 0 && at + DAILY_REPORT_STALE_MS > measured;
       return {
         system: d.system,
         vendor: d.vendor,

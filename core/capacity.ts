@@ -124,7 +124,8 @@ export type CapacityDecision =
 export interface CapacityBackend {
   attempt(descriptor: CapacityDescriptor, attempt: CapacityAttempt): Promise<CapacityDecision>;
   release(descriptor: CapacityDescriptor, id: string): Promise<void>;
-  renew(descriptor: CapacityDescriptor, id: string, expiresAt: number): Promise<void>;
+  /** Extend a held lease to `leaseMs` from now. */
+  renew(descriptor: CapacityDescriptor, id: string, now: number, leaseMs: number): Promise<void>;
   /** Leave the line (the waiter gave up, or a more urgent one of the same process came first). */
   abandon(descriptor: CapacityDescriptor, id: string): Promise<void>;
   report(descriptor: CapacityDescriptor, usage: { used: number; max: number }, now: number): Promise<void>;
@@ -292,7 +293,7 @@ export function createCapacityGovernor(backend: CapacityBackend, options: Capaci
         });
         let renewal: NodeJS.Timeout | null = null;
         if (descriptor.concurrency) {
-          renewal = setInterval(() => void backend.renew(descriptor, id, now() + leaseMs).catch(() => undefined), Math.max(10, Math.floor(leaseMs / 3)));
+          renewal = setInterval(() => void backend.renew(descriptor, id, now(), leaseMs).catch(() => undefined), Math.max(10, Math.floor(leaseMs / 3)));
           renewal.unref();
           renewals.add(renewal);
         }
@@ -416,9 +417,9 @@ export function createMemoryCapacityBackend(): CapacityBackend {
     async release(d, id) {
       if (accountOf(d).holders.delete(id)) notify();
     },
-    async renew(d, id, expiresAt) {
+    async renew(d, id, now, leaseMs) {
       const account = accountOf(d);
-      if (account.holders.has(id)) account.holders.set(id, expiresAt);
+      if (account.holders.has(id)) account.holders.set(id, now + leaseMs);
     },
     async abandon(d, id) {
       if (accountOf(d).waiters.delete(id)) notify();

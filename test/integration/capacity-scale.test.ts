@@ -66,14 +66,15 @@ describe('one capacity budget per vendor account across 3 API processes and 2 wo
       CONCORD_MUTATION_WAIT_MS: '60000',
       ...vendorEnv,
     };
-    for (let i = 0; i < 3; i++) {
+    // Three port ranges that do not overlap (each API takes PORT..PORT+4), all started at once.
+    const ranges: number[] = [];
+    while (ranges.length < 3) {
       const port = await freeRange(5);
-      apis.push({ port, proc: npmRun('start', { ...production, PORT: String(port), CONCORD_WORKERS: '0' }) });
-      // One at a time: the next one's free range must not be taken by this one's subgraphs.
-      await apis[i].proc.waitFor(/concord API ready/, 120_000);
+      if (ranges.every((other) => Math.abs(other - port) >= 5)) ranges.push(port);
     }
+    for (const port of ranges) apis.push({ port, proc: npmRun('start', { ...production, PORT: String(port), CONCORD_WORKERS: '0' }) });
     for (let i = 0; i < 2; i++) workers.push(npmRun('worker', { ...production, CONCORD_WORKER_PORT: String(await freePort()) }));
-    await Promise.all(workers.map((w) => w.waitFor(/worker ready/, 120_000)));
+    await Promise.all([...apis.map((a) => a.proc.waitFor(/concord API ready/, 150_000)), ...workers.map((w) => w.waitFor(/worker ready/, 150_000))]);
     token = await mintToken({ secret: JWT_SECRET, subject: 'capacity-client', scopes: SCOPES, ttl: '10m', issuer: 'https://idp.capacity.example', audience: 'concord-capacity' });
   }, 300_000);
 
@@ -121,7 +122,7 @@ describe('one capacity budget per vendor account across 3 API processes and 2 wo
         return until(
           'the reconciliation finished',
           async () => {
-            const report = (await gql(apis[2].port, 'query($id: ID!) { reconciliationReport(id: $id) { status error vendorCalls { system count } } }', { id: body.data.runReconciliation.id })).body.data?.reconciliationReport;
+            const report = (await gql(apis[2].port, 'query($id: ID!) { reconciliationReport(id: $id) { status error vendorCalls { system calls } } }', { id: body.data.runReconciliation.id })).body.data?.reconciliationReport;
             return report && report.status !== 'RUNNING' ? report : undefined;
           },
           150_000,
