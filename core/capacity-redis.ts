@@ -24,6 +24,7 @@ import {
   dailyStopsAt,
   DAILY_REPORT_STALE_MS,
   DEFAULT_RATE_WINDOW_MS,
+  RATE_SLICES,
   type CapacityBackend,
   type CapacityDescriptor,
   type CapacityGovernor,
@@ -39,6 +40,7 @@ const ATTEMPT = `
     ARGV[5] place kept ms   ARGV[6] concurrency (0 = none)   ARGV[7] per window (0 = none)
     ARGV[8] window ms   ARGV[9] daily share at which this priority is refused (1 = never)
     ARGV[10] a daily report is trusted this long, ms   ARGV[11] idle keys expire after ms
+    ARGV[12] slices of the window, each holding at most its share of the rate
   Output: {1} granted | {0, retry in ms} wait | {-1, used, max} refused (daily allocation)
 ]]
 local id = ARGV[1]
@@ -81,6 +83,12 @@ if perWindow > 0 then
     local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
     retry = tonumber(oldest[2]) + windowMs - now
   end
+  -- A slice of the window holds at most its share: no burst of the whole rate at once.
+  local sliceMs = windowMs / tonumber(ARGV[12])
+  local inSlice = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. (now - sliceMs), '+inf', 'WITHSCORES')
+  local sliceFree = math.ceil(perWindow / tonumber(ARGV[12])) - #inSlice / 2
+  if sliceFree < free then free = sliceFree end
+  if sliceFree <= 0 and rateFree > 0 then retry = tonumber(inSlice[2]) + sliceMs - now end
 end
 redis.call('ZADD', KEYS[2], 'NX', ARGV[3], id)
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), id)
@@ -219,6 +227,7 @@ export function createRedisCapacityBackend(options: RedisCapacityOptions): Capac
         d.daily ? dailyStopsAt(d, priority) : 1,
         DAILY_REPORT_STALE_MS,
         idleMs(d),
+        RATE_SLICES,
       ])) as number[];
       if (result[0] === 1) return { status: 'granted' };
       if (result[0] === -1) return { status: 'refused', used: Number(result[1]), max: Number(result[2]) };

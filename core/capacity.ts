@@ -138,6 +138,13 @@ export interface CapacityBackend {
 /** A daily report older than this is not trusted to refuse work (an answer will bring a fresh one). */
 export const DAILY_REPORT_STALE_MS = 5 * 60_000;
 export const DEFAULT_RATE_WINDOW_MS = 1100;
+/**
+ * A rate window is cut in this many slices, and each slice of it (the last quarter of the window,
+ * wherever it falls) starts at most its share of the rate, rounded up: a quiet account still lets a
+ * burst of a quarter of the rate through at once, a busy one is served smoothly rather than in
+ * bursts of the whole rate, which a vendor would meet at its edge all at once.
+ */
+export const RATE_SLICES = 4;
 
 const RANK: Record<CapacityPriority, number> = { write: 0, interactive: 1, bulk: 2 };
 /** Ranks are far apart: a rank's every arrival time (ms since 1970) sorts before the next rank. */
@@ -399,9 +406,15 @@ export function createMemoryCapacityBackend(): CapacityBackend {
         if (free <= 0 && account.holders.size > 0) retryInMs = Math.min(...account.holders.values()) - now;
       }
       if (d.perSecond) {
+        const windowMs = d.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS;
         const rateFree = d.perSecond - account.starts.length;
         if (rateFree < free) free = rateFree;
-        if (rateFree <= 0) retryInMs = Math.min(...account.starts) + (d.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS) - now;
+        if (rateFree <= 0) retryInMs = Math.min(...account.starts) + windowMs - now;
+        const sliceMs = windowMs / RATE_SLICES;
+        const inSlice = account.starts.filter((at) => at > now - sliceMs);
+        const sliceFree = Math.ceil(d.perSecond / RATE_SLICES) - inSlice.length;
+        if (sliceFree < free) free = sliceFree;
+        if (sliceFree <= 0 && rateFree > 0) retryInMs = Math.min(...inSlice) + sliceMs - now;
       }
       const place = account.waiters.get(id)?.score ?? score;
       account.waiters.set(id, { score: place, until: now + waiterTtlMs });

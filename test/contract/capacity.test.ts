@@ -163,24 +163,28 @@ describe.each(implementations)('capacity governor contract: $name', (impl) => {
     expect(order).toEqual(['write', 'interactive', 'bulk']);
   });
 
-  it('starts at most perSecond calls in a rate window across processes; the rest start as the window moves', async () => {
+  it('starts at most perSecond calls in a rate window across processes, a quarter of them at once; the rest as the window moves', async () => {
     const clock = fakeClock();
-    const descriptor: CapacityDescriptor = { system: 'BILLING', vendor: 'stripe', account: account(), perSecond: 3, rateWindowMs: 1000 };
+    const descriptor: CapacityDescriptor = { system: 'BILLING', vendor: 'stripe', account: account(), perSecond: 8, rateWindowMs: 1000 };
     const [a, b] = [open({ now: clock.now }), open({ now: clock.now })];
     const started: number[] = [];
-    const runs = [0, 1, 2, 3, 4].map((i) => (i % 2 ? b : a).gate(descriptor).run(async () => void started.push(i)));
-    await until('three started', () => started.length === 3);
-    await until('the rest in line', async () => await queued(a, b, 'stripe') === 2 && (await inFlight(a, 'stripe'))!.waiting >= 1);
-    expect(started).toHaveLength(3);
-    expect((await inFlight(a, 'stripe'))?.perSecond).toEqual({ started: 3, max: 3, windowMs: 1000 });
-    clock.advance(999);
-    // Still inside the window: a caller that waits its whole wait meanwhile (the others look every
-    // 20 ms) is turned away, and nobody else got in.
+    const runs = Array.from({ length: 10 }, (_, i) => (i % 2 ? b : a).gate(descriptor).run(async () => void started.push(i)));
+    await until('a quarter started', () => started.length === 2);
+    await until('the rest waiting', async () => (await queued(a, b, 'stripe')) === 8 && (await inFlight(a, 'stripe'))!.waiting >= 1);
+    expect(started).toHaveLength(2);
+    for (const expected of [4, 6, 8]) {
+      clock.advance(250);
+      await until(`${expected} started`, () => started.length === expected);
+    }
+    expect((await inFlight(a, 'stripe'))?.perSecond).toEqual({ started: 8, max: 8, windowMs: 1000 });
+    clock.advance(249);
+    // Still inside the window of the first two: a caller that waits its whole wait meanwhile (the
+    // others look every 20 ms) is turned away, and nobody else got in.
     expect(await open({ now: clock.now, waitMs: 150 }).gate(descriptor).run(async () => 'ran').catch((e: ConcordError) => e.code)).toBe('VENDOR_RATE_LIMITED');
-    expect(started).toHaveLength(3);
+    expect(started).toHaveLength(8);
     clock.advance(2);
     await Promise.all(runs);
-    expect(started).toHaveLength(5);
+    expect(started).toHaveLength(10);
   });
 
   it('gives a crashed holder\'s slot back when its lease runs out', async () => {

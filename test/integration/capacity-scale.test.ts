@@ -25,7 +25,7 @@ const RATE = 20;
 const RUNS = 10;
 const VIEWS = 12;
 /** Added to every NetSuite request by the simulator, so that its concurrency limit is what bounds the burst. */
-const NETSUITE_LATENCY_MS = 40;
+const NETSUITE_LATENCY_MS = 200;
 
 describe('one capacity budget per vendor account across 3 API processes and 2 workers', () => {
   let redis: OwnRedis;
