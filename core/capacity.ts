@@ -43,9 +43,10 @@ export interface CapacityDescriptor {
   /** Most calls started in any one window of `rateWindowMs`, across all processes. Default: no such limit. */
   perSecond?: number;
   /**
-   * The window `perSecond` counts in, ms. Default 1100: one second plus a 100 ms guard for the
-   * difference in transit time between calls, so the vendor, which counts on arrival, never sees
-   * more than `perSecond` in any second of its own.
+   * The window `perSecond` counts in, ms. Default 1200: one second plus a 200 ms guard for the
+   * differences in transit and queueing time between calls (measured under load: a 100 ms guard
+   * let the vendor see the full rate in one second of its own), so the vendor, which counts on
+   * arrival, never sees more than `perSecond` in any second.
    */
   rateWindowMs?: number;
   /**
@@ -137,7 +138,7 @@ export interface CapacityBackend {
 
 /** A daily report older than this is not trusted to refuse work (an answer will bring a fresh one). */
 export const DAILY_REPORT_STALE_MS = 5 * 60_000;
-export const DEFAULT_RATE_WINDOW_MS = 1100;
+export const DEFAULT_RATE_WINDOW_MS = 1200;
 /**
  * A rate window is cut in this many slices, and each slice of it (the last quarter of the window,
  * wherever it falls) starts at most its share of the rate, rounded up: a quiet account still lets a

@@ -21,7 +21,7 @@ import { simCall } from '../helpers/system';
 const JWT_SECRET = 'capacity-jwt-secret-0123456789abcdefghijkl';
 const SUBGRAPH_SECRET = 'capacity-subgraph-secret-0123456789abcdefgh';
 const NETSUITE_CONCURRENCY = 5;
-const RATE = 20;
+const RATE = 25;
 const RUNS = 10;
 const VIEWS = 12;
 /** Added to every NetSuite request by the simulator, so that its concurrency limit is what bounds the burst. */
@@ -156,9 +156,8 @@ describe('one capacity budget per vendor account across 3 API processes and 2 wo
     expect(ns.requests).toBeGreaterThan(NETSUITE_CONCURRENCY * 4);
     expect(ns.peakDemand).toBeLessThanOrEqual(NETSUITE_CONCURRENCY);
     expect(ns.concurrencyRejections).toBe(0);
-    // The burst did press on the limits: NetSuite was kept full, and Stripe needed more than a second.
-    expect(ns.peakDemand).toBe(NETSUITE_CONCURRENCY);
-    expect(st.requests).toBeGreaterThan(RATE * 2);
+    // The burst pressed on the limits: Stripe's calls needed many seconds at its rate.
+    expect(st.requests).toBeGreaterThan(RATE * 5);
     expect(st.busiestSecond).toBeLessThanOrEqual(RATE);
   }, 240_000);
 });
