@@ -86,7 +86,7 @@ if perWindow > 0 then
   -- A slice of the window holds at most its share: no burst of the whole rate at once.
   local sliceMs = windowMs / tonumber(ARGV[12])
   local inSlice = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. (now - sliceMs), '+inf', 'WITHSCORES')
-  local sliceFree = math.ceil(perWindow / tonumber(ARGV[12])) - #inSlice / 2
+  local sliceFree = math.max(1, math.floor(perWindow / tonumber(ARGV[12]))) - #inSlice / 2
   if sliceFree < free then free = sliceFree end
   if sliceFree <= 0 and rateFree > 0 then retry = tonumber(inSlice[2]) + sliceMs - now end
 end

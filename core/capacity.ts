@@ -141,9 +141,10 @@ export const DAILY_REPORT_STALE_MS = 5 * 60_000;
 export const DEFAULT_RATE_WINDOW_MS = 1200;
 /**
  * A rate window is cut in this many slices, and each slice of it (the last quarter of the window,
- * wherever it falls) starts at most its share of the rate, rounded up: a quiet account still lets a
- * burst of a quarter of the rate through at once, a busy one is served smoothly rather than in
- * bursts of the whole rate, which a vendor would meet at its edge all at once.
+ * wherever it falls) starts at most its share of the rate, rounded down (at least 1): a quiet
+ * account still lets a burst of a quarter of the rate through at once, a busy one is served
+ * smoothly rather than in bursts of the whole rate, which the vendor would meet at its edge all at
+ * once. With the window's guard, Concord keeps to about 80% of the configured rate.
  */
 export const RATE_SLICES = 4;
 
@@ -413,7 +414,7 @@ export function createMemoryCapacityBackend(): CapacityBackend {
         if (rateFree <= 0) retryInMs = Math.min(...account.starts) + windowMs - now;
         const sliceMs = windowMs / RATE_SLICES;
         const inSlice = account.starts.filter((at) => at > now - sliceMs);
-        const sliceFree = Math.ceil(d.perSecond / RATE_SLICES) - inSlice.length;
+        const sliceFree = Math.max(1, Math.floor(d.perSecond / RATE_SLICES)) - inSlice.length;
         if (sliceFree < free) free = sliceFree;
         if (sliceFree <= 0 && rateFree > 0) retryInMs = Math.min(...inSlice) + sliceMs - now;
       }
