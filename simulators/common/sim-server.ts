@@ -254,12 +254,11 @@ export function createSimServer(options: SimServerOptions): {
     }
   }
 
-  async function vendor(req: SimRequest, res: http.ServerResponse): Promise<void> {
+  async function vendor(req: SimRequest, res: http.ServerResponse, arrived: number): Promise<void> {
     const found = match(routes, req.method, req.path);
     stats.requests += 1;
     const statKey = found ? `${req.method} ${found.route.pattern}` : `${req.method} (unmatched)`;
     stats.byRoute[statKey] = (stats.byRoute[statKey] ?? 0) + 1;
-    const arrived = performance.now();
     arrivals.push(arrived);
     while (arrivals.length > 0 && arrivals[0] <= arrived - 1000) arrivals.shift();
     stats.busiestSecond = Math.max(stats.busiestSecond, arrivals.length);
@@ -311,6 +310,8 @@ export function createSimServer(options: SimServerOptions): {
   }
 
   const server = http.createServer(async (incoming, res) => {
+    // When the request came in, before its body is read: the vendor counts a request on arrival.
+    const arrived = performance.now();
     try {
       const url = new URL(incoming.url ?? '/', 'http://sim');
       const req: SimRequest = {
@@ -323,7 +324,7 @@ export function createSimServer(options: SimServerOptions): {
         url: incoming.url ?? '/',
       };
       if (req.path.startsWith('/__sim/')) send(res, await control(req));
-      else await vendor(req, res);
+      else await vendor(req, res, arrived);
     } catch (error) {
       if (!res.headersSent) send(res, { status: 500, body: { error: `simulator ${options.name} failed: ${String(error)}` } });
       else res.end();
