@@ -83,6 +83,7 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     const governor = capacityGovernorFromConfig(config);
     closers.push(() => governor.close());
     const vendors = createVendorModules(options.vendors, { onCall: ops.onVendorCall, governor });
+    ops.metrics.watch({ capacity: governor });
     // Concord's own writes to customer records are marked, so change polling does not report them again.
     const vendorPorts = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
     const { crm: crmPort, billing: billingPort, erp: erpPort } = vendorPorts;

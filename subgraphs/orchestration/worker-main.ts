@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   // The vendor budgets are shared with the API replicas and the other workers on the same Redis.
   const governor = capacityGovernorFromConfig(config);
   const vendors = createVendorModules(settings, { onCall: ops.onVendorCall, governor });
+  ops.metrics.watch({ capacity: governor });
   const ports = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
   const runtime = await createOrchestrationRuntime({
     config: { ...config, orchestration: { ...config.orchestration, workers: true } },
