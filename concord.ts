@@ -6,6 +6,7 @@
  * integration tests and the benchmarks run this same wiring.
  */
 import { readFileSync } from 'node:fs';
+import { capacityGovernorFromConfig } from './core/capacity-redis';
 import type { ConcordConfig } from './core/config';
 import { createEventInfrastructure, type EventInfrastructure } from './core/events';
 import type { Logger } from './core/log';
@@ -81,7 +82,11 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     const ops = createOpsRuntime({ config, logger, metrics: options.metrics, tracing: options.tracing, onVendorCall, vendorLimits: vendorLimits(options.vendors) });
     closers.push(() => ops.close());
     const { tracing } = ops;
-    const vendors = createVendorModules(options.vendors, { onCall: ops.onVendorCall });
+    // One budget per vendor account with every other process on the same Redis (core/capacity.ts).
+    const governor = capacityGovernorFromConfig(config);
+    closers.push(() => governor.close());
+    const vendors = createVendorModules(options.vendors, { onCall: ops.onVendorCall, governor });
+    ops.metrics.watch({ capacity: governor });
     // Concord's own writes to customer records are marked, so change polling does not report them again.
     const vendorPorts = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
     const { crm: crmPort, billing: billingPort, erp: erpPort } = vendorPorts;

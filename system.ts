@@ -24,7 +24,8 @@ import { createVendorModules, vendorSettingsFromConfig, type VendorSettings } fr
 export const SIMULATOR_CREDENTIALS = {
   salesforceToken: 'concord-simulator-session',
   stripeKey: 'sk_test_concord_simulator',
-  chargebee: { site: 'concord-test', apiKey: 'test_concord_simulator_key' },
+  // The simulator enforces no per-minute limit unless told to (POST /__sim/limits): the governor's budget is a high one.
+  chargebee: { site: 'concord-test', apiKey: 'test_concord_simulator_key', requestsPerMinute: 6000 },
   netsuite: {
     accountId: 'TSTDRV1234567',
     consumerKey: 'concord-sim-consumer',

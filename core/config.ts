@@ -284,9 +284,23 @@ export interface ConcordConfig {
    * reads through search also list what was created this recently, so it is seen at once.
    */
   stripeSearchLagSeconds: number;
+  /**
+   * Stripe calls a second across all processes (CONCORD_STRIPE_RATE_PER_SECOND); null: Stripe's
+   * documented limit for the key's mode (100 live, 25 test).
+   */
+  stripeRatePerSecond: number | null;
+  /** The shared capacity governor (core/capacity.ts). */
+  capacity: CapacityConfig;
   netsuite: NetSuiteConfig | null;
   businesscentral: BusinessCentralConfig | null;
   chargebee: ChargebeeConfig | null;
+}
+
+export interface CapacityConfig {
+  /** Longest a vendor call waits for room in its account's budget before VENDOR_RATE_LIMITED, ms (CONCORD_CAPACITY_WAIT_MS, default 10000). */
+  waitMs: number;
+  /** Lease of a concurrency slot, renewed while the call runs; a crashed holder's slot returns after it, ms (CONCORD_CAPACITY_LEASE_MS, default 30000). */
+  leaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -596,6 +610,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     }),
     stripeTaxRateId: env.CONCORD_STRIPE_TAX_RATE_ID || null,
     stripeSearchLagSeconds: integer(env, 'CONCORD_STRIPE_SEARCH_LAG_S', 300),
+    stripeRatePerSecond: env.CONCORD_STRIPE_RATE_PER_SECOND ? Math.max(1, integer(env, 'CONCORD_STRIPE_RATE_PER_SECOND', 25)) : null,
+    capacity: {
+      waitMs: Math.max(1, integer(env, 'CONCORD_CAPACITY_WAIT_MS', 10_000)),
+      leaseMs: Math.max(1000, integer(env, 'CONCORD_CAPACITY_LEASE_MS', 30_000)),
+    },
     netsuite,
     businesscentral,
     chargebee,

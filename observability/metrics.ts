@@ -33,6 +33,7 @@ import type { VendorCall } from '../core/vendor-call';
 import type { Run, RunStatus } from '../subgraphs/orchestration/model';
 import type { WorkQueues } from '../subgraphs/orchestration/queue';
 import type { RunStore } from '../subgraphs/orchestration/store';
+import type { CapacityGovernor, CapacityUsage } from '../core/capacity';
 import { createVendorUsage, type VendorLimitPolicy, type VendorUsageTracker } from './vendor-usage';
 
 export interface MetricsOptions {
@@ -98,6 +99,8 @@ export function createMetrics(options: MetricsOptions = {}) {
   const vendors: VendorUsageTracker = createVendorUsage(vendorLimits);
   const sources: {
     queues?: Pick<WorkQueues, 'backlog'>;
+    /** The process's capacity governor (core/capacity.ts): each vendor account's shared budget as it stands. */
+    capacity?: Pick<CapacityGovernor, 'usage'>;
     runs?: Pick<RunStore, 'countByStatus'>;
     subscriptions?: () => SubscriptionStats;
     /** Workflow runs (customer sync, amendment, repair): their dead letters. */
@@ -205,6 +208,33 @@ export function createMetrics(options: MetricsOptions = {}) {
   );
   limitGauge('concord_vendor_api_limit_max', 'The vendor API limit that concord_vendor_api_limit_used is measured against', (limit) => limit.max);
   limitGauge('concord_vendor_api_limit_headroom_ratio', 'Share of the vendor API limit left: 1 - used / max', (limit) => Math.max(0, 1 - limit.used / limit.max));
+
+  // The shared budget of each vendor account, read from Redis (or memory) at scrape time: the same
+  // figures in every process's /metrics, since every process draws on the same budget.
+  let capacityRead: Promise<CapacityUsage[]> | null = null;
+  const capacityUsage = () => (capacityRead ??= (sources.capacity?.usage() ?? Promise.resolve([])).catch((error: unknown) => {
+    logger?.warn({ err: error }, 'vendor capacity could not be read for /metrics');
+    return [];
+  }));
+  const capacityGauge = (name: string, help: string, value: (usage: CapacityUsage) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['vendor'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const usage of await capacityUsage()) {
+          const figure = value(usage);
+          if (figure !== null) this.set({ vendor: usage.vendor }, figure);
+        }
+      },
+    });
+  capacityGauge('concord_vendor_capacity_in_flight', 'Calls in flight on the vendor account, across all processes (concurrency budget)', (u) => u.concurrency?.inFlight ?? null);
+  capacityGauge('concord_vendor_capacity_concurrency_max', 'The vendor account\'s concurrency budget (CONCORD_ERP_CONCURRENCY)', (u) => u.concurrency?.max ?? null);
+  capacityGauge('concord_vendor_capacity_started_in_window', 'Calls started on the vendor account in the current rate window, across all processes', (u) => u.perSecond?.started ?? null);
+  capacityGauge('concord_vendor_capacity_rate_max', 'The vendor account\'s rate budget, calls a second (CONCORD_STRIPE_RATE_PER_SECOND)', (u) => u.perSecond?.max ?? null);
+  capacityGauge('concord_vendor_capacity_waiting', 'Calls of this process waiting for room in the vendor account\'s budget', (u) => u.queuedHere);
 
   const runsStarted = new Counter({ name: 'concord_o2c_runs_started_total', help: 'Order-to-cash runs started', registers });
   const runDuration = new Histogram({
@@ -403,6 +433,7 @@ export function createMetrics(options: MetricsOptions = {}) {
 
     async scrape(): Promise<{ contentType: string; body: string }> {
       runCounts.reset();
+      capacityRead = null;
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };

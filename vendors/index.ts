@@ -6,6 +6,7 @@
  * composition root reads them from the configuration (vendorSettingsFromConfig), the dev one
  * (system.ts) points them at the bundled simulators.
  */
+import type { CapacityDescriptor, CapacityGovernor } from '../core/capacity';
 import { ConfigError, type ConcordConfig, type VendorChoice } from '../core/config';
 import type { EventLog } from '../core/events/event-log';
 import type { Logger } from '../core/log';
@@ -57,6 +58,8 @@ export interface SystemModule<P> {
   port: P;
   changeFeeds: ChangeFeed[];
   limits: VendorLimitPolicy;
+  /** The account's capacity as the governor keeps it (core/capacity.ts). */
+  capacity: CapacityDescriptor;
   retry: VendorRetryPolicy;
   /** Webhook handlers by route name (`/webhooks/<name>`), for vendors that push events. */
   webhooks: Record<string, VendorWebhookFactory>;
@@ -73,9 +76,18 @@ export interface VendorModules {
   limits: Record<string, VendorLimitPolicy>;
   /** Each vendor's retry policy by system, for the saga engine (the clients read the same ones). */
   retryPolicies: RetryPolicies;
+  /** Each vendor's capacity descriptor by vendor name (what the governor enforces), for metrics. */
+  capacity: Record<string, CapacityDescriptor>;
 }
 
-type ModuleOptions = { onCall?: VendorCallListener };
+type ModuleOptions = {
+  onCall?: VendorCallListener;
+  /**
+   * The process's capacity governor (core/capacity.ts; Redis-backed with REDIS_URL): every
+   * vendor client takes its account's gate from it. Default: an in-memory one per module.
+   */
+  governor?: CapacityGovernor;
+};
 
 function required<T>(value: T | undefined, what: string): T {
   if (!value) throw new ConfigError(`${what} is chosen but not configured`);
@@ -87,7 +99,7 @@ export function createCrmModule(settings: VendorSettings, options: ModuleOptions
   switch (settings.choice.crm) {
     case 'salesforce': {
       const salesforce = createSalesforceModule(required(settings.salesforce, 'Salesforce'), options);
-      return { vendor: 'salesforce', port: salesforce.port, changeFeeds: [salesforce.changeFeed], limits: salesforce.limits, retry: salesforceRetry, webhooks: {} };
+      return { vendor: 'salesforce', port: salesforce.port, changeFeeds: [salesforce.changeFeed], limits: salesforce.limits, capacity: salesforce.capacity, retry: salesforceRetry, webhooks: {} };
     }
     default:
       throw new ConfigError(`CONCORD_CRM=${settings.choice.crm} has no vendor module in this build`);
@@ -99,11 +111,11 @@ export function createBillingModule(settings: VendorSettings, options: ModuleOpt
   switch (settings.choice.billing) {
     case 'stripe': {
       const stripe = createStripeModule(required(settings.stripe, 'Stripe'), options);
-      return { vendor: 'stripe', port: stripe.port, changeFeeds: [], limits: stripe.limits, retry: stripeRetry, webhooks: { stripe: stripe.webhookHandler } };
+      return { vendor: 'stripe', port: stripe.port, changeFeeds: [], limits: stripe.limits, capacity: stripe.capacity, retry: stripeRetry, webhooks: { stripe: stripe.webhookHandler } };
     }
     case 'chargebee': {
       const chargebee = createChargebeeModule(required(settings.chargebee, 'Chargebee'), options);
-      return { vendor: 'chargebee', port: chargebee.port, changeFeeds: [], limits: chargebee.limits, retry: chargebeeRetry, webhooks: { chargebee: chargebee.webhookHandler } };
+      return { vendor: 'chargebee', port: chargebee.port, changeFeeds: [], limits: chargebee.limits, capacity: chargebee.capacity, retry: chargebeeRetry, webhooks: { chargebee: chargebee.webhookHandler } };
     }
     default:
       throw new ConfigError(`CONCORD_BILLING=${settings.choice.billing} has no vendor module in this build`);
@@ -115,11 +127,11 @@ export function createErpModule(settings: VendorSettings, options: ModuleOptions
   switch (settings.choice.erp) {
     case 'netsuite': {
       const netsuite = createNetSuiteModule(required(settings.netsuite, 'NetSuite'), options);
-      return { vendor: 'netsuite', port: netsuite.port, changeFeeds: [netsuite.changeFeed], limits: netsuite.limits, retry: netsuiteRetry, webhooks: {} };
+      return { vendor: 'netsuite', port: netsuite.port, changeFeeds: [netsuite.changeFeed], limits: netsuite.limits, capacity: netsuite.capacity, retry: netsuiteRetry, webhooks: {} };
     }
     case 'businesscentral': {
       const bc = createBusinessCentralModule(required(settings.businesscentral, 'Business Central'), options);
-      return { vendor: 'businesscentral', port: bc.port, changeFeeds: [bc.changeFeed], limits: bc.limits, retry: businessCentralRetry, webhooks: {} };
+      return { vendor: 'businesscentral', port: bc.port, changeFeeds: [bc.changeFeed], limits: bc.limits, capacity: bc.capacity, retry: businessCentralRetry, webhooks: {} };
     }
     default:
       throw new ConfigError(`CONCORD_ERP=${settings.choice.erp} has no vendor module in this build`);
@@ -137,6 +149,7 @@ export function createVendorModules(settings: VendorSettings, options: ModuleOpt
     webhooks,
     limits: { [crm.vendor]: crm.limits, [billing.vendor]: billing.limits, [erp.vendor]: erp.limits },
     retryPolicies: { CRM: crm.retry, BILLING: billing.retry, ERP: erp.retry },
+    capacity: { [crm.vendor]: crm.capacity, [billing.vendor]: billing.capacity, [erp.vendor]: erp.capacity },
   };
 }
 
@@ -144,7 +157,7 @@ export function createVendorModules(settings: VendorSettings, options: ModuleOpt
 export function vendorLimits(settings: VendorSettings): Record<string, VendorLimitPolicy> {
   const limits: Record<string, VendorLimitPolicy> = {};
   if (settings.choice.crm === 'salesforce') limits.salesforce = salesforceLimits;
-  if (settings.choice.billing === 'stripe' && settings.stripe) limits.stripe = stripeLimits(settings.stripe.apiKey);
+  if (settings.choice.billing === 'stripe' && settings.stripe) limits.stripe = stripeLimits(settings.stripe.apiKey, settings.stripe.ratePerSecond);
   if (settings.choice.billing === 'chargebee' && settings.chargebee) limits.chargebee = chargebeeLimits(settings.chargebee.requestsPerMinute);
   if (settings.choice.erp === 'netsuite') limits.netsuite = netsuiteLimits(settings.netsuite?.concurrency ?? 5);
   if (settings.choice.erp === 'businesscentral') limits.businesscentral = businessCentralLimits;
@@ -190,7 +203,7 @@ export function vendorSettingsFromConfig(config: ConcordConfig, fallback: Vendor
   } else unavailable.push(`CONCORD_CRM=${choice.crm}`);
   if (choice.billing === 'stripe') {
     const stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;
-    if (stripe) settings.stripe = { ...stripe, searchLagSeconds: config.stripeSearchLagSeconds };
+    if (stripe) settings.stripe = { ...stripe, searchLagSeconds: config.stripeSearchLagSeconds, ratePerSecond: config.stripeRatePerSecond };
     if (!settings.stripe) missing.push(VENDOR_VARIABLES.stripe);
   } else if (choice.billing === 'chargebee') {
     settings.chargebee = config.chargebee ?? fallback.chargebee;

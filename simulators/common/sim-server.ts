@@ -77,6 +77,13 @@ export interface SimStats {
   maxInFlight: number;
   /** Vendor requests held now by the `hold` fault (not reset: it is the present, not a count since the reset). */
   held: number;
+  /**
+   * Highest number of vendor requests that were in flight at once counting the one arriving, even
+   * when the concurrency limit refused it: the concurrency clients asked for.
+   */
+  peakDemand: number;
+  /** Most vendor requests that arrived within any one second (a rolling 1000 ms window). */
+  busiestSecond: number;
 }
 
 export interface SimServerOptions {
@@ -194,12 +201,15 @@ export function createSimServer(options: SimServerOptions): {
   let faults: FaultConfig = { ...baseline };
   let dice: Random = createRandom(1);
   let inFlight = 0;
+  /** Arrival times (ms) of the vendor requests of the last second, oldest first. */
+  const arrivals: number[] = [];
   let stats: SimStats = freshStats();
   /** Requests waiting for the `hold` fault to be lifted. */
   let held: (() => void)[] = [];
 
   function freshStats(): SimStats {
-    return { requests: 0, byRoute: {}, faults: {}, concurrencyRejections: 0, maxInFlight: 0, held: 0 };
+    arrivals.length = 0;
+    return { requests: 0, byRoute: {}, faults: {}, concurrencyRejections: 0, maxInFlight: 0, peakDemand: 0, busiestSecond: 0, held: 0 };
   }
 
   function currentStats(): SimStats {
@@ -267,11 +277,15 @@ export function createSimServer(options: SimServerOptions): {
     }
   }
 
-  async function vendor(req: SimRequest, res: http.ServerResponse): Promise<void> {
+  async function vendor(req: SimRequest, res: http.ServerResponse, arrived: number): Promise<void> {
     const found = match(routes, req.method, req.path);
     stats.requests += 1;
     const statKey = found ? `${req.method} ${found.route.pattern}` : `${req.method} (unmatched)`;
     stats.byRoute[statKey] = (stats.byRoute[statKey] ?? 0) + 1;
+    arrivals.push(arrived);
+    while (arrivals.length > 0 && arrivals[0] <= arrived - 1000) arrivals.shift();
+    stats.busiestSecond = Math.max(stats.busiestSecond, arrivals.length);
+    stats.peakDemand = Math.max(stats.peakDemand, inFlight + 1);
 
     if (faults.concurrency !== null && inFlight >= faults.concurrency) {
       stats.concurrencyRejections += 1;
@@ -320,6 +334,8 @@ export function createSimServer(options: SimServerOptions): {
   }
 
   const server = http.createServer(async (incoming, res) => {
+    // When the request came in, before its body is read: the vendor counts a request on arrival.
+    const arrived = performance.now();
     try {
       const url = new URL(incoming.url ?? '/', 'http://sim');
       const req: SimRequest = {
@@ -332,7 +348,7 @@ export function createSimServer(options: SimServerOptions): {
         url: incoming.url ?? '/',
       };
       if (req.path.startsWith('/__sim/')) send(res, await control(req));
-      else await vendor(req, res);
+      else await vendor(req, res, arrived);
     } catch (error) {
       if (!res.headersSent) send(res, { status: 500, body: { error: `simulator ${options.name} failed: ${String(error)}` } });
       else res.end();

@@ -8,6 +8,7 @@
  * already (echo.ts).
  */
 import { randomUUID } from 'node:crypto';
+import { withCapacityPriority } from '../../core/capacity';
 import type { Coordination } from '../../core/events/coordination';
 import type { EventLog, NewBusinessEvent } from '../../core/events/event-log';
 import type { Logger } from '../../core/log';
@@ -54,7 +55,8 @@ export async function runPoller(options: PollerOptions): Promise<void> {
     try {
       if (await coordination.acquire(`poller:${feed.name}`, holder, leaseMs)) {
         const since = await coordination.getCheckpoint(`poller:${feed.name}`);
-        const { events, next } = await feed.poll(since);
+        // Background reads: behind saga steps and interactive reads in the vendor's shared budget.
+        const { events, next } = await withCapacityPriority('bulk', () => feed.poll(since));
         let appended = 0;
         for (const event of events) {
           const customerChange = event.type === 'CUSTOMER_CREATED' || event.type === 'CUSTOMER_UPDATED';

@@ -6,6 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { withCapacityPriority } from '../../core/capacity';
 import type { Page } from '../../core/canonical';
 import { ConcordError, type SystemName } from '../../core/errors';
 import type { Logger } from '../../core/log';
@@ -197,7 +198,8 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     input.run = started;
     input.logger.info({ attempt: current.attempts }, 'step started');
     try {
-      const result = await stepDefinition(step.name).run(input);
+      // Saga steps come first in every vendor's shared budget (core/capacity.ts).
+      const result = await withCapacityPriority('write', () => stepDefinition(step.name).run(input));
       await mutate(run.id, (r) => {
         const s = r.steps.find((x) => x.name === step.name)!;
         s.status = 'SUCCEEDED';
@@ -258,7 +260,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     const attempts = marked.steps.find((x) => x.name === step.name)!.compensationAttempts;
     input.run = marked;
     try {
-      await stepDefinition(step.name).compensate!(input);
+      await withCapacityPriority('write', () => stepDefinition(step.name).compensate!(input));
       await mutate(run.id, (r) => {
         const s = r.steps.find((x) => x.name === step.name)!;
         s.status = 'COMPENSATED';

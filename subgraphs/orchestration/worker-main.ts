@@ -11,6 +11,7 @@
  *
  *   REDIS_URL=redis://127.0.0.1:6379 CONCORD_WORKER_PORT=5500 npm run worker
  */
+import { capacityGovernorFromConfig } from '../../core/capacity-redis';
 import { ConfigError, loadConfig, type ConcordConfig } from '../../core/config';
 import { redisReadiness, runReadinessChecks, vendorReadiness } from '../../core/readiness';
 import { createEventInfrastructure } from '../../core/events';
@@ -62,7 +63,10 @@ async function main(): Promise<void> {
   const events = createEventInfrastructure(config, logger);
   const settings = vendorSettingsFromConfig(config, fallback);
   const ops = createOpsRuntime({ config, logger, vendorLimits: vendorLimits(settings) });
-  const vendors = createVendorModules(settings, { onCall: ops.onVendorCall });
+  // The vendor budgets are shared with the API replicas and the other workers on the same Redis.
+  const governor = capacityGovernorFromConfig(config);
+  const vendors = createVendorModules(settings, { onCall: ops.onVendorCall, governor });
+  ops.metrics.watch({ capacity: governor });
   const ports = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
   const runtime = await createOrchestrationRuntime({
     config: { ...config, orchestration: { ...config.orchestration, workers: true } },
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     await live.close();
     await runtime.close();
+    await governor.close();
     await events.close();
     await metricsServer?.close();
     await redis.close();

@@ -5,10 +5,12 @@
  * with scope `https://api.businesscentral.dynamics.com/.default`), keeps it until shortly before
  * it expires and fetches a new one once when BC answers 401 (a request refused at the door had no
  * effect, so sending it again is safe for writes too). Every request, the token's included, goes
- * through one gate (`gate` below: Concord's share of BC's 100 concurrent requests per user; the
- * shared Redis capacity governor plugs in there), times out, is traced and reported through
+ * through the environment's capacity gate (core/capacity.ts: Concord's share of BC's concurrent
+ * requests and its request rate, shared by every Concord process), times out, is traced and reported through
  * onCall. HTTP statuses are returned, not thrown; only transport failures throw.
  */
+import { createMemoryCapacityGovernor, type CapacityGate } from '../../core/capacity';
+import { ConcordError } from '../../core/errors';
 import { startVendorSpan } from '../../core/tracing';
 import type { VendorCallListener } from '../../core/vendor-call';
 
@@ -29,8 +31,10 @@ export interface BusinessCentralClientOptions {
   scope?: string;
   /** Abort a request after this many ms (its outcome is then unknown). Default 10000. */
   timeoutMs?: number;
-  /** Most requests in flight at once; later ones wait. Default 20 (BC allows 100 per user). */
+  /** Most requests in flight at once, when no `gate` is given (a gate of this process alone). Default 20 (BC allows 100 per user). */
   concurrency?: number;
+  /** The environment's gate from the process's capacity governor (vendors/businesscentral/index.ts). Default: one of this client's own. */
+  gate?: CapacityGate;
   onCall?: VendorCallListener;
 }
 
@@ -103,23 +107,6 @@ export class BusinessCentralAuthError extends Error {
 /** OData string literal: quotes doubled. */
 export const odataString = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
-/** At most `limit` tasks at once; the rest queue in arrival order. */
-function createGate(limit: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async function gate<T>(task: () => Promise<T>): Promise<T> {
-    if (active < limit) active += 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active -= 1;
-    }
-  };
-}
-
 export interface BusinessCentralClient {
   request(request: BusinessCentralRequest): Promise<BusinessCentralResponse>;
   /** Send up to 100 operations as one JSON $batch request; the answers in the operations' order. */
@@ -131,7 +118,7 @@ export interface BusinessCentralClient {
 export function createBusinessCentralClient(options: BusinessCentralClientOptions): BusinessCentralClient {
   const { timeoutMs = 10_000, concurrency = 20, onCall, scope = BUSINESS_CENTRAL_SCOPE } = options;
   const apiRoot = `${options.baseUrl.replace(/\/+$/, '')}/v2.0/${encodeURIComponent(options.tenant)}/${encodeURIComponent(options.environment)}/api/v2.0`;
-  const gate = createGate(concurrency);
+  const gate = options.gate ?? createMemoryCapacityGovernor().gate({ system: 'ERP', vendor: 'businesscentral', account: `${options.tenant}/${options.environment}`, concurrency });
   let token: { value: string; expiresAt: number } | null = null;
   let pending: Promise<string> | null = null;
 
@@ -143,7 +130,7 @@ export function createBusinessCentralClient(options: BusinessCentralClientOption
     const headers = { ...(init.headers as Record<string, string>), ...span.headers };
     try {
       // The slot is held until the body is read: BC counts a request until its answer is sent.
-      const { response, text } = await gate(async () => {
+      const { response, text } = await gate.run(async () => {
         const answer = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
         return { response: answer, text: await answer.text() };
       });
@@ -159,6 +146,8 @@ export function createBusinessCentralClient(options: BusinessCentralClientOption
       return { status, headers: response.headers, body };
     } catch (error) {
       failure = error;
+      // No room in the budget: the request was never sent (VENDOR_RATE_LIMITED from the governor).
+      if (error instanceof ConcordError) throw error;
       const name = (error as { name?: string }).name;
       if (name === 'TimeoutError' || name === 'AbortError') {
         throw new BusinessCentralTransportError('timeout', `Business Central ${operation} timed out after ${timeoutMs} ms`, { cause: error });

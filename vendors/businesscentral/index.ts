@@ -1,9 +1,10 @@
 /**
  * The Business Central module: everything Concord says to a Business Central environment goes
- * through here. One client per process (client.ts: the client-credentials token, the one gate,
+ * through here. One client per process (client.ts: the client-credentials token, the capacity gate,
  * timeouts, metrics), the ERP port adapter (adapter.ts, errors in errors.ts), the polling change
  * feed (changes.ts) and BC's per-user limit as metrics and the ops console read it.
  */
+import { createMemoryCapacityGovernor, type CapacityDescriptor, type CapacityGovernor } from '../../core/capacity';
 import type { VendorCallListener, VendorLimitPolicy } from '../../core/vendor-call';
 import type { ErpPort } from '../../subgraphs/erp/port';
 import type { ChangeFeed } from '../../subgraphs/events/poller';
@@ -34,14 +35,29 @@ export interface BusinessCentralModule {
   port: ErpPort;
   changeFeed: ChangeFeed;
   limits: VendorLimitPolicy;
+  capacity: CapacityDescriptor;
 }
 
 /** BC's documented per-user limit: 6,000 requests in any 5 minutes, i.e. 20 a second on average. */
 export const businessCentralLimits: VendorLimitPolicy = { system: 'ERP', kind: 'REQUESTS_PER_SECOND', max: 20 };
 
-export function createBusinessCentralModule(settings: BusinessCentralSettings, options: { onCall?: VendorCallListener } = {}): BusinessCentralModule {
+/**
+ * The environment's capacity: BC's operational limits are per user (the app registration), so
+ * every Concord process of the tenant and environment shares them: requests at once
+ * (CONCORD_ERP_CONCURRENCY) and 6,000 requests in any 5 minutes, kept as 20 a second.
+ */
+export const businessCentralCapacity = (settings: Pick<BusinessCentralSettings, 'tenant' | 'environment' | 'clientId' | 'concurrency'>): CapacityDescriptor => ({
+  system: 'ERP',
+  vendor: 'businesscentral',
+  account: `${settings.tenant}/${settings.environment}/${settings.clientId}`,
+  concurrency: settings.concurrency ?? 5,
+  perSecond: 20,
+});
+
+export function createBusinessCentralModule(settings: BusinessCentralSettings, options: { onCall?: VendorCallListener; governor?: CapacityGovernor } = {}): BusinessCentralModule {
   const { concurrency = 5 } = settings;
-  const client = createBusinessCentralClient({ ...settings, concurrency, onCall: options.onCall });
+  const governor = options.governor ?? createMemoryCapacityGovernor();
+  const client = createBusinessCentralClient({ ...settings, concurrency, gate: governor.gate(businessCentralCapacity(settings)), onCall: options.onCall });
   let known: string | null = settings.companyId ? `companies(${settings.companyId})` : null;
   const companyPath = async () => {
     if (known) return known;
@@ -55,5 +71,6 @@ export function createBusinessCentralModule(settings: BusinessCentralSettings, o
     port: createBusinessCentralAdapter({ ...settings, client }),
     changeFeed: createBusinessCentralChangeFeed({ client, companyPath }),
     limits: businessCentralLimits,
+    capacity: businessCentralCapacity(settings),
   };
 }

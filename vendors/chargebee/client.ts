@@ -12,6 +12,7 @@
 import Chargebee from 'chargebee';
 import { startVendorSpan } from '../../core/tracing';
 import type { VendorCallListener } from '../../core/vendor-call';
+import type { CapacityGate } from '../../core/capacity';
 
 /** What a real deployment configures for its Chargebee site. */
 export interface ChargebeeSettings {
@@ -26,6 +27,8 @@ export interface ChargebeeSettings {
 }
 
 export interface ChargebeeClientOptions extends ChargebeeSettings {
+  /** The site's gate from the process's capacity governor (vendors/chargebee/index.ts); every HTTP attempt passes it. Default none. */
+  gate?: CapacityGate;
   /** Timeout of one HTTP request, in ms. Default 10000. */
   timeoutMs?: number;
   onCall?: VendorCallListener;
@@ -46,7 +49,7 @@ export function operationName(method: string, path: string): string {
 export type ChargebeeClient = InstanceType<typeof Chargebee>;
 
 export function createChargebeeClient(options: ChargebeeClientOptions): ChargebeeClient {
-  const { site, apiKey, baseUrl, timeoutMs = 10_000, onCall } = options;
+  const { site, apiKey, baseUrl, timeoutMs = 10_000, onCall, gate } = options;
   const target = baseUrl
     ? (() => {
         const url = new URL(baseUrl);
@@ -70,7 +73,8 @@ export function createChargebeeClient(options: ChargebeeClientOptions): Chargebe
         }
       };
       try {
-        const response = await fetch(new Request(request, { headers, signal: AbortSignal.timeout(timeout) }));
+        const send = () => fetch(new Request(request, { headers, signal: AbortSignal.timeout(timeout) }));
+        const response = await (gate ? gate.run(send) : send());
         span.end(response.status);
         report(response.status);
         return response;

@@ -5,6 +5,8 @@
  * normalisation, the customer link read on the same client) and the site's per-minute limit as
  * metrics and the ops console read it.
  */
+import { createHash } from 'node:crypto';
+import { createMemoryCapacityGovernor, type CapacityDescriptor, type CapacityGovernor } from '../../core/capacity';
 import type { EventLog } from '../../core/events/event-log';
 import type { Logger } from '../../core/log';
 import type { WebhookHandler } from '../../core/webhooks';
@@ -23,19 +25,35 @@ export type { ChargebeeSettings } from './client';
  */
 export const chargebeeLimits = (requestsPerMinute = 150): VendorLimitPolicy => ({ system: 'BILLING', kind: 'REQUESTS_PER_SECOND', max: Math.max(1, Math.floor(requestsPerMinute / 60)) });
 
+/**
+ * The site's capacity as the governor keeps it: Chargebee counts requests a minute per site, so
+ * the window is a minute (plus a second's guard for transit), shared by every process using the
+ * same site and key (named by a hash of both: the key is a secret and never a Redis key).
+ */
+export const chargebeeCapacity = (settings: Pick<ChargebeeSettings, 'site' | 'apiKey' | 'requestsPerMinute'>): CapacityDescriptor => ({
+  system: 'BILLING',
+  vendor: 'chargebee',
+  account: createHash('sha256').update(`${settings.site}:${settings.apiKey}`).digest('hex').slice(0, 16),
+  perSecond: settings.requestsPerMinute ?? 150,
+  rateWindowMs: 61_000,
+});
+
 export interface ChargebeeModule {
   port: BillingPort;
   limits: VendorLimitPolicy;
+  capacity: CapacityDescriptor;
   /** The `/webhooks/chargebee` handler for the endpoint's Basic-auth credentials (`user:password`). */
   webhookHandler(options: { secret: string; log: EventLog; logger: Logger }): WebhookHandler;
 }
 
-export function createChargebeeModule(settings: ChargebeeSettings, options: { onCall?: VendorCallListener } = {}): ChargebeeModule {
-  const client = createChargebeeClient({ ...settings, onCall: options.onCall });
+export function createChargebeeModule(settings: ChargebeeSettings, options: { onCall?: VendorCallListener; governor?: CapacityGovernor } = {}): ChargebeeModule {
+  const governor = options.governor ?? createMemoryCapacityGovernor();
+  const client = createChargebeeClient({ ...settings, gate: governor.gate(chargebeeCapacity(settings)), onCall: options.onCall });
   const customerLink = chargebeeCustomerLink({ client });
   return {
     port: createChargebeeAdapter({ client }),
     limits: chargebeeLimits(settings.requestsPerMinute),
+    capacity: chargebeeCapacity(settings),
     webhookHandler: ({ secret, log, logger }) => createChargebeeWebhookHandler({ credentials: secret, log, customerLink, logger }),
   };
 }

@@ -1,14 +1,16 @@
 /**
  * A small HTTP client for NetSuite REST web services (NetSuite has no official Node SDK). Every
  * request is signed with OAuth 1.0a Token-Based Authentication, HMAC-SHA256, realm = account id,
- * query parameters included in the signature base string as RFC 5849 requires. It also holds
- * Concord to the account's concurrency limit (a request over it is refused by NetSuite, and the
- * limit is shared with every other integration of the account), times requests out and reports
+ * query parameters included in the signature base string as RFC 5849 requires. Every request goes
+ * through the account's capacity gate (core/capacity.ts: the concurrency limit, which NetSuite
+ * enforces per account, shared by every Concord process and every other integration of the
+ * account, so a request over it would be refused), times requests out and reports
  * each call (and traces it: a span of the caller's trace, whose `traceparent` goes with it). It knows nothing of Concord's records or errors: HTTP statuses are returned, not
  * thrown; only transport failures throw (NetSuiteTransportError).
  */
 import crypto from 'node:crypto';
 import OAuth from 'oauth-1.0a';
+import { createMemoryCapacityGovernor, type CapacityGate } from '../../core/capacity';
 import { startVendorSpan } from '../../core/tracing';
 import type { VendorCallListener } from '../../core/vendor-call';
 
@@ -23,8 +25,10 @@ export interface NetSuiteClientOptions {
   tokenSecret: string;
   /** Abort a request after this many ms (the request's outcome is then unknown). Default 10000. */
   timeoutMs?: number;
-  /** Most requests in flight at once; later ones wait their turn. Default 5 (a developer account's limit). */
+  /** Most requests in flight at once, when no `gate` is given (a gate of this process alone). Default 5 (a developer account's limit). */
   concurrency?: number;
+  /** The account's gate from the process's capacity governor (vendors/netsuite/index.ts). Default: one of this client's own. */
+  gate?: CapacityGate;
   /** Told of every finished call, for metrics. */
   onCall?: VendorCallListener;
 }
@@ -86,23 +90,6 @@ export function createTbaSigner(credentials: Pick<NetSuiteClientOptions, 'accoun
   return (method: string, url: string): string => oauth.toHeader(oauth.authorize({ method, url }, token)).Authorization;
 }
 
-/** At most `limit` tasks at once; the rest queue in arrival order. */
-function createGate(limit: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async function run<T>(task: () => Promise<T>): Promise<T> {
-    if (active < limit) active += 1;
-    else await new Promise<void>((resolve) => waiting.push(resolve)); // the slot is handed over, not re-counted
-    try {
-      return await task();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active -= 1;
-    }
-  };
-}
-
 export interface NetSuiteClient {
   request(request: NetSuiteRequest): Promise<NetSuiteResponse>;
 }
@@ -110,7 +97,7 @@ export interface NetSuiteClient {
 export function createNetSuiteClient(options: NetSuiteClientOptions): NetSuiteClient {
   const { baseUrl, timeoutMs = 10_000, concurrency = 5, onCall } = options;
   const sign = createTbaSigner(options);
-  const gate = createGate(concurrency);
+  const gate = options.gate ?? createMemoryCapacityGovernor().gate({ system: 'ERP', vendor: 'netsuite', account: options.accountId, concurrency });
 
   async function send(request: NetSuiteRequest): Promise<NetSuiteResponse> {
     const url = buildUrl(baseUrl, request.path, request.query);
@@ -157,5 +144,5 @@ export function createNetSuiteClient(options: NetSuiteClientOptions): NetSuiteCl
     }
   }
 
-  return { request: (request) => gate(() => send(request)) };
+  return { request: (request) => gate.run(() => send(request)) };
 }

@@ -101,7 +101,7 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmP
     const context: CallContext = { operation };
     try {
       // Awaited inside run() so every HTTP call jsforce makes for it sees this context.
-      return await callContext.run(context, async () => await call());
+      return await client.gate.run(() => callContext.run(context, async () => await call()));
     } catch (error) {
       throw errorFromSalesforce(error, { operation, write, status: context.status });
     }

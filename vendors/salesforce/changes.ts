@@ -56,7 +56,7 @@ export function createSalesforceChangeFeed(options: SalesforceChangesOptions): C
       const soql =
         'SELECT Id, Name, CreatedDate, SystemModstamp, Concord_Status__c, ParentId FROM Account ' +
         `WHERE SystemModstamp >= ${from} ORDER BY SystemModstamp ASC, Id ASC LIMIT ${batchSize}`;
-      const result = await callContext.run({ operation: 'changes.Account' }, async () => await client.conn.query<AccountRow>(soql));
+      const result = await client.gate.run(() => callContext.run({ operation: 'changes.Account' }, async () => await client.conn.query<AccountRow>(soql)));
       let next = since;
       const events: NewBusinessEvent[] = result.records.map((row) => {
         const stamp = isoOf(row.SystemModstamp);

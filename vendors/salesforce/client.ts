@@ -2,9 +2,11 @@
  * The one Salesforce client of a process: a jsforce Connection whose HTTP layer is observed
  * (transport.ts: timeouts, spans, metrics, jsforce's own retries off) and which remembers the org's
  * API usage from Sforce-Limit-Info. The CRM adapter and the change feed share it, so every call to
- * the org is counted in one place and read against one budget.
+ * the org is counted in one place and read against one budget: its capacity gate (core/capacity.ts),
+ * which every Concord process of the org shares and which each Sforce-Limit-Info answer updates.
  */
 import { Connection } from 'jsforce';
+import { createMemoryCapacityGovernor, type CapacityGate } from '../../core/capacity';
 import type { VendorCallListener } from '../../core/vendor-call';
 import { ObservedTransport } from './transport';
 
@@ -23,24 +25,32 @@ export interface SalesforceClientOptions extends SalesforceSettings {
   requestTimeoutMs?: number;
   /** Told of every HTTP call made to Salesforce (operation, status, duration, API usage). */
   onCall?: VendorCallListener;
+  /** The org's gate from the process's capacity governor (vendors/salesforce/index.ts). Default: one of this client's own. */
+  gate?: CapacityGate;
 }
 
 export interface SalesforceClient {
   readonly conn: Connection;
   /** API usage as Salesforce last reported it (Sforce-Limit-Info); undefined before the first answer. */
   usage(): { used: number; max: number } | undefined;
+  /** The org's capacity gate: every adapter and change-feed call runs through it. */
+  readonly gate: CapacityGate;
 }
 
 export function createSalesforceClient(options: SalesforceClientOptions): SalesforceClient {
   const { instanceUrl, accessToken, apiVersion = '62.0', requestTimeoutMs = 10_000, onCall } = options;
   let usage: { used: number; max: number } | undefined;
+  const gate = options.gate ?? createMemoryCapacityGovernor().gate({ system: 'CRM', vendor: 'salesforce', account: new URL(instanceUrl).host, daily: {} });
   const conn = new Connection({ instanceUrl, accessToken, version: apiVersion });
   conn._transport = new ObservedTransport({
     timeoutMs: requestTimeoutMs,
     onCall: (call) => {
-      if (call.limit) usage = call.limit;
+      if (call.limit) {
+        usage = call.limit;
+        gate.report(call.limit);
+      }
       onCall?.({ system: 'CRM', vendor: 'salesforce', ...call });
     },
   });
-  return { conn, usage: () => usage };
+  return { conn, usage: () => usage, gate };
 }

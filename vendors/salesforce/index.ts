@@ -4,6 +4,7 @@
  * (adapter.ts, errors mapped in errors.ts), the change feed the poller runs (changes.ts), and the
  * org's limit as metrics and the ops console read it.
  */
+import { createMemoryCapacityGovernor, type CapacityDescriptor, type CapacityGovernor } from '../../core/capacity';
 import type { VendorCallListener, VendorLimitPolicy } from '../../core/vendor-call';
 import type { CrmPort } from '../../subgraphs/crm/port';
 import type { ChangeFeed } from '../../subgraphs/events/poller';
@@ -20,13 +21,29 @@ export interface SalesforceModule {
   port: CrmPort;
   changeFeed: ChangeFeed;
   limits: VendorLimitPolicy;
+  capacity: CapacityDescriptor;
 }
 
-export function createSalesforceModule(settings: SalesforceSettings, options: { onCall?: VendorCallListener } = {}): SalesforceModule {
-  const client = createSalesforceClient({ ...settings, onCall: options.onCall });
+/**
+ * The org's capacity: its rolling 24-hour API request allocation, which Salesforce reports on every
+ * answer (Sforce-Limit-Info: api-usage=used/max; REST API Developer Guide, "Limits"). Bulk work
+ * (reconciliation, change polling) is refused from 90% of it and interactive reads from 97%, so
+ * what is left goes to saga steps; only Salesforce itself refuses those (REQUEST_LIMIT_EXCEEDED).
+ */
+export const salesforceCapacity = (settings: Pick<SalesforceSettings, 'instanceUrl'>): CapacityDescriptor => ({
+  system: 'CRM',
+  vendor: 'salesforce',
+  account: new URL(settings.instanceUrl).host,
+  daily: { bulk: 0.9, interactive: 0.97 },
+});
+
+export function createSalesforceModule(settings: SalesforceSettings, options: { onCall?: VendorCallListener; governor?: CapacityGovernor } = {}): SalesforceModule {
+  const governor = options.governor ?? createMemoryCapacityGovernor();
+  const client = createSalesforceClient({ ...settings, gate: governor.gate(salesforceCapacity(settings)), onCall: options.onCall });
   return {
     port: createSalesforceAdapter({ ...settings, client }),
     changeFeed: createSalesforceChangeFeed({ client }),
     limits: salesforceLimits,
+    capacity: salesforceCapacity(settings),
   };
 }

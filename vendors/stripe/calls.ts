@@ -9,6 +9,7 @@
  * is also a span of the trace it is made in, and carries that trace's `traceparent`.
  */
 import Stripe from 'stripe';
+import type { CapacityGate } from '../../core/capacity';
 import { startVendorSpan } from '../../core/tracing';
 import type { VendorCallListener } from '../../core/vendor-call';
 
@@ -28,33 +29,42 @@ export function operationName(method: string, path: string): string {
 
 type HttpClient = ReturnType<typeof Stripe.createNodeHttpClient>;
 
-/** The SDK's Node HTTP client, reporting each request to `onCall` (and tracing it). */
-export function reportingHttpClient(onCall: VendorCallListener): HttpClient {
+/**
+ * The SDK's Node HTTP client, every attempt first let through the account's capacity gate (its
+ * rate, shared by every Concord process), then reported to `onCall` (and traced).
+ */
+export function reportingHttpClient(onCall: VendorCallListener | undefined, gate?: CapacityGate): HttpClient {
   const inner = Stripe.createNodeHttpClient();
   const report = (method: string, path: string, status: number, started: number) => {
+    if (!onCall) return;
     try {
       onCall({ system: 'BILLING', vendor: 'stripe', operation: operationName(method, path), status, durationMs: Date.now() - started });
     } catch {
       // A failing listener must never fail the vendor call it observes.
     }
   };
+  type Args = Parameters<HttpClient['makeRequest']>;
+  const send = (args: Args): ReturnType<HttpClient['makeRequest']> => {
+    const [host, port, path, method, headers, ...rest] = args;
+    const started = Date.now();
+    const span = startVendorSpan({ system: 'BILLING', vendor: 'stripe', operation: operationName(method, path), method, url: `http://${host}:${port}${path}` });
+    return inner.makeRequest(host, port, path, method, { ...headers, ...span.headers }, ...rest).then(
+      (response) => {
+        span.end(response.getStatusCode());
+        report(method, path, response.getStatusCode(), started);
+        return response;
+      },
+      (error: unknown) => {
+        span.end(0, error);
+        report(method, path, 0, started);
+        throw error;
+      },
+    );
+  };
   return Object.assign(Object.create(inner) as HttpClient, {
-    makeRequest(...args: Parameters<HttpClient['makeRequest']>) {
-      const [host, port, path, method, headers, ...rest] = args;
-      const started = Date.now();
-      const span = startVendorSpan({ system: 'BILLING', vendor: 'stripe', operation: operationName(method, path), method, url: `http://${host}:${port}${path}` });
-      return inner.makeRequest(host, port, path, method, { ...headers, ...span.headers }, ...rest).then(
-        (response) => {
-          span.end(response.getStatusCode());
-          report(method, path, response.getStatusCode(), started);
-          return response;
-        },
-        (error: unknown) => {
-          span.end(0, error);
-          report(method, path, 0, started);
-          throw error;
-        },
-      );
+    makeRequest(...args: Args) {
+      // A refusal of the gate reaches the SDK as a failed request (errors.ts finds it again).
+      return gate ? gate.run(() => send(args)) : send(args);
     },
   });
 }

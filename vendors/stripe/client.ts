@@ -4,6 +4,7 @@
  * and the webhook path's customer lookup share it.
  */
 import Stripe from 'stripe';
+import type { CapacityGate } from '../../core/capacity';
 import type { VendorCallListener } from '../../core/vendor-call';
 import { reportingHttpClient } from './calls';
 
@@ -17,6 +18,8 @@ export interface StripeSettings {
   taxRateId?: string | null;
   /** How far Stripe's search may trail writes, in s (CONCORD_STRIPE_SEARCH_LAG_S): newer objects are listed too. Default 300. */
   searchLagSeconds?: number;
+  /** Requests a second across all processes (CONCORD_STRIPE_RATE_PER_SECOND). Default Stripe's documented limit: 100 live, 25 test mode. */
+  ratePerSecond?: number | null;
 }
 
 export interface StripeClientOptions extends StripeSettings {
@@ -29,10 +32,12 @@ export interface StripeClientOptions extends StripeSettings {
   maxNetworkRetries?: number;
   /** Told of every HTTP attempt to Stripe: operation, status (0 = no answer) and duration. */
   onCall?: VendorCallListener;
+  /** The account's capacity gate (its request rate, shared by every Concord process); every HTTP attempt passes it. Default none. */
+  gate?: CapacityGate;
 }
 
 export function createStripeClient(options: StripeClientOptions): Stripe {
-  const { apiKey, baseUrl = 'https://api.stripe.com', timeoutMs = 10_000, maxNetworkRetries = 0, onCall } = options;
+  const { apiKey, baseUrl = 'https://api.stripe.com', timeoutMs = 10_000, maxNetworkRetries = 0, onCall, gate } = options;
   const url = new URL(baseUrl);
   const protocol = url.protocol === 'http:' ? 'http' : 'https';
   return new Stripe(apiKey, {
@@ -43,6 +48,6 @@ export function createStripeClient(options: StripeClientOptions): Stripe {
     timeout: timeoutMs,
     telemetry: false,
     appInfo: { name: 'concord' },
-    ...(onCall ? { httpClient: reportingHttpClient(onCall) } : {}),
+    ...(onCall || gate ? { httpClient: reportingHttpClient(onCall, gate) } : {}),
   });
 }

@@ -36,6 +36,10 @@ function retryAfterSeconds(error: Stripe.errors.StripeError): number | undefined
 /** Turn whatever a Stripe SDK call threw into a ConcordError with system BILLING. */
 export function errorFromStripe(error: unknown, context: StripeCallContext): ConcordError {
   if (error instanceof ConcordError) return error;
+  // The capacity gate (calls.ts) refused before anything was sent: the SDK hands its refusal back as
+  // a StripeConnectionError whose `detail` is the ConcordError; its outcome is certain (nothing sent).
+  const detail = (error as { detail?: unknown } | null)?.detail;
+  if (detail instanceof ConcordError) return detail;
   const { operation, write } = context;
   const system = 'BILLING' as const;
 

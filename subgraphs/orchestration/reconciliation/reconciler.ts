@@ -9,6 +9,7 @@
  * (the next run writes a new one).
  */
 import { randomUUID } from 'node:crypto';
+import { withCapacityPriority } from '../../../core/capacity';
 import type { SystemName } from '../../../core/canonical';
 import { ConcordError } from '../../../core/errors';
 import type { EventLog } from '../../../core/events/event-log';
@@ -80,7 +81,8 @@ export function createReconciler(options: ReconcilerOptions): Reconciler {
     const renew = setInterval(() => void kv.expireIfEquals(RECONCILIATION_LOCK, report.id, lockTtlMs).catch(() => undefined), Math.ceil(lockTtlMs / 3));
     const started = performance.now();
     try {
-      const snapshot = await readSnapshot(ports, pace);
+      // Bulk reads: last in every vendor's shared budget, refused first when Salesforce's allocation runs low.
+      const snapshot = await withCapacityPriority('bulk', () => readSnapshot(ports, pace));
       const today = now().toISOString().slice(0, 10);
       const { findings: found, counts } = compareSystems(snapshot, { today, now: now().getTime() });
       const busy = inFlight ? await Promise.all(found.map((f) => inFlight(f).catch(() => false))) : [];
