@@ -19,17 +19,15 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
-const KEEP = `
+const PERMANENT = `
 --[[
-  Keep a run record for good and return it: step 4 of a create, and every replay that hands the
-  run to a caller (a run the API has answered with must never expire, whoever finished its create).
+  Step 4 of a create: keep the record for good, if it has not expired meanwhile.
   Input:  KEYS[1] run hash {P:run:<id>}
-  Output: the run's json | nil (gone: a provisional record that expired, the create lost its claims)
+  Output: 1 permanent | 0 gone (expired: the create lost its claims)
 ]]
-local json = redis.call('HGET', KEYS[1], 'json')
-if not json then return nil end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('PERSIST', KEYS[1])
-return json
+return 1
 `;
 
 const POINT = `
@@ -180,7 +178,7 @@ export interface Script {
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 export const SCRIPTS = {
   record: script(RECORD),
-  keep: script(KEEP),
+  permanent: script(PERMANENT),
   point: script(POINT),
   save: script(SAVE),
   index: script(INDEX),

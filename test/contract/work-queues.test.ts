@@ -1,15 +1,17 @@
 /**
- * One WorkQueues contract, every implementation: memory (embedded mode) and BullMQ on the test Redis
- * (TEST_REDIS_URL, test/helpers/redis.ts), each instance under its own key prefix, removed after each test. The BullMQ block at the end adds what
+ * One WorkQueues contract, every implementation: memory (embedded mode) and BullMQ on the real Redis
+ * at 127.0.0.1:6379, each instance under its own key prefix. The BullMQ block at the end adds what
  * only a shared Redis can show: lane limits across processes and recovery of a crashed worker's job.
  */
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { SystemName } from '../../core/canonical';
 import { createLogger } from '../../core/log';
 import type { LaneSettings, RunJob, WorkQueues } from '../../subgraphs/orchestration/queue';
 import { createBullMqWorkQueues, type BullMqWorkQueues } from '../../subgraphs/orchestration/queue-bullmq';
 import { createMemoryWorkQueues } from '../../subgraphs/orchestration/queue-memory';
-import { REDIS_URL, removeKeys } from '../helpers/redis';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const silent = createLogger({ level: 'silent' });
 
 type Lanes = Partial<Record<SystemName, LaneSettings>>;
@@ -22,22 +24,13 @@ interface Implementation {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Poll until `check` holds; fails the test after `timeoutMs` (generous: a busy machine is slow, not wrong). */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+/** Poll until `check` holds; fails the test after `timeoutMs`. */
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
+  while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await sleep(10);
   }
-}
-
-/**
- * The signal that every job ever queued has been handled: nothing waiting, active or delayed on
- * any lane. A duplicate that was (wrongly) queued would be handled before this holds, so a
- * "handled once" assertion made after it can fail, however slow the machine.
- */
-async function drained(queues: WorkQueues): Promise<void> {
-  await until(async () => Object.values(await queues.backlog()).every((l) => l.waiting + l.active + l.delayed === 0));
 }
 
 const opened: WorkQueues[] = [];
@@ -65,7 +58,15 @@ const implementations: Implementation[] = [
 
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((queues) => queues.close()));
-  for (const prefix of prefixes.splice(0)) await removeKeys(prefix);
+});
+
+afterAll(async () => {
+  const redis = new Redis(REDIS_URL);
+  for (const prefix of prefixes) {
+    const keys = await redis.keys(`{${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+  }
+  await redis.quit();
 });
 
 /** A handler that records what it saw, per "runId/reason". */
@@ -99,7 +100,7 @@ describe.each(implementations)('WorkQueues contract: $name', (implementation) =>
     }));
     await Promise.all(jobs.map(({ lane, job }) => queues.enqueue(lane, job)));
     await until(() => seen.total >= 30);
-    await drained(queues); // a duplicate would have been handled by now
+    await sleep(100); // a duplicate would show up now
     expect(seen.total).toBe(30);
     for (const { lane, job } of jobs) {
       expect(seen.handled.get(`${job.runId}/start`)).toBe(1);
@@ -117,7 +118,7 @@ describe.each(implementations)('WorkQueues contract: $name', (implementation) =>
     await queues.enqueue('ERP', { ...job, reason: 'erpCustomer#2' });
     await queues.startWorkers(seen.handler);
     await until(() => seen.total >= 2);
-    await drained(queues);
+    await sleep(100);
     expect(Object.fromEntries(seen.handled)).toEqual({
       [`${job.runId}/erpCustomer#1`]: 1,
       [`${job.runId}/erpCustomer#2`]: 1,
@@ -138,7 +139,7 @@ describe.each(implementations)('WorkQueues contract: $name', (implementation) =>
     await queues.enqueue('CRM', job);
     release();
     await until(() => seen.total >= 2);
-    await drained(queues);
+    await sleep(100);
     expect(seen.handled.get(`${job.runId}/wake`)).toBe(2);
   });
 
@@ -150,7 +151,7 @@ describe.each(implementations)('WorkQueues contract: $name', (implementation) =>
     await queues.enqueue('BILLING', { runId: 'r', reason: 'later' }, 300);
     await queues.enqueue('BILLING', { runId: 'r', reason: 'now' });
     await until(() => handledAt.size === 2);
-    // A lower bound only: a busy machine makes the wait longer, never shorter (no upper bound here).
+    expect(handledAt.get('now')! - start).toBeLessThan(300);
     // Redis and the local clock may disagree by a millisecond or two
     expect(handledAt.get('later')! - start).toBeGreaterThanOrEqual(295);
   });
@@ -213,19 +214,12 @@ describe.each(implementations)('WorkQueues contract: $name', (implementation) =>
     const queues = implementation.open();
     const seen = recorder();
     await queues.startWorkers(seen.handler);
-    // A second, open instance gets the same jobs a little later: once it has handled them, the
-    // closed one had its chance to (wrongly) handle its own.
-    const control = implementation.open();
-    const controlSeen = recorder();
-    await control.startWorkers(controlSeen.handler);
     await queues.enqueue('CRM', { runId: 'r', reason: 'due-after-close' }, 150);
     await queues.enqueue('ERP', { runId: 'r', reason: 'now' });
     await until(() => seen.total >= 1);
     await queues.close();
     await queues.enqueue('ERP', { runId: 'r', reason: 'after-close' });
-    await control.enqueue('CRM', { runId: 'r', reason: 'due-after-close' }, 300);
-    await control.enqueue('ERP', { runId: 'r', reason: 'after-close' });
-    await until(() => controlSeen.total >= 2);
+    await sleep(300);
     expect([...seen.handled.keys()]).toEqual(['r/now']);
   });
 });
@@ -284,8 +278,10 @@ describe('WorkQueues on BullMQ, across processes', () => {
 
     const survivor = bullMq({ prefix, ...timing });
     const seen = recorder();
+    const start = Date.now();
     await survivor.startWorkers(seen.handler);
-    await until(() => seen.total >= 1);
+    await until(() => seen.total >= 1, 8000);
     expect(seen.handled.get(`${job.runId}/${job.reason}`)).toBe(1);
+    expect(Date.now() - start).toBeLessThan(5000);
   });
 });
