@@ -22,24 +22,35 @@ export interface FileWatchOptions {
   debounceMs?: number;
   /** Stat poll interval in ms, as a fallback to directory events; 0 = no polling. Default 2000. */
   pollIntervalMs?: number;
+  /**
+   * Where the debounce timer comes from: `fn` runs once `ms` have passed; the returned function
+   * cancels it. Tests pass a clock of their own, so "quiet for debounceMs" does not depend on how
+   * fast the machine runs. Default: setTimeout / clearTimeout.
+   */
+  setTimer?: (fn: () => void, ms: number) => () => void;
 }
+
+const realTimer = (fn: () => void, ms: number) => {
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+};
 
 export interface FileWatch {
   close(): void;
 }
 
 export function watchFileForChanges(file: string, options: FileWatchOptions): FileWatch {
-  const { onChange, onError = () => undefined, debounceMs = 200, pollIntervalMs = 2000 } = options;
+  const { onChange, onError = () => undefined, debounceMs = 200, pollIntervalMs = 2000, setTimer = realTimer } = options;
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
   const base = path.basename(absolute);
-  let timer: NodeJS.Timeout | null = null;
+  let cancel: (() => void) | null = null;
   let running = false;
   let again = false;
   let closed = false;
 
   const fire = async () => {
-    timer = null;
+    cancel = null;
     if (closed) return;
     if (running) {
       again = true;
@@ -60,8 +71,8 @@ export function watchFileForChanges(file: string, options: FileWatchOptions): Fi
   };
   const hint = () => {
     if (closed) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => void fire(), debounceMs);
+    cancel?.();
+    cancel = setTimer(() => void fire(), debounceMs);
   };
 
   let watcher: FSWatcher | null = null;
@@ -82,7 +93,7 @@ export function watchFileForChanges(file: string, options: FileWatchOptions): Fi
   return {
     close() {
       closed = true;
-      if (timer) clearTimeout(timer);
+      cancel?.();
       watcher?.close();
       if (pollIntervalMs > 0) unwatchFile(absolute, onStat);
     },

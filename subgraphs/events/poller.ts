@@ -33,11 +33,19 @@ export interface PollerOptions {
   /** Time between polls, in ms. */
   intervalMs: number;
   signal: AbortSignal;
+  /**
+   * Told at the end of each round what it did: 'polled' (this replica held the lease and the mark
+   * moved on), 'idle' (another replica holds the lease) or 'failed' (logged; the same mark is tried
+   * next round). A signal for tests and metrics that a round has happened. Default: none.
+   */
+  onRound?: (outcome: PollRound) => void;
 }
+
+export type PollRound = 'polled' | 'idle' | 'failed';
 
 /** Poll until `signal` aborts. Failures are logged and the same mark is tried next round. */
 export async function runPoller(options: PollerOptions): Promise<void> {
-  const { feed, log, coordination, logger, intervalMs, signal } = options;
+  const { feed, log, coordination, logger, intervalMs, signal, onRound } = options;
   const holder = randomUUID();
   const leaseMs = Math.max(3 * intervalMs, 10_000);
   const wait = () =>
@@ -52,6 +60,7 @@ export async function runPoller(options: PollerOptions): Promise<void> {
     });
 
   while (!signal.aborted) {
+    let outcome: PollRound = 'idle';
     try {
       if (await coordination.acquire(`poller:${feed.name}`, holder, leaseMs)) {
         const since = await coordination.getCheckpoint(`poller:${feed.name}`);
@@ -66,10 +75,13 @@ export async function runPoller(options: PollerOptions): Promise<void> {
         }
         await coordination.setCheckpoint(`poller:${feed.name}`, next);
         if (appended) logger.info({ feed: feed.name, since, next, changes: events.length, appended }, 'vendor changes polled');
+        outcome = 'polled';
       }
     } catch (error) {
+      outcome = 'failed';
       logger.warn({ err: error, feed: feed.name }, 'change polling failed; trying again next round');
     }
+    onRound?.(outcome);
     await wait();
   }
   await coordination.release(`poller:${feed.name}`, holder).catch(() => undefined);

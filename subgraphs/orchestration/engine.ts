@@ -421,18 +421,22 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
       }
       return existing;
     };
+    /**
+     * A start whose answer was lost (a Redis outage, a timeout) may have stored its run but not its
+     * first job: a replay hands a pending run to its lane again (a job only says "look at run X":
+     * harmless twice). The store has kept the run for good before handing it over.
+     */
+    const rollForward = async (existing: Run): Promise<Run> => {
+      replay(existing);
+      if (existing.status === 'PENDING') {
+        const next = existing.steps.find((s) => s.status !== 'SUCCEEDED');
+        if (next) await queues.enqueue(next.system, { runId: existing.id, reason: `replay-${randomUUID().slice(0, 8)}` });
+      }
+      return existing;
+    };
     const storedKey = ownedKey(input.owner, idempotencyKey);
     const known = await store.findByKey(storedKey);
-    if (known) {
-      replay(known);
-      // A start whose answer was lost to a Redis outage may have stored its run but not its first
-      // job: the replay hands it to its lane again (a job only says "look at run X": harmless twice).
-      if (known.status === 'PENDING') {
-        const next = known.steps.find((s) => s.status !== 'SUCCEEDED');
-        if (next) await queues.enqueue(next.system, { runId: known.id, reason: `replay-${randomUUID().slice(0, 8)}` });
-      }
-      return known;
-    }
+    if (known) return rollForward(known);
 
     const id = `run_${Date.now().toString(36)}${randomUUID().replace(/-/g, '').slice(0, 10)}`;
     const createdAt = iso();
@@ -480,7 +484,7 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     const created = await store.create(run);
     switch (created.outcome) {
       case 'existing-key':
-        return replay(created.run);
+        return rollForward(created.run);
       case 'existing-opportunity':
         throw new ConcordError('CONFLICT', `opportunity ${opportunityId} already has run ${created.run.id} (${created.run.status})`);
       case 'created':

@@ -248,7 +248,11 @@ export function findDuplicateGroups(parties: readonly Party[], options: GroupOpt
     const map = new Map<string, number[]>();
     items.forEach((item, i) => {
       const k = key(item);
-      if (k) map.set(k, [...(map.get(k) ?? []), i]);
+      if (!k) return;
+      // Appended in place: copying the bucket on every member made a large bucket quadratic.
+      const bucket = map.get(k);
+      if (bucket) bucket.push(i);
+      else map.set(k, [i]);
     });
     return map.values();
   };

@@ -19,15 +19,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
-const PERMANENT = `
+const KEEP = `
 --[[
-  Step 4 of a create: keep the record for good, if it has not expired meanwhile.
+  Keep a run record for good and return it: step 4 of a create, and every replay that hands the
+  run to a caller (a run the API has answered with must never expire, whoever finished its create).
   Input:  KEYS[1] run hash {P:run:<id>}
-  Output: 1 permanent | 0 gone (expired: the create lost its claims)
+  Output: the run's json | nil (gone: a provisional record that expired, the create lost its claims)
 ]]
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local json = redis.call('HGET', KEYS[1], 'json')
+if not json then return nil end
 redis.call('PERSIST', KEYS[1])
-return 1
+return json
 `;
 
 const POINT = `
@@ -178,7 +180,7 @@ export interface Script {
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
 export const SCRIPTS = {
   record: script(RECORD),
-  permanent: script(PERMANENT),
+  keep: script(KEEP),
   point: script(POINT),
   save: script(SAVE),
   index: script(INDEX),

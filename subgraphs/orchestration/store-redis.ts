@@ -19,11 +19,14 @@
  *   3. the idempotency-key pointer, compare-and-set the same way; a key held by another run undoes 2;
  *   4. the record made permanent (PERSIST), only if it has not expired meanwhile; then the index.
  * A crash leaves at most a provisional record that expires, and pointers to a run that no longer
- * exists, which every step treats as free. A start that stopped after step 3 is found by its key;
- * a replay hands the run to its lane and the first save makes the record permanent (no competitor
- * can hold the deal while the record exists, so rolling forward is as safe as step 4). The record's expiry is the arbiter between a creator
- * that stalled past it and a competitor that took the pointer over: the stalled creator's step 4
- * fails, so it undoes its pointers and answers SERVICE_UNAVAILABLE (retryable).
+ * exists, which every step treats as free. A start that stopped after step 2 or 3 is found by a
+ * replay (by its key, or by its deal with the same key); the replay makes the record permanent
+ * before it answers with the run (no competitor can hold the deal while the record exists, so
+ * rolling forward is as safe as step 4), so a run id the API has given out never expires. (Issue
+ * 15: a replay used to leave that to the run's first save; on a busy machine the worker came after
+ * the expiry and the accepted run read as null for good.) The record's expiry is the arbiter
+ * between a creator that stalled past it and a competitor that took the pointer over: the stalled
+ * creator's step 4 fails, so it undoes its pointers and answers SERVICE_UNAVAILABLE (retryable).
  *
  * The listing index follows the record: each save updates it after the record, guarded by the
  * run's version so that out-of-order updates never move it back. If a process stops between the
@@ -108,6 +111,22 @@ export function createRedisRunStore(options: RedisRunStoreOptions = {}): RunStor
 
   const parse = (json: string): Run => JSON.parse(json) as Run;
 
+  /** The run, kept for good (the KEEP script); null when its record is gone. */
+  async function keep(id: string): Promise<Run | null> {
+    const json = (await evalScript(SCRIPTS.keep, [keys.run(id)], [])) as string | null;
+    return json === null ? null : parse(json);
+  }
+
+  /**
+   * A run a create found in its way, about to be answered as a replay: kept for good first. If its
+   * provisional record expired meanwhile, its claims are free again, and the caller is told to retry.
+   */
+  async function replayed(holder: Run): Promise<Run> {
+    const kept = await keep(holder.id);
+    if (kept) return kept;
+    throw new ConcordError('SERVICE_UNAVAILABLE', `run ${holder.id} was abandoned while this start met it; retry with the same idempotency key`, { retryable: true });
+  }
+
   async function get(id: string): Promise<Run | null> {
     const json = await redis.hget(keys.run(id), 'json');
     return json === null ? null : parse(json);
@@ -130,6 +149,10 @@ export function createRedisRunStore(options: RedisRunStoreOptions = {}): RunStor
   async function claim(pointer: string, run: Run, holds: (holder: Run) => boolean): Promise<{ previous: string | null } | { holder: Run }> {
     for (let tries = 0; tries < 20; tries++) {
       const current = await redis.get(pointer);
+      // Already ours: a replay through the deal (step 2 of another create) pointed the key at this
+      // run while it was being created. Without this the create would find itself as the key's
+      // holder and discard its own record, after the replay had answered with its id.
+      if (current === run.id) return { previous: null };
       if (current !== null) {
         const holder = await get(current);
         if (holder && holds(holder)) return { holder };
@@ -165,7 +188,7 @@ export function createRedisRunStore(options: RedisRunStoreOptions = {}): RunStor
         // The same key for the same deal: the holder's run is the answer, as a replay. Its key
         // pointer is set if its start stopped before step 3, so the key finds it from now on.
         await point(keys.idem(run.idempotencyKey), null, opp.holder.id).catch(() => false);
-        return { outcome: 'existing-key', run: opp.holder };
+        return { outcome: 'existing-key', run: await replayed(opp.holder) };
       }
       const undoOpportunity = () => point(keys.opp(run.opportunityId), run.id, opp.previous).catch(() => false);
 
@@ -174,11 +197,11 @@ export function createRedisRunStore(options: RedisRunStoreOptions = {}): RunStor
       if ('holder' in key) {
         await undoOpportunity();
         await discard();
-        return { outcome: 'existing-key', run: key.holder };
+        return { outcome: 'existing-key', run: await replayed(key.holder) };
       }
 
       // 4. permanent, then listed
-      if ((await evalScript(SCRIPTS.permanent, [record], [])) !== 1) {
+      if ((await keep(run.id)) === null) {
         await point(keys.idem(run.idempotencyKey), run.id, null).catch(() => false);
         await undoOpportunity();
         throw new ConcordError('SERVICE_UNAVAILABLE', `starting run ${run.id} took longer than ${provisionalMs} ms and was abandoned; retry with the same idempotency key`, { retryable: true });
@@ -189,7 +212,11 @@ export function createRedisRunStore(options: RedisRunStoreOptions = {}): RunStor
 
     get,
 
-    findByKey: (idempotencyKey) => follow(keys.idem(idempotencyKey)),
+    // A replay: the run found is answered to a caller, so it is kept for good (see the header).
+    async findByKey(idempotencyKey) {
+      const id = await redis.get(keys.idem(idempotencyKey));
+      return id === null ? null : keep(id);
+    },
 
     async save(run) {
       const saved: Run = { ...structuredClone(run), version: run.version + 1 };

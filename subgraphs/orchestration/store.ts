@@ -15,11 +15,14 @@ export type CreateResult =
 export interface RunStore {
   /**
    * Atomically create the run unless its idempotency key is taken or its opportunity already has a
-   * live (not COMPENSATED) run.
+   * live (not COMPENSATED) run. An `existing-key` run is a replay, kept for good like findByKey's.
    */
   create(run: Run): Promise<CreateResult>;
   get(id: string): Promise<Run | null>;
-  /** The run started with this idempotency key. */
+  /**
+   * The run started with this idempotency key: a replay, whose answer names the run, so a store
+   * whose create can stop half-way keeps the run for good from here on (store-redis.ts).
+   */
   findByKey(idempotencyKey: string): Promise<Run | null>;
   /**
    * Save `run` if the stored copy still has `run.version`; returns the saved run (version + 1),

@@ -1,6 +1,6 @@
 /**
  * One RunStore contract, every implementation: the in-memory store (embedded mode) and the Redis
- * store, against the real Redis at 127.0.0.1:6379 under a unique key prefix per suite.
+ * store, against the test Redis (TEST_REDIS_URL, test/helpers/redis.ts) under a unique key prefix per suite.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -10,8 +10,7 @@ import { STEP_NAMES, emptyContext, newStep, type Run, type RunStatus } from '../
 import type { RunStore } from '../../subgraphs/orchestration/store';
 import { createMemoryRunStore } from '../../subgraphs/orchestration/store-memory';
 import { createRedisRunStore } from '../../subgraphs/orchestration/store-redis';
-
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+import { REDIS_URL, testPrefix } from '../helpers/redis';
 
 interface Implementation {
   name: string;
@@ -21,19 +20,17 @@ interface Implementation {
 
 /** Each Redis suite has its own prefix and its own client, and deletes its keys afterwards. */
 function redisImplementation(): Implementation {
-  const prefix = `concord-test:${randomUUID()}`;
+  const keys = testPrefix('run-store');
   let redis: Redis | null = null;
   return {
     name: 'redis',
     async open() {
       redis = new Redis(REDIS_URL);
-      return createRedisRunStore({ redis, prefix });
+      return createRedisRunStore({ redis, prefix: keys.prefix });
     },
     async cleanup() {
-      if (!redis) return;
-      const found = await redis.keys(`{${prefix}*`);
-      if (found.length) await redis.del(...found);
-      await redis.quit();
+      await redis?.quit();
+      await keys.cleanup();
     },
   };
 }
@@ -265,8 +262,15 @@ describe.each(implementations)('RunStore contract: $name', (implementation) => {
     expect(await store.lease(runId, 'worker-b', 5000)).toBe(false);
     await store.release(runId, 'worker-a');
     expect(await store.lease(runId, 'worker-b', 80)).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(await store.lease(runId, 'worker-a', 5000)).toBe(true); // b's lease expired
+    expect(await store.lease(runId, 'worker-a', 5000)).toBe(false); // b holds it until it expires
+    // b's lease expires: polled with a generous deadline, not slept (a busy machine may take longer).
+    const deadline = Date.now() + 30_000;
+    let taken = false;
+    while (!taken && Date.now() < deadline) {
+      taken = await store.lease(runId, 'worker-a', 5000);
+      if (!taken) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(taken).toBe(true);
   });
 });
 
@@ -280,7 +284,8 @@ async function created(store: RunStore, run: Run): Promise<Run> {
  * them; what it leaves must block nothing. The keys are written here as the store writes them.
  */
 describe('RunStore on Redis, after a process stopped half-way', () => {
-  const prefix = `concord-test:${randomUUID()}`;
+  const keys = testPrefix('run-store-half-way');
+  const prefix = keys.prefix;
   let redis: Redis;
   let store: RunStore;
   beforeAll(() => {
@@ -289,9 +294,8 @@ describe('RunStore on Redis, after a process stopped half-way', () => {
   });
   afterAll(async () => {
     await store.close();
-    const found = await redis.keys(`{${prefix}*`);
-    if (found.length) await redis.del(...found);
     await redis.quit();
+    await keys.cleanup();
   });
 
   test('pointers to a run whose provisional record expired do not block a new start', async () => {
@@ -315,27 +319,71 @@ describe('RunStore on Redis, after a process stopped half-way', () => {
     const blocked = makeRun({ opportunityId: orphan.opportunityId });
     expect((await store.create(blocked)).outcome).toBe('existing-opportunity'); // the dead start's record still lives
     // Its expiry comes (brought forward, so the test does not wait a minute or race a short one).
-    await redis.pexpire(`{${prefix}:o2c:run:${orphan.id}}`, 1);
-    const deadline = Date.now() + 30_000;
-    while ((await redis.exists(`{${prefix}:o2c:run:${orphan.id}}`)) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await expireNow(`{${prefix}:o2c:run:${orphan.id}}`);
     expect(await store.create(blocked)).toEqual({ outcome: 'created', run: blocked });
   });
 
-  test('a start that stopped after claiming its key is found by the key and kept once worked on', async () => {
-    // What steps 1 to 3 leave: a provisional record, the deal's and the key's pointers.
-    const run = makeRun();
+  /** What steps 1 and 2 (and 3, with `key`) of a create leave: a provisional record and its pointers. */
+  async function halfCreated(run: Run, { key }: { key: boolean }): Promise<string> {
     const record = `{${prefix}:o2c:run:${run.id}}`;
     await redis.hset(record, 'json', JSON.stringify(run), 'status', run.status, 'version', run.version, 'created', Date.parse(run.createdAt));
     await redis.pexpire(record, 30_000);
     await redis.set(`{${prefix}:o2c:opp:${run.opportunityId}}`, run.id);
-    await redis.set(`{${prefix}:o2c:idem:${run.idempotencyKey}}`, run.id);
-    // The caller's retry replays it (the engine then hands it to its lane) ...
+    if (key) await redis.set(`{${prefix}:o2c:idem:${run.idempotencyKey}}`, run.id);
+    return record;
+  }
+
+  /** The record's expiry comes (brought forward: the test neither waits the provisional time nor races a short one). */
+  async function expireNow(record: string): Promise<void> {
+    await redis.pexpire(record, 1);
+    const deadline = Date.now() + 30_000;
+    while ((await redis.exists(record)) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  test('a start that stopped after claiming its key is kept for good by the replay that finds it (issue 15)', async () => {
+    const run = makeRun();
+    const record = await halfCreated(run, { key: true });
+    // The caller's retry replays it: from this answer on, the run id is the caller's ...
     expect(await store.findByKey(run.idempotencyKey)).toEqual(run);
-    expect((await store.create(makeRun({ idempotencyKey: run.idempotencyKey, opportunityId: run.opportunityId }))).run.id).toBe(run.id);
-    // ... and the first save keeps it for good, and lists it.
-    await moveTo(store, run, 'RUNNING');
+    // ... so it never expires, even if no worker saves it before the provisional time is up.
     expect(await redis.pttl(record)).toBe(-1);
+    expect(await store.get(run.id)).toEqual(run);
+    // A replay through create finds the same run; the first save lists it.
+    expect((await store.create(makeRun({ idempotencyKey: run.idempotencyKey, opportunityId: run.opportunityId }))).run.id).toBe(run.id);
+    await moveTo(store, run, 'RUNNING');
     expect((await store.list({ status: 'RUNNING' }, { first: 50 })).items.map((r) => r.id)).toContain(run.id);
+  });
+
+  test('a replay through the deal keeps the run it answers with (issue 15)', async () => {
+    // The first start stopped after step 2 (it holds the deal, not yet the key).
+    const run = makeRun();
+    const record = await halfCreated(run, { key: false });
+    const replay = await store.create(makeRun({ idempotencyKey: run.idempotencyKey, opportunityId: run.opportunityId }));
+    expect(replay).toEqual({ outcome: 'existing-key', run });
+    expect(await redis.pttl(record)).toBe(-1);
+    expect(await store.findByKey(run.idempotencyKey)).toEqual(run);
+  });
+
+  test('a replay after the provisional record expired finds nothing, and the retry starts afresh', async () => {
+    const run = makeRun();
+    const record = await halfCreated(run, { key: true });
+    await expireNow(record);
+    const retry = makeRun({ idempotencyKey: run.idempotencyKey, opportunityId: run.opportunityId });
+    expect(await store.findByKey(run.idempotencyKey)).toBeNull();
+    expect(await store.create(retry)).toEqual({ outcome: 'created', run: retry });
+    expect(await redis.pttl(`{${prefix}:o2c:run:${retry.id}}`)).toBe(-1);
+  });
+
+  test('a create whose key a replay through the deal pointed at it meanwhile keeps its own run (issue 15)', async () => {
+    // The interleaving: this create did steps 1 and 2; a replay of the same key met the deal's
+    // record and pointed the key at it (and answered the caller with its id); then this create's
+    // step 3 meets its own id under the key. Set up here as the key already pointing at the run.
+    const run = makeRun();
+    await redis.set(`{${prefix}:o2c:idem:${run.idempotencyKey}}`, run.id);
+    expect(await store.create(run)).toEqual({ outcome: 'created', run });
+    expect(await store.get(run.id)).toEqual(run);
+    expect(await redis.pttl(`{${prefix}:o2c:run:${run.id}}`)).toBe(-1);
+    expect(await store.forOpportunity(run.opportunityId)).toEqual(run);
   });
 
   test('a listing index left behind by a save is brought up to date by a filtered list', async () => {

@@ -1,13 +1,12 @@
 /**
  * One EventLog contract, both implementations: memory (embedded mode) and Redis Streams, against
- * the real Redis at 127.0.0.1:6379 under a unique key prefix per log.
+ * the test Redis (TEST_REDIS_URL, test/helpers/redis.ts) under a unique key prefix per log.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { EventCursorError, compareEventIds, type BusinessEvent, type EventLog, type NewBusinessEvent } from '../../core/events/event-log';
 import { createMemoryEventLog } from '../../core/events/memory-log';
 import { createRedisEventLog } from '../../core/events/redis-log';
-import { REDIS_URL } from '../helpers/redis';
+import { REDIS_URL, removeKeys } from '../helpers/redis';
 
 interface Options {
   retention?: number;
@@ -30,12 +29,7 @@ function redisImplementation(): Implementation {
       return createRedisEventLog({ url: REDIS_URL, prefix, blockMs: 500, ...options });
     },
     async cleanup() {
-      const redis = new Redis(REDIS_URL);
-      for (const prefix of prefixes) {
-        const keys = await redis.keys(`{${prefix}*`);
-        if (keys.length) await redis.del(...keys);
-      }
-      await redis.quit();
+      for (const prefix of prefixes.splice(0)) await removeKeys(prefix);
     },
   };
 }
@@ -81,8 +75,9 @@ describe.each(implementations)('EventLog contract ($name)', (impl) => {
     opened.push(log);
     return log;
   };
-  afterAll(async () => {
-    for (const log of opened) await log.close();
+  // Each test's log closed and its keys removed after it.
+  afterEach(async () => {
+    for (const log of opened.splice(0)) await log.close();
     await impl.cleanup();
   });
 

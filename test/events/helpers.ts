@@ -1,6 +1,6 @@
 /** Client-side helpers for live-event tests: graphql-ws subscriptions and signed Stripe webhooks. */
 import { createClient, type Client } from 'graphql-ws';
-import { Redis } from 'ioredis';
+import { testPrefix } from '../helpers/redis';
 import WebSocket from 'ws';
 import { stripeSignatureHeader } from '../../simulators/stripe/webhooks';
 
@@ -91,28 +91,8 @@ export async function postStripeWebhook(gatewayUrl: string, event: unknown, secr
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A key prefix of the test's own; cleanup() removes its keys (hash-tagged `{prefix}` ones too). */
-export function eventsPrefix(name: string): { prefix: string; cleanup(): Promise<void> } {
-  const prefix = `concord-test:${name}:${Math.random().toString(36).slice(2, 10)}`;
-  return {
-    prefix,
-    async cleanup() {
-      const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
-      try {
-        for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
-          let cursor = '0';
-          do {
-            const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-            cursor = next;
-            if (keys.length) await redis.del(...keys);
-          } while (cursor !== '0');
-        }
-      } finally {
-        redis.disconnect();
-      }
-    },
-  };
-}
+/** A key prefix of the test's own; cleanup() removes its keys (test/helpers/redis.ts). */
+export const eventsPrefix = testPrefix;
 
 /** A Stripe API call to the simulator, form-encoded as the SDK sends it. */
 export async function stripeApi(baseUrl: string, method: 'GET' | 'POST', path: string, params: Record<string, string> = {}) {

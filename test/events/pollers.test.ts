@@ -10,7 +10,7 @@ import { createRedisEventLog } from '../../core/events/redis-log';
 import { loadConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import { markConcordWrites } from '../../subgraphs/events/echo';
-import { runPoller, type ChangeFeed } from '../../subgraphs/events/poller';
+import { runPoller, type ChangeFeed, type PollRound } from '../../subgraphs/events/poller';
 import type { Ports } from '../../subgraphs/orchestration/steps';
 import { SIMULATOR_CREDENTIALS, createVendorPorts, simulatedVendorSettings } from '../../system';
 import { createVendorModules } from '../../vendors';
@@ -43,20 +43,38 @@ describe('change pollers (redis)', () => {
     await keys.cleanup();
   });
 
+  /** Rounds a poller has finished, by outcome: the signal that it had its chance (no sleeping). */
+  function roundCounter() {
+    const counts: Record<PollRound, number> = { polled: 0, idle: 0, failed: 0 };
+    return {
+      counts,
+      onRound: (outcome: PollRound) => void (counts[outcome] += 1),
+      /** Resolves once `n` more rounds with outcome `outcome` than now have finished. */
+      async more(n: number, outcome: PollRound = 'polled', timeoutMs = 30_000): Promise<void> {
+        const target = counts[outcome] + n;
+        const deadline = Date.now() + timeoutMs;
+        while (counts[outcome] < target) {
+          if (Date.now() > deadline) throw new Error(`only ${counts[outcome]} of ${target} ${outcome} rounds in ${timeoutMs} ms`);
+          await sleep(20);
+        }
+      },
+    };
+  }
+
   /** Run `feed`'s poller (every 100 ms) while `body` runs. */
-  async function polling<T>(feed: ChangeFeed, body: () => Promise<T>, c = coordination()): Promise<T> {
+  async function polling<T>(feed: ChangeFeed, body: (rounds: ReturnType<typeof roundCounter>) => Promise<T>, c = coordination(), rounds = roundCounter()): Promise<T> {
     const controller = new AbortController();
-    const running = runPoller({ feed, log, coordination: c, logger, intervalMs: 100, signal: controller.signal });
+    const running = runPoller({ feed, log, coordination: c, logger, intervalMs: 100, signal: controller.signal, onRound: rounds.onRound });
     try {
-      await sleep(250); // the first round sets the mark at "now": history is not replayed
-      return await body();
+      await rounds.more(1); // the first round sets the mark at "now": history is not replayed
+      return await body(rounds);
     } finally {
       controller.abort();
       await running;
     }
   }
 
-  async function waitFor(predicate: (events: BusinessEvent[]) => BusinessEvent[], timeoutMs = 10_000): Promise<BusinessEvent[]> {
+  async function waitFor(predicate: (events: BusinessEvent[]) => BusinessEvent[], timeoutMs = 30_000): Promise<BusinessEvent[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = predicate(await log.read(null, 10_000));
@@ -98,11 +116,11 @@ describe('change pollers (redis)', () => {
     const shared = coordination();
     const concord = markConcordWrites(ports, shared, 30_000);
     const [ours, theirs] = ['001Dn0000000008IAA', '001Dn0000000009IAA'];
-    const reported = await polling(salesforceFeed, async () => {
+    const reported = await polling(salesforceFeed, async (rounds) => {
       await concord.crm.updateAccount(ours, { status: 'Written By Concord' }); // announced by its writer
       await ports.crm.updateAccount(theirs, { status: 'Edited In Salesforce' }); // someone else
       await waitFor((events) => events.filter((e) => e.customerId === theirs));
-      await sleep(300); // more rounds: the marked change stays unreported
+      await rounds.more(2); // more rounds, each of which saw both changes: the marked one stays unreported
       return (await log.read(null, 10_000)).filter((e) => e.customerId === ours || e.customerId === theirs);
     }, shared);
     expect(reported.map((e) => [e.customerId, e.data?.status])).toEqual([[theirs, 'Edited In Salesforce']]);
@@ -114,7 +132,9 @@ describe('change pollers (redis)', () => {
     const customerId = '001Dn0000000007IAA';
     const controller = new AbortController();
     // A second replica polls the same feed: the lease lets one of them work at a time.
-    const rival = runPoller({ feed, log, coordination: coordination(), logger, intervalMs: 100, signal: controller.signal });
+    // One count of rounds for both: whichever holds the lease polls the feed.
+    const rounds = roundCounter();
+    const rival = runPoller({ feed, log, coordination: coordination(), logger, intervalMs: 100, signal: controller.signal, onRound: rounds.onRound });
     try {
       const found = await polling(feed, async () => {
         await ports.erp.setCreditHold(customerId, true, { correlationId: 'poll-test' });
@@ -133,10 +153,12 @@ describe('change pollers (redis)', () => {
           const mine = events.filter((e) => e.source === 'ERP' && e.customerId === customerId);
           return mine.some((e) => e.type === 'INVOICE_POSTED') && mine.some((e) => e.type === 'CUSTOMER_UPDATED') ? mine : [];
         });
-      });
+      }, coordination(), rounds);
       expect(found.find((e) => e.type === 'CUSTOMER_UPDATED')).toMatchObject({ data: { creditHold: true } });
       expect(found.filter((e) => e.type === 'INVOICE_POSTED')).toEqual([expect.objectContaining({ invoiceId: 'in_polltest0001', dedupeKey: expect.stringMatching(/^erp:invoice-posted:/) })]);
-      await sleep(400); // more rounds by both replicas: still nothing twice
+      // Two more polls of the feed (the rival's, once the first poller stopped and released its
+      // lease, or all along): still nothing twice.
+      await rounds.more(2);
       const again = (await log.read(null, 10_000)).filter((e) => e.source === 'ERP' && e.customerId === customerId);
       expect(again.map((e) => e.id)).toEqual(found.map((e) => e.id));
     } finally {

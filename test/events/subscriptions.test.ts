@@ -7,7 +7,7 @@ import type { Client } from 'graphql-ws';
 import type { NewBusinessEvent } from '../../core/events/event-log';
 import { mintToken } from '../../gateway/token';
 import { TEST_JWT_SECRET, startTestSystem, type TestSystem } from '../helpers/system';
-import { sleep, subscribe, wsClient } from './helpers';
+import { subscribe, wsClient } from './helpers';
 
 const A = '001Dn0000000001IAA';
 const B = '001Dn0000000002IAA';
@@ -102,8 +102,12 @@ describe('subscriptions over graphql-ws (embedded)', () => {
     await system.events.log.append(event({ customerId: B }));
     await system.events.log.append(event({ customerId: null }));
     const mine = await system.events.log.append(event({ customerId: A }));
-    await Promise.all([own.until((p) => p.length >= 1), all.until((p) => p.length >= 1)]);
-    await sleep(200);
+    // The log delivers in order: once A's event (appended last) has arrived, B's and the
+    // customer-less one had their chance to arrive before it, so "only A's" is observable.
+    await Promise.all([
+      own.until((p) => p.some((x) => x.data.customerEvents.id === mine!.id)),
+      all.until((p) => p.some((x) => x.data.businessEvents.id === mine!.id)),
+    ]);
     expect(all.payloads.map((p) => p.data.businessEvents.id)).toEqual([mine!.id]);
     expect(own.payloads.map((p) => p.data.customerEvents)).toEqual([{ id: mine!.id, customer: { id: A } }]);
   });

@@ -8,28 +8,35 @@ import Redis from 'ioredis';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/**
+ * The one way tests reach the shared Redis: TEST_REDIS_URL (default redis://127.0.0.1:6379). Tests
+ * that need durability or a cluster start a redis-server of their own (startOwnRedis below).
+ */
+
+/**
+ * Remove every key under `prefix`: plain ones (BullMQ's `<prefix>:...`) and Redis Cluster hash
+ * tags (`{<prefix>:...}`). SCAN, never KEYS: KEYS blocks a shared Redis that holds many keys.
+ */
+export async function removeKeys(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** A key prefix of this test's own, and a way to remove everything under it afterwards. */
 export function testPrefix(name: string): { prefix: string; cleanup(): Promise<void> } {
   const prefix = `concord-test:${name}:${randomUUID().slice(0, 8)}`;
-  return {
-    prefix,
-    async cleanup() {
-      const redis = new Redis(REDIS_URL);
-      try {
-        // Keys under the prefix (BullMQ's), and under it as a Redis Cluster hash tag ({prefix}:..., {prefix:wf}:...).
-        for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
-          let cursor = '0';
-          do {
-            const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-            cursor = next;
-            if (keys.length) await redis.del(...keys);
-          } while (cursor !== '0');
-        }
-      } finally {
-        redis.disconnect();
-      }
-    },
-  };
+  return { prefix, cleanup: () => removeKeys(prefix) };
 }
 
 /** A redis-server of the test's own, with AOF on (fsync every write) in a temp dir. */

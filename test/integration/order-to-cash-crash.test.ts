@@ -126,8 +126,8 @@ describe('order-to-cash workers killed at random moments (real Redis with AOF)',
 
     // The runs are on disk: a Redis restart from its AOF keeps them.
     await redis.restart();
-    await sleep(500);
-    const reread = await waitForRun(system, runIds[0], ['COMPLETED'], 20_000);
+    // Read through the reconnect: waitForRun polls through retryable errors (SERVICE_UNAVAILABLE).
+    const reread = await waitForRun(system, runIds[0], ['COMPLETED'], 60_000);
     expect(reread.status).toBe('COMPLETED');
   });
 

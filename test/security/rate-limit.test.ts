@@ -10,8 +10,28 @@ import { claims, hs256, post } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const implementations: [string, (opts: { perSecond: number; burst: number }) => { limiter: RateLimiter; cleanup(): Promise<void> }][] = [
-  ['memory', (opts) => ({ limiter: createMemoryRateLimiter(opts), cleanup: async () => undefined })],
+/**
+ * Time without the machine's speed in it: the memory limiter takes a clock, which only moves when a
+ * test moves it (`advance`); the Redis one reads Redis's own clock, so its tests use a rate slow
+ * enough that nothing refills while they run (`slow`), and poll for a refill that must come.
+ */
+interface Made {
+  limiter: RateLimiter;
+  cleanup(): Promise<void>;
+  /** Memory only: move the limiter's clock on. */
+  advance?: (ms: number) => void;
+}
+type Make = (opts: { perSecond: number; burst: number }) => Made;
+
+const implementations: [string, Make, { slow: number }][] = [
+  [
+    'memory',
+    (opts) => {
+      let clock = 1_000_000;
+      return { limiter: createMemoryRateLimiter({ ...opts, now: () => clock }), cleanup: async () => undefined, advance: (ms) => void (clock += ms) };
+    },
+    { slow: 1 }, // the clock stands still: even 1 a second refills nothing
+  ],
   [
     'redis',
     (opts) => {
@@ -19,10 +39,11 @@ const implementations: [string, (opts: { perSecond: number; burst: number }) => 
       const limiter = createRedisRateLimiter({ ...opts, url: REDIS_URL, prefix: keys.prefix });
       return { limiter, cleanup: () => keys.cleanup() };
     },
+    { slow: 0.01 }, // one token per 100 s
   ],
 ];
 
-describe.each(implementations)('rate limiter contract (%s)', (_name, make) => {
+describe.each(implementations)('rate limiter contract (%s)', (_name, make, { slow }) => {
   let made: ReturnType<typeof make>;
   afterEach(async () => {
     await made.limiter.close();
@@ -30,17 +51,20 @@ describe.each(implementations)('rate limiter contract (%s)', (_name, make) => {
   });
 
   it('allows a burst, then refuses with a Retry-After', async () => {
-    made = make({ perSecond: 1, burst: 5 });
+    made = make({ perSecond: slow, burst: 5 });
     const decisions = [];
     for (let i = 0; i < 7; i++) decisions.push(await made.limiter.take('alice'));
     expect(decisions.slice(0, 5).every((d) => d.allowed)).toBe(true);
     expect(decisions[4].remaining).toBe(0);
-    expect(decisions[5]).toMatchObject({ allowed: false, retryAfterSeconds: 1 });
+    // One token takes 1 / rate seconds (the Redis clock may have moved a little: not more than that).
+    expect(decisions[5].allowed).toBe(false);
+    expect(decisions[5].retryAfterSeconds).toBeGreaterThanOrEqual(Math.ceil(1 / slow) - 1);
+    expect(decisions[5].retryAfterSeconds).toBeLessThanOrEqual(Math.ceil(1 / slow));
     expect(decisions[6].allowed).toBe(false);
   });
 
   it('keeps subjects apart', async () => {
-    made = make({ perSecond: 1, burst: 2 });
+    made = make({ perSecond: slow, burst: 2 });
     await made.limiter.take('alice');
     await made.limiter.take('alice');
     expect((await made.limiter.take('alice')).allowed).toBe(false);
@@ -52,9 +76,28 @@ describe.each(implementations)('rate limiter contract (%s)', (_name, make) => {
     made = make({ perSecond: 20, burst: 2 });
     await made.limiter.take('carol');
     await made.limiter.take('carol');
-    expect((await made.limiter.take('carol')).allowed).toBe(false);
-    await sleep(120); // 20 a second: two requests' worth refilled after 100 ms
-    expect((await made.limiter.take('carol')).allowed).toBe(true);
+    const advance = made.advance;
+    if (advance) {
+      // 20 a second: one token per 50 ms, and not before.
+      expect((await made.limiter.take('carol')).allowed).toBe(false);
+      advance(49);
+      expect((await made.limiter.take('carol')).allowed).toBe(false);
+      advance(1);
+      expect((await made.limiter.take('carol')).allowed).toBe(true);
+      advance(100);
+      expect((await made.limiter.take('carol')).allowed).toBe(true);
+      expect((await made.limiter.take('carol')).allowed).toBe(true);
+      expect((await made.limiter.take('carol')).allowed).toBe(false); // two refilled, no more than the burst
+    } else {
+      // Redis's clock: the refill must come (polled, generous deadline); its exact rate is the memory case's.
+      const deadline = Date.now() + 30_000;
+      let allowed = false;
+      while (!allowed && Date.now() < deadline) {
+        allowed = (await made.limiter.take('carol')).allowed;
+        if (!allowed) await sleep(20);
+      }
+      expect(allowed).toBe(true);
+    }
   });
 
   it('is atomic under concurrency: exactly the burst gets through', async () => {

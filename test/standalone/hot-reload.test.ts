@@ -70,8 +70,13 @@ describe('hot reload of the supergraph file', () => {
     const sub = subscribe(client, 'subscription { reviewAdded { body author { name } product { name } } }');
     await waitFor(() => subgraphs.reviews.openSubscriptions() === 1);
     const load = runLoad(gateway.url, 6);
+    /** The load has run on: `n` more requests answered (a signal, not a sleep). */
+    const loadRan = (n = 10) => {
+      const target = load.samples.length + n;
+      return waitFor(() => load.samples.length >= target, 30_000);
+    };
     try {
-      await sleep(300);
+      await loadRan();
 
       // Before: the gateway does not know Book.pages.
       const before = await gql(gateway.url, NEW_FIELD);
@@ -86,7 +91,7 @@ describe('hot reload of the supergraph file', () => {
       const after = await gql(gateway.url, NEW_FIELD);
       expect(after).toEqual({ status: 200, body: { data: { product: { upc: 'b1', pages: 66 } } } });
       expect(await (await fetch(`${gateway.url}/health`)).json()).toMatchObject({ status: 'ok', supergraph: { id: sha(v2) } });
-      await sleep(200);
+      await loadRan();
 
       // The subscription opened before the swap still delivers, completed through the other subgraphs.
       await gql(gateway.url, 'mutation { addReview(upc: "b1", body: "After the swap.", rating: 5, authorId: "u2") { id } }');
@@ -101,7 +106,7 @@ describe('hot reload of the supergraph file', () => {
       // Invalid: a subgraph's SDL instead of a composed supergraph.
       writeAtomically(file, ACCOUNTS_SDL);
       await gateway.waitForLog((l) => l.msg?.startsWith('supergraph file rejected') && /does not link the join spec/.test(l.reason));
-      await sleep(300);
+      await loadRan();
       // The previous supergraph (v2) keeps serving, new field included.
       expect(await gql(gateway.url, NEW_FIELD)).toEqual({ status: 200, body: { data: { product: { upc: 'b1', pages: 66 } } } });
       expect(await (await fetch(`${gateway.url}/health`)).json()).toMatchObject({ supergraph: { id: sha(v2) } });
@@ -118,7 +123,7 @@ describe('hot reload of the supergraph file', () => {
       writeAtomically(file, subgraphs.compose(1));
       await gateway.waitForLog((l) => l.msg === 'supergraph reloaded' && l.id === sha(subgraphs.compose(1)).slice(0, 12));
       expect((await gql(gateway.url, NEW_FIELD)).status).toBe(400);
-      await sleep(300);
+      await loadRan();
 
     } finally {
       await load.stop();
@@ -163,7 +168,7 @@ function sha(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-async function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

@@ -1,5 +1,5 @@
 /** What makes a supergraph servable (gateway/supergraph-source.ts), and noticing file changes (gateway/supergraph-watch.ts). */
-import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SupergraphError, loadSupergraphFile, validateSupergraph } from '../../gateway/supergraph-source';
 import { watchFileForChanges } from '../../gateway/supergraph-watch';
@@ -60,33 +60,81 @@ describe('validateSupergraph', () => {
   });
 });
 
+/**
+ * A debounce clock of the test's own: timers fire only when the test moves it on, so "a burst
+ * within the debounce time" means the same on a busy machine as on a quiet one. `set` counts the
+ * watcher's hints (each one (re)starts the debounce timer).
+ */
+function manualClock() {
+  let now = 0;
+  let set = 0;
+  const timers = new Set<{ due: number; fn: () => void }>();
+  return {
+    get set() {
+      return set;
+    },
+    setTimer(fn: () => void, ms: number) {
+      set += 1;
+      const timer = { due: now + ms, fn };
+      timers.add(timer);
+      return () => void timers.delete(timer);
+    },
+    /** Move on by `ms`, firing every timer that falls due, in order. */
+    advance(ms: number) {
+      now += ms;
+      for (const timer of [...timers].sort((a, b) => a.due - b.due)) {
+        if (timer.due > now) break;
+        timers.delete(timer);
+        timer.fn();
+      }
+    },
+  };
+}
+
 describe('watchFileForChanges', () => {
   const watchers: { close(): void }[] = [];
   afterAll(() => watchers.forEach((w) => w.close()));
+  const DEBOUNCE = 50;
 
-  function watchCounting(file: string, options: { pollIntervalMs?: number } = {}) {
+  function watchCounting(file: string) {
     const calls: number[] = [];
-    watchers.push(watchFileForChanges(file, { debounceMs: 50, pollIntervalMs: 0, ...options, onChange: () => void calls.push(Date.now()) }));
-    return calls;
+    const clock = manualClock();
+    watchers.push(watchFileForChanges(file, { debounceMs: DEBOUNCE, pollIntervalMs: 0, setTimer: clock.setTimer, onChange: () => void calls.push(Date.now()) }));
+    return { calls, clock };
+  }
+
+  /** Move the debounce clock on until `predicate` holds (file events arrive in real time). */
+  async function settleUntil(clock: ReturnType<typeof manualClock>, predicate: () => boolean): Promise<void> {
+    await waitFor(() => {
+      clock.advance(DEBOUNCE);
+      return predicate();
+    });
   }
 
   it('notices a file replaced by rename, and settles a burst of writes into one call', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'supergraph.graphql');
     writeFileSync(file, 'a');
-    const calls = watchCounting(file);
-    await sleep(50);
+    const { calls, clock } = watchCounting(file);
     writeFileSync(`${file}.tmp`, 'b');
     renameSync(`${file}.tmp`, file);
-    await waitFor(() => calls.length === 1);
-    // Still watching after the rename replaced the inode.
+    await settleUntil(clock, () => calls.length === 1);
+    // Still watching after the rename replaced the inode. Five writes, each hint seen before the
+    // next write, 5 ms of debounce time apart (less than the debounce): one call for the burst.
+    const before = calls.length;
     for (let i = 0; i < 5; i++) {
+      const hints = clock.set;
       appendFileSync(file, `chunk ${i}\n`);
-      await sleep(5);
+      await waitFor(() => clock.set > hints);
+      clock.advance(5);
     }
-    await waitFor(() => calls.length === 2);
-    await sleep(200);
-    expect(calls.length).toBe(2);
+    expect(calls.length).toBe(before);
+    clock.advance(DEBOUNCE);
+    expect(calls.length).toBe(before + 1);
+    // Nothing left over from the burst: once the call has finished, more debounce time brings no second one.
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(DEBOUNCE * 10);
+    expect(calls.length).toBe(before + 1);
   });
 
   it('notices a Kubernetes-style symlink swap (..data), and ignores unrelated files', async () => {
@@ -97,14 +145,20 @@ describe('watchFileForChanges', () => {
     writeFileSync(path.join(dir, 'v2', 'supergraph.graphql'), 'two');
     symlinkSync('v1', path.join(dir, '..data'));
     symlinkSync(path.join('..data', 'supergraph.graphql'), path.join(dir, 'supergraph.graphql'));
-    const calls = watchCounting(path.join(dir, 'supergraph.graphql'));
-    await sleep(50);
+    const { calls, clock } = watchCounting(path.join(dir, 'supergraph.graphql'));
+    // A plain watcher on the same directory, registered after the one under test: once it has seen
+    // the unrelated file's event, so has the watcher under test (same events, same order).
+    const seen: string[] = [];
+    const observer = watch(dir, { persistent: false }, (_event, name) => void seen.push(String(name)));
+    watchers.push(observer);
     writeFileSync(path.join(dir, 'unrelated.txt'), 'x');
-    await sleep(150);
+    await waitFor(() => seen.includes('unrelated.txt'));
+    expect(clock.set).toBe(0); // no hint for it
+    clock.advance(DEBOUNCE * 10);
     expect(calls.length).toBe(0);
     symlinkSync('v2', path.join(dir, '..data_tmp'));
     renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
-    await waitFor(() => calls.length === 1);
+    await settleUntil(clock, () => calls.length === 1);
   });
 
   it('falls back to polling when directory events do not come', async () => {
@@ -118,11 +172,12 @@ describe('watchFileForChanges', () => {
     rmSync(dir, { recursive: true });
     mkdirSync(dir);
     writeFileSync(file, 'changed');
-    await waitFor(() => calls.length >= 1, 3000);
+    await waitFor(() => calls.length >= 1);
   });
 });
 
-async function waitFor(predicate: () => boolean, timeoutMs = 3000): Promise<void> {
+/** Poll `predicate` with a generous deadline (a busy machine is slow, not wrong). */
+async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
