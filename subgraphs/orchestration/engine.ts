@@ -476,6 +476,12 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     try {
       await assertNotFulfilled(ports, opportunityId, run.context.customerId);
     } catch (error) {
+      // The contract billing shows may be this key's own run, stored by an earlier attempt whose
+      // answer was lost while this one read the deal: a replay answers with that run.
+      if (error instanceof ConcordError && error.code === 'CONFLICT') {
+        const own = await store.findByKey(storedKey);
+        if (own) return rollForward(own);
+      }
       if (!isVendorBusy(error)) throw error;
       logger.warn({ opportunityId, code: (error as ConcordError).code, system: (error as ConcordError).system }, 'fulfilment check deferred to the run: a vendor cannot answer now');
       Object.assign(first, { status: 'PENDING', attempts: 0, startedAt: null, finishedAt: null, externalId: null });

@@ -36,16 +36,22 @@ describe('order-to-cash under injected vendor faults (redis)', () => {
       await simCall(sim.url, 'faults', { rate: 0.2, kinds: ['429', '500', 'timeout', 'reset'], timeoutMs: 1000, seed: 7 });
     }
 
-    // A client retries its start with the same key until the gateway answers: that is what the key is for.
+    // A client retries its start with the same key while the gateway answers with a retryable error
+    // (a vendor fault, a shed request: 503 SERVICE_UNAVAILABLE) or not at all: that is what the key is for.
     const runIds = await Promise.all(
       opportunities.map(async (opp) => {
-        for (let attempt = 0; attempt < 30; attempt++) {
-          const response = await startRun(system, opp.id, `faults-${opp.id}`).catch(() => null);
-          const run = response?.body.data?.startOrderToCash;
+        const deadline = Date.now() + 240_000;
+        let last: unknown = null;
+        while (Date.now() < deadline) {
+          const response = await startRun(system, opp.id, `faults-${opp.id}`).catch((error: Error) => ({ status: 0, body: { errors: [{ message: error.message, extensions: { retryable: true } }] } }) as any);
+          const run = response.body?.data?.startOrderToCash;
           if (run) return run.id as string;
+          last = response.body?.errors ?? response.status;
+          const retryable = response.status === 503 || response.status === 429 || (response.body?.errors ?? []).every((e: any) => e.extensions?.retryable === true);
+          if (!retryable) throw new Error(`start for ${opp.id} refused: ${JSON.stringify(last)}`);
           await new Promise((resolve) => setTimeout(resolve, 200));
         }
-        throw new Error(`could not start a run for ${opp.id}`);
+        throw new Error(`could not start a run for ${opp.id}: ${JSON.stringify(last)}`);
       }),
     );
     expect(new Set(runIds).size).toBe(RUNS);
