@@ -328,6 +328,17 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   return value;
 }
 
+/**
+ * An integer setting with a floor: a value below it stops the start naming the variable and the
+ * floor, rather than being raised silently (an operator who set CONCORD_JWT_MAX_LIFETIME_S=30
+ * believes tokens live 30 s; quietly serving 60 s tokens would betray that).
+ */
+function integerAtLeast(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const value = integer(env, name, fallback);
+  if (value < min) throw new ConfigError(`${name} must be at least ${min}, got "${env[name]}"`);
+  return value;
+}
+
 /** All of a vendor's variables, or none of them: a half-configured vendor is an error, not a fallback. */
 function group<T>(env: NodeJS.ProcessEnv, vendor: string, names: Record<keyof T, string>, defaults: Partial<T> = {}): T | null {
   const entries = Object.entries(names) as [keyof T, string][];
@@ -533,23 +544,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     security: {
       jwtIssuer: env.CONCORD_JWT_ISSUER || null,
       jwtAudience: env.CONCORD_JWT_AUDIENCE || null,
-      jwtMaxLifetimeSeconds: Math.max(60, integer(env, 'CONCORD_JWT_MAX_LIFETIME_S', 86_400)),
+      jwtMaxLifetimeSeconds: integerAtLeast(env, 'CONCORD_JWT_MAX_LIFETIME_S', 86_400, 60),
       maxDepth: integer(env, 'CONCORD_MAX_DEPTH', 12),
       maxAliases: integer(env, 'CONCORD_MAX_ALIASES', 30),
       maxCost: integer(env, 'CONCORD_MAX_COST', 300_000),
       defaultListSize: integer(env, 'CONCORD_DEFAULT_LIST_SIZE', 10),
       maxTokens: integer(env, 'CONCORD_MAX_TOKENS', 5000),
-      maxFields: Math.max(1, integer(env, 'CONCORD_MAX_FIELDS', 500)),
-      maxSelectionFields: Math.max(1, integer(env, 'CONCORD_MAX_SELECTION_FIELDS', 100)),
-      maxFieldOverlaps: Math.max(0, integer(env, 'CONCORD_MAX_FIELD_OVERLAPS', 1000)),
-      admissionCacheMb: Math.max(1, integer(env, 'CONCORD_ADMISSION_CACHE_MB', 64)),
+      maxFields: integerAtLeast(env, 'CONCORD_MAX_FIELDS', 500, 1),
+      maxSelectionFields: integerAtLeast(env, 'CONCORD_MAX_SELECTION_FIELDS', 100, 1),
+      maxFieldOverlaps: integerAtLeast(env, 'CONCORD_MAX_FIELD_OVERLAPS', 1000, 0),
+      admissionCacheMb: integerAtLeast(env, 'CONCORD_ADMISSION_CACHE_MB', 64, 1),
       maxBodyBytes: integer(env, 'CONCORD_MAX_BODY_BYTES', 1024 * 1024),
       requestTimeoutMs: integer(env, 'CONCORD_REQUEST_TIMEOUT_MS', 30_000),
-      subgraphTimeoutMs: Math.max(100, integer(env, 'CONCORD_SUBGRAPH_TIMEOUT_MS', 15_000)),
-      maxStringLength: Math.max(100, integer(env, 'CONCORD_MAX_STRING_LENGTH', 10_000)),
-      wsMaxConnectionsPerSubject: Math.max(1, integer(env, 'CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT', 20)),
-      wsMaxConnectionsPerAddress: Math.max(1, integer(env, 'CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS', 50)),
-      authFailuresPerMinute: Math.max(1, integer(env, 'CONCORD_AUTH_FAILURES_PER_MINUTE', 50)),
+      subgraphTimeoutMs: integerAtLeast(env, 'CONCORD_SUBGRAPH_TIMEOUT_MS', 15_000, 100),
+      maxStringLength: integerAtLeast(env, 'CONCORD_MAX_STRING_LENGTH', 10_000, 100),
+      wsMaxConnectionsPerSubject: integerAtLeast(env, 'CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT', 20, 1),
+      wsMaxConnectionsPerAddress: integerAtLeast(env, 'CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS', 50, 1),
+      authFailuresPerMinute: integerAtLeast(env, 'CONCORD_AUTH_FAILURES_PER_MINUTE', 50, 1),
       rateLimitPerSecond: integer(env, 'CONCORD_RATE_LIMIT_RPS', 50),
       rateLimitBurst: integer(env, 'CONCORD_RATE_LIMIT_BURST', 100),
       safelistDir: env.CONCORD_SAFELIST_DIR || null,

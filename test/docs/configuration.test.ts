@@ -1,7 +1,7 @@
 /**
  * docs/configuration.md lists exactly the environment variables core/config.ts reads: a variable
  * added to the code without a row, or a row left behind after its variable went, fails here. The
- * names are read from the source (env.NAME, integer(env, 'NAME'), and the vendor groups' 'NAME'
+ * names are read from the source (env.NAME, integer(env, 'NAME'), integerAtLeast(env, 'NAME'), and the vendor groups' 'NAME'
  * values), not from a list kept in this test.
  */
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ export function variablesReadBy(source: string): Set<string> {
   for (const pattern of [
     /\benv\.([A-Z][A-Z0-9_]*)/g,
     /\benv\[['"]([A-Z][A-Z0-9_]*)['"]\]/g,
-    /\binteger\(env,\s*'([A-Z][A-Z0-9_]*)'/g,
+    /\binteger(?:AtLeast)?\(env,\s*'([A-Z][A-Z0-9_]*)'/g,
     // The vendor groups map config keys to variable names: { accountId: 'NETSUITE_ACCOUNT_ID', ... }.
     /\b[a-zA-Z]+:\s*'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)'/g,
   ]) {

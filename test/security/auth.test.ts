@@ -133,6 +133,14 @@ describe('configuration rules', () => {
     expect(loadConfig({ ...base, ...ISS_AUD }, 'gateway').security).toMatchObject({ jwtIssuer: 'https://idp.example', jwtAudience: 'concord', jwtMaxLifetimeSeconds: 86_400 });
   });
 
+  it('refuses a token lifetime (or any other security floor) below its minimum instead of raising it', () => {
+    expect(() => loadConfig({ CONCORD_JWT_MAX_LIFETIME_S: '30' })).toThrow(/CONCORD_JWT_MAX_LIFETIME_S must be at least 60, got "30"/);
+    expect(() => loadConfig({ CONCORD_JWT_MAX_LIFETIME_S: '0' })).toThrow(ConfigError);
+    expect(loadConfig({ CONCORD_JWT_MAX_LIFETIME_S: '60' }).security.jwtMaxLifetimeSeconds).toBe(60);
+    expect(() => loadConfig({ CONCORD_MAX_STRING_LENGTH: '10' })).toThrow(/CONCORD_MAX_STRING_LENGTH must be at least 100/);
+    expect(() => loadConfig({ CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT: '0' })).toThrow(/at least 1/);
+  });
+
   it('refuses to start in production without a secret or JWKS, with the dev secret, or with a JWKS over http', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     // 'gateway': the token rules alone (an API process also needs its vendors and subgraph secret: test/integration/production-mode).
