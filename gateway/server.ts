@@ -46,7 +46,7 @@ import { createGatewayObservability, type ObservedRequest } from './observabilit
 import { isIdeAsset, serveIde, wantsIde } from './ide/ide';
 import { serveOpsConsole } from './ops/console';
 import { createUpstreamSubscriptions, type UpstreamSubscriptionsOptions } from './standalone-subscriptions';
-import { attachWebSocketTransport, type WebSocketTransport } from './subscriptions-ws';
+import { attachWebSocketTransport, wsAddressOf, type WebSocketTransport } from './subscriptions-ws';
 import { SupergraphError, supergraphId, validateSupergraph, type SupergraphInfo } from './supergraph-source';
 import { createMemoryRateLimiter, createRedisRateLimiter, createUnlimitedRateLimiter, type RateLimiter } from './rate-limit';
 import { leanSendRequest, subgraphFetch } from './subgraph-http';
@@ -322,6 +322,11 @@ export function createGateway(options: GatewayOptions) {
         dataSources: () => dataSources,
         subgraphUrl: (name) => subgraphs[name],
         subgraphSecret,
+        // The same WebSocket limits as live events: subscribes take from the rate limit, failed
+        // authentications count per address (gateway/subscription-service.ts).
+        rateLimit: (key) => rateLimiter.take(key).catch(() => null),
+        authFailures,
+        addressOf: wsAddressOf,
       })
     : null;
   let upstreamTransport: WebSocketTransport | null = null;

@@ -1,7 +1,8 @@
 /**
  * Subscriptions of any supergraph, served by the subgraphs that own them: the standalone gateway's
- * graphql-ws service (the protocol side; gateway/subscriptions-ws.ts is the transport, shared with
- * Concord's own live events).
+ * source of the gateway's one subscription service (gateway/subscription-service.ts: connections,
+ * limits, admission and error shaping, the same as for Concord's own live events;
+ * gateway/subscriptions-ws.ts is the transport).
  *
  * Concord's bundled subscriptions (businessEvents, customerEvents, orderToCashRunUpdated) are read
  * from Concord's event log inside the full system's gateway (gateway/live-events.ts). A supergraph
@@ -25,27 +26,22 @@ import { buildOperationContext, executeQueryPlan, type GraphQLDataSource, type S
 import { Supergraph, operationFromDocument, type Schema } from '@apollo/federation-internals';
 import { QueryPlanner, type FetchNode, type PlanNode, type QueryPlan } from '@apollo/query-planner';
 import type { GatewayGraphQLRequestContext, GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
-import { decodeJwt } from 'jose';
 import {
   GraphQLError,
   Kind,
   getVariableValues,
   parse,
   type DocumentNode,
-  type ExecutionArgs,
   type ExecutionResult,
-  type GraphQLFormattedError,
   type GraphQLSchema,
 } from 'graphql';
-import type { Context } from 'graphql-ws';
 import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Principal } from '../core/principal';
-import { Rejection, type AdmittedOperation, type GraphQLParams } from './admission';
-import type { Denial } from './authorization';
-import { formatGatewayError } from './errors';
-import { UpstreamSubscriptionError, openUpstreamSubscription, relay, webSocketUrlOf } from './standalone-upstream';
-import { authorizationOf, type SubscriptionService } from './subscriptions';
+import type { AdmittedOperation, GraphQLParams } from './admission';
+import type { FailureLimiter } from './connection-limits';
+import { openUpstreamSubscription, relay, webSocketUrlOf } from './standalone-upstream';
+import { assertPlannableSubscription, createSubscriptionService, type SubscriptionService, type SubscriptionServiceOptions, type SubscriptionSource } from './subscription-service';
 
 export interface UpstreamSubscriptionsOptions {
   /** Subscriptions one client connection may hold. Default 100. */
@@ -74,6 +70,14 @@ export interface UpstreamSubscriptionsDeps {
   subgraphUrl(name: string): string | undefined;
   /** Secret to sign upstream upgrade requests with; null = unsigned. */
   subgraphSecret: string | null;
+  /** The caller's rate limit, as on HTTP: every subscribe takes one. Default: none. */
+  rateLimit?: SubscriptionServiceOptions['rateLimit'];
+  /** Connections one token subject may hold open at once. Default 20. */
+  maxConnectionsPerSubject?: number;
+  /** Failed connection authentications per client address (shared with HTTP). Default: none. */
+  authFailures?: FailureLimiter;
+  /** The client address of a connection (from the transport's `extra`). Default: 'unknown'. */
+  addressOf?: (extra: unknown) => string;
 }
 
 interface Planning {
@@ -96,20 +100,6 @@ interface Prepared {
   primary: FetchNode;
 }
 
-interface Connection {
-  principal: Principal | null;
-  subscriptions: Set<ClientSubscription>;
-  timer: NodeJS.Timeout | null;
-  expired: boolean;
-}
-
-interface ClientSubscription {
-  correlationId: string;
-  denials: Denial[];
-  start(): AsyncGenerator<ExecutionResult>;
-  stop(reason: Error): void;
-}
-
 const PLAN_CACHE_SIZE = 200;
 
 /** The graphql-ws service (hand it to attachWebSocketTransport) of upstream subscriptions. */
@@ -121,12 +111,8 @@ export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOption
     upstreamKeepAliveMs = 12_000,
     upstreamConnectTimeoutMs = 10_000,
   } = options;
-  const { logger, authenticate, admit, supergraphSdl, dataSources, subgraphUrl, subgraphSecret } = deps;
-  const connections = new WeakMap<Context<Record<string, unknown> | undefined, unknown>, Connection>();
+  const { logger, authenticate, admit, supergraphSdl, dataSources, subgraphUrl, subgraphSecret, rateLimit, maxConnectionsPerSubject, authFailures, addressOf } = deps;
   let planning: Planning | null = null;
-  let open = 0;
-  let active = 0;
-  let delivered = 0;
   const quiet = {
     debug() {},
     info() {},
@@ -150,6 +136,7 @@ export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOption
     const cached = current.prepared.get(key);
     if (cached) return cached;
     const document = parse(query);
+    assertPlannableSubscription(document);
     const operationContext = buildOperationContext({ schema: current.apiSchema, operationDocument: document, operationName });
     const { operation } = operationContext;
     if (operation.selectionSet.selections.length !== 1 || operation.selectionSet.selections[0].kind !== Kind.FIELD) {
@@ -214,160 +201,23 @@ export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOption
     );
   }
 
-  const withCorrelation = (errors: GraphQLFormattedError[], correlationId: string) =>
-    errors.map((e) => ({ ...e, extensions: { ...e.extensions, correlationId } }));
-
-  const serverOptions: SubscriptionService['serverOptions'] = {
-    connectionInitWaitTimeout: 5_000,
-
-    async onConnect(ctx) {
-      const authorization = authorizationOf(ctx.connectionParams);
-      let principal: Principal | null;
-      try {
-        principal = await authenticate(authorization);
-      } catch (error) {
-        logger.info({ reason: (error as Error).message }, 'subscription connection refused');
-        return false;
-      }
-      const connection: Connection = { principal, subscriptions: new Set(), timer: null, expired: false };
-      if (principal && authorization) {
-        let exp: number | undefined;
-        try {
-          exp = decodeJwt(authorization.replace(/^Bearer\s+/i, '')).exp;
-        } catch {
-          // Verified above; a token without a readable exp was refused there.
-        }
-        if (typeof exp === 'number') {
-          // Subscriptions do not outlive the token: they end with UNAUTHENTICATED.
-          const delay = Math.max(0, Math.min(exp * 1000 - Date.now(), 2 ** 31 - 1));
-          connection.timer = setTimeout(() => {
-            connection.expired = true;
-            for (const subscription of connection.subscriptions) subscription.stop(new ConcordError('UNAUTHENTICATED', 'token expired; reconnect with a fresh token'));
-          }, delay);
-          connection.timer.unref();
-        }
-      }
-      connections.set(ctx, connection);
-      open += 1;
-      return true;
-    },
-
-    async onSubscribe(ctx, _id, payload) {
-      const correlationId = randomUUID();
-      const fail = (error: ConcordError) => [new GraphQLError(error.message, { extensions: { ...error.toExtensions(), correlationId } })];
-      const connection = connections.get(ctx);
-      if (!connection) return fail(new ConcordError('UNAUTHENTICATED', 'send connection_init first'));
-      if (connection.expired) return fail(new ConcordError('UNAUTHENTICATED', 'token expired; reconnect with a fresh token'));
-      if (connection.subscriptions.size >= maxSubscriptionsPerConnection) {
-        return fail(new ConcordError('RATE_LIMITED', `at most ${maxSubscriptionsPerConnection} subscriptions per connection`));
-      }
-      const { principal } = connection;
-      let admitted: AdmittedOperation;
-      try {
-        admitted = admit({ query: payload.query, variables: payload.variables, operationName: payload.operationName, extensions: payload.extensions }, principal);
-      } catch (error) {
-        if (error instanceof Rejection) return error.errors.map((e) => new GraphQLError(e.message, { extensions: { code: e.code, correlationId } }));
-        throw error;
-      }
-      if (admitted.operationType !== 'subscription') {
-        return fail(new ConcordError('BAD_USER_INPUT', 'only subscriptions are served over WebSocket; send queries and mutations over HTTP'));
-      }
-      let prepared: Prepared;
-      let variables: Record<string, unknown>;
-      try {
-        prepared = prepare(admitted.query, admitted.operationName);
-        const coerced = getVariableValues(prepared.planning.apiSchema, prepared.operationContext.operation.variableDefinitions ?? [], admitted.variables ?? {});
-        if (coerced.errors) throw new ConcordError('BAD_USER_INPUT', coerced.errors.map((e) => e.message).join('; '));
-        variables = coerced.coerced;
-      } catch (error) {
-        if (error instanceof ConcordError) return fail(error);
-        logger.error({ err: error, correlationId }, 'subscription could not be planned');
-        return fail(new ConcordError('INTERNAL', 'the subscription could not be planned'));
-      }
-
-      let stopStream: ((reason?: Error) => void) | null = null;
-      let pendingStop: Error | null = null;
-      const subscription: ClientSubscription = {
-        correlationId,
-        denials: admitted.denials,
-        stop(reason) {
-          if (stopStream) stopStream(reason);
-          else pendingStop = reason;
-        },
-        start() {
-          const context = { correlationId, principal };
-          const stream = relay(openUpstream(prepared, variables, correlationId, principal), (event) => complete(prepared, variables, event, context), maxBufferedEvents);
-          stopStream = stream.stop;
-          connection.subscriptions.add(subscription);
-          active += 1;
-          if (pendingStop) stream.stop(pendingStop);
-          const ended = () => {
-            if (connection.subscriptions.delete(subscription)) active -= 1;
-          };
-          const { iterator } = stream;
-          const next = iterator.next.bind(iterator);
-          const finish = iterator.return.bind(iterator);
-          iterator.next = async () => {
-            try {
-              const step = await next();
-              if (step.done) ended();
-              return step;
-            } catch (error) {
-              ended();
-              throw error;
-            }
-          };
-          iterator.return = async (value) => {
-            ended();
-            return finish(value);
-          };
-          return iterator;
-        },
-      };
-      logger.debug({ correlationId, subgraph: prepared.primary.serviceName, subject: principal?.subject ?? null }, 'subscription started');
+  const source: SubscriptionSource = {
+    async open(admitted, principal, correlationId) {
+      const prepared = prepare(admitted.query, admitted.operationName);
+      const coerced = getVariableValues(prepared.planning.apiSchema, prepared.operationContext.operation.variableDefinitions ?? [], admitted.variables ?? {});
+      if (coerced.errors) throw new ConcordError('BAD_USER_INPUT', coerced.errors.map((e) => e.message).join('; '));
+      const variables = coerced.coerced;
+      const context = { correlationId, principal };
       return {
         schema: prepared.planning.apiSchema,
         document: prepared.document,
-        operationName: admitted.operationName,
-        variableValues: variables,
-        contextValue: subscription,
-      } satisfies ExecutionArgs;
-    },
-
-    subscribe: (args: ExecutionArgs) => (args.contextValue as ClientSubscription).start(),
-
-    // Queries and mutations are refused in onSubscribe; defensive all the same.
-    execute: () => ({ errors: [new GraphQLError('send queries and mutations over HTTP', { extensions: { code: 'BAD_USER_INPUT' } })] }),
-
-    onNext(_ctx, _id, _payload, args, result) {
-      const subscription = args.contextValue as ClientSubscription;
-      delivered += 1;
-      if (!result.errors?.length && !subscription.denials.length) return undefined;
-      const errors: GraphQLFormattedError[] = [
-        ...subscription.denials.map((d) => ({ message: d.message, path: d.path, extensions: { code: 'FORBIDDEN' } })),
-        ...(result.errors ?? []).map((error) => formatGatewayError(error instanceof GraphQLError ? error.toJSON() : (error as GraphQLFormattedError))),
-      ];
-      return { data: result.data, errors: withCorrelation(errors, subscription.correlationId) };
-    },
-
-    onError(_ctx, _id, _payload, errors) {
-      return errors.flatMap((error) => {
-        const correlationId = (error.extensions?.correlationId as string | undefined) ?? randomUUID();
-        const original = error.originalError;
-        if (original instanceof UpstreamSubscriptionError) return withCorrelation(original.errors, correlationId);
-        if (original instanceof ConcordError) return [{ message: original.message, extensions: { ...original.toExtensions(), correlationId } }];
-        return withCorrelation([formatGatewayError(error.toJSON())], correlationId);
-      });
-    },
-
-    onClose(ctx) {
-      const connection = connections.get(ctx);
-      if (!connection) return;
-      if (connection.timer) clearTimeout(connection.timer);
-      connections.delete(ctx);
-      open -= 1;
+        variables,
+        payloads: (signal) =>
+          relay(openUpstream(prepared, variables, correlationId, principal), (event) => complete(prepared, variables, event, context), maxBufferedEvents, signal),
+        describe: { subgraph: prepared.primary.serviceName },
+      };
     },
   };
 
-  return { serverOptions, stats: () => ({ connections: open, subscriptions: active, delivered }) };
+  return createSubscriptionService({ source, logger, authenticate, admit, maxSubscriptionsPerConnection, rateLimit, maxConnectionsPerSubject, authFailures, addressOf });
 }

@@ -16,14 +16,8 @@ import type { Logger } from '../core/log';
 import { PRINCIPAL_HEADER, encodePrincipal, type Principal } from '../core/principal';
 import { SIGNATURE_HEADER, signRequest } from '../core/signing';
 import { formatGatewayError } from './errors';
-
-/** A subscription a subgraph refused or ended with errors: its errors, formatted for the client. */
-export class UpstreamSubscriptionError extends Error {
-  constructor(readonly errors: GraphQLFormattedError[]) {
-    super(errors[0]?.message ?? 'the subgraph ended the subscription');
-    this.name = 'UpstreamSubscriptionError';
-  }
-}
+import { createPullQueue } from './pull-queue';
+import { SubscriptionEndedError } from './subscription-service';
 
 /** A subgraph's graphql-ws URL by default: its HTTP URL with ws(s):. */
 export function webSocketUrlOf(httpUrl: string): string {
@@ -71,24 +65,24 @@ export function openUpstreamSubscription(target: UpstreamTarget, options: Upstre
   }
 
   /** What the client is told when the subgraph refuses or drops the subscription. */
-  const failure = (error: unknown): UpstreamSubscriptionError => {
+  const failure = (error: unknown): SubscriptionEndedError => {
     if (Array.isArray(error)) {
       // The subgraph refused the operation: its errors, under the gateway's error contract.
-      return new UpstreamSubscriptionError(
+      return new SubscriptionEndedError(
         (error as GraphQLFormattedError[]).map((e) => formatGatewayError({ ...e, extensions: { ...e.extensions, serviceName: subgraph } })),
       );
     }
     const close = error as { code?: unknown; reason?: unknown; message?: unknown };
     const detail = typeof close?.code === 'number' ? `closed ${close.code}${close.reason ? ` ${String(close.reason)}` : ''}` : String(close?.message ?? error);
     logger.warn({ subgraph, detail, correlationId }, 'upstream subscription failed');
-    return new UpstreamSubscriptionError([
+    return new SubscriptionEndedError([
       { message: `subgraph ${subgraph} ended the subscription (${detail}); subscribe again`, extensions: { code: 'INTERNAL', retryable: true, subgraph } },
     ]);
   };
 
   return (sink) => {
     if (!url) {
-      sink.error(new UpstreamSubscriptionError([{ message: `subgraph ${subgraph} has no URL`, extensions: { code: 'INTERNAL', subgraph } }]));
+      sink.error(new SubscriptionEndedError([{ message: `subgraph ${subgraph} has no URL`, extensions: { code: 'INTERNAL', subgraph } }]));
       return () => undefined;
     }
     const client = createClient({ url, webSocketImpl: UpstreamSocket, connectionParams: { headers }, lazy: true, retryAttempts: 0, keepAlive: keepAliveMs });
@@ -108,91 +102,38 @@ export function openUpstreamSubscription(target: UpstreamTarget, options: Upstre
 }
 
 /**
- * An async iterator over upstream events, each mapped by `compute` in order. Unlike an async
- * generator, `return()` takes effect at once even while waiting for the next event, so a client
- * that leaves closes its upstream subscription immediately.
+ * An async iterator over upstream events, each mapped by `compute`, delivered in order
+ * (gateway/pull-queue.ts: `return()` takes effect at once even while waiting for the next event,
+ * so a client that leaves closes its upstream subscription immediately). A subgraph cannot be
+ * slowed down, so a client that falls `maxBuffered` events behind is ended (retryable) rather than
+ * buffered without bound. An abort of `signal` with an Error reason ends the stream with it.
  */
 export function relay(
   open: (sink: Sink<ExecutionResult>) => () => void,
   compute: (event: ExecutionResult) => Promise<ExecutionResult>,
   maxBuffered: number,
-): { iterator: AsyncGenerator<ExecutionResult>; stop(reason?: Error): void } {
-  const ready: ExecutionResult[] = [];
-  let computing = 0;
-  let chain: Promise<void> = Promise.resolve();
-  let ended: { error?: unknown } | null = null;
-  let closed = false;
-  let aborted = false;
-  let wake: (() => void) | null = null;
-  const notify = () => {
-    const w = wake;
-    wake = null;
-    w?.();
-  };
-  const end = (error?: unknown) => {
-    chain = chain.then(() => {
-      ended ??= { error };
-      notify();
-    });
-  };
+  signal?: AbortSignal,
+): AsyncGenerator<ExecutionResult> {
   let unsubscribe: () => void = () => undefined;
-  const stop = (reason?: Error) => {
-    if (closed) return;
-    // With a reason (token expired, too slow): nothing more is delivered, the client gets the error.
-    if (reason) {
-      ended = { error: reason };
-      aborted = true;
-      ready.length = 0;
-    } else closed = true;
+  let stopped = false;
+  const queue = createPullQueue<ExecutionResult>(() => {
+    stopped = true;
     unsubscribe();
-    notify();
-  };
+  });
   unsubscribe = open({
     next(event) {
-      if (closed || ended) return;
-      if (ready.length + computing >= maxBuffered) {
-        stop(new ConcordError('INTERNAL', `more than ${maxBuffered} events are waiting for this subscriber; subscribe again`, { retryable: true }));
+      if (queue.length >= maxBuffered) {
+        queue.abort(new ConcordError('INTERNAL', `more than ${maxBuffered} events are waiting for this subscriber; subscribe again`, { retryable: true }));
         return;
       }
-      computing += 1;
-      chain = chain.then(async () => {
-        const payload = await compute(event);
-        computing -= 1;
-        if (aborted || closed) return;
-        ready.push(payload);
-        notify();
-      });
+      queue.push(compute(event));
     },
-    error: (error) => end(error ?? new Error('upstream error')),
-    complete: () => end(),
+    error: (error) => queue.end(error ?? new Error('upstream error')),
+    complete: () => queue.end(),
   });
-
-  const iterator: AsyncGenerator<ExecutionResult> = {
-    async next() {
-      for (;;) {
-        if (closed) return { done: true, value: undefined };
-        const head = ready.shift();
-        if (head) return { done: false, value: head };
-        if (ended) {
-          closed = true;
-          unsubscribe();
-          if (ended.error !== undefined) throw ended.error;
-          return { done: true, value: undefined };
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-      }
-    },
-    async return() {
-      stop();
-      return { done: true, value: undefined };
-    },
-    async throw(error) {
-      stop();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  } as AsyncGenerator<ExecutionResult>;
-  return { iterator, stop };
+  // Stopped while `open` was subscribing: unsubscribe now that there is something to call.
+  if (stopped) unsubscribe();
+  if (signal?.aborted) queue.abort(signal.reason);
+  else signal?.addEventListener('abort', () => queue.abort(signal.reason), { once: true });
+  return queue.iterator;
 }

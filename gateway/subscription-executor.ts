@@ -37,6 +37,7 @@ import type { BusinessEvent } from '../core/events/event-log';
 import type { Logger } from '../core/log';
 import type { Principal } from '../core/principal';
 import { Lru } from '../core/lru';
+import { assertPlannableSubscription } from './subscription-service';
 
 /** An operation ready to run per event: its plan, and what the subscription asks for. */
 export interface PreparedOperation {
@@ -134,6 +135,7 @@ export function createFederatedExecutor(options: FederatedExecutorOptions): Fede
     const cached = plans.get(key);
     if (cached) return cached;
     const document = parse(query);
+    assertPlannableSubscription(document);
     const operationContext = buildOperationContext({ schema: apiSchema, operationDocument: document, operationName: operationName ?? undefined });
     const operation: OperationDefinitionNode = operationContext.operation;
     const fields = operation.selectionSet.selections.filter((s): s is FieldNode => s.kind === Kind.FIELD);

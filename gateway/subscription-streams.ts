@@ -7,6 +7,7 @@
 import { ConcordError } from '../core/errors';
 import { EVENT_TYPES, compareEventIds, type BusinessEvent, type EventLog, type EventType } from '../core/events/event-log';
 import { assertCanSeeCustomer, canSeeCustomer, type Principal } from '../core/principal';
+import { createPullQueue } from './pull-queue';
 
 export interface EventStream {
   /** Events to deliver, in log order; ends when the signal aborts. */
@@ -91,90 +92,32 @@ export async function openStream(field: string, args: Record<string, unknown>, p
 
 /**
  * Map events to payloads with up to `window` computed at once, delivered in event order. The
- * returned iterator stops the source when it is returned (client completes, socket closes).
+ * returned iterator stops the source when it is returned (client completes, socket closes); an
+ * abort of `signal` with an Error reason ends it with that error (gateway/pull-queue.ts).
  */
 export function orderedDeliveries<T>(
   source: (signal: AbortSignal) => AsyncIterable<BusinessEvent>,
   compute: (event: BusinessEvent) => Promise<T>,
   options: { window?: number; signal?: AbortSignal } = {},
 ): AsyncGenerator<T> {
-  const { window = 16 } = options;
+  const { window = 16, signal } = options;
   const controller = new AbortController();
-  options.signal?.addEventListener('abort', () => controller.abort(options.signal?.reason), { once: true });
-  const pending: Promise<T>[] = [];
-  let finished = false;
-  let failure: unknown = null;
-  let wakeConsumer: (() => void) | null = null;
-  let wakeProducer: (() => void) | null = null;
-  const signalConsumer = () => {
-    const wake = wakeConsumer;
-    wakeConsumer = null;
-    wake?.();
-  };
+  const queue = createPullQueue<T>(() => controller.abort());
+  if (signal?.aborted) queue.abort(signal.reason);
+  else signal?.addEventListener('abort', () => queue.abort(signal.reason), { once: true });
 
   void (async () => {
     try {
       for await (const event of source(controller.signal)) {
-        if (controller.signal.aborted) break;
-        while (pending.length >= window && !controller.signal.aborted) await new Promise<void>((resolve) => (wakeProducer = resolve));
-        const result = compute(event);
-        result.catch(() => undefined); // consumed in order below
-        pending.push(result);
-        signalConsumer();
+        // Back-pressure: the log is read no faster than the client takes payloads.
+        await queue.room(window);
+        if (queue.stopped) break;
+        queue.push(compute(event));
       }
+      queue.end();
     } catch (error) {
-      failure = error;
-    } finally {
-      finished = true;
-      signalConsumer();
+      queue.end(error);
     }
   })();
-
-  const stop = () => {
-    controller.abort();
-    const wake = wakeProducer;
-    wakeProducer = null;
-    wake?.();
-  };
-  const abortError = () => (options.signal?.aborted && options.signal.reason instanceof Error ? options.signal.reason : null);
-
-  const iterator: AsyncGenerator<T> = {
-    async next() {
-      for (;;) {
-        const reason = abortError();
-        if (reason) {
-          stop();
-          throw reason;
-        }
-        if (controller.signal.aborted) return { done: true, value: undefined };
-        const head = pending.shift();
-        if (head) {
-          const wake = wakeProducer;
-          wakeProducer = null;
-          wake?.();
-          return { done: false, value: await head };
-        }
-        if (finished) {
-          if (failure) throw failure;
-          return { done: true, value: undefined };
-        }
-        await new Promise<void>((resolve) => (wakeConsumer = resolve));
-      }
-    },
-    async return() {
-      stop();
-      signalConsumer();
-      return { done: true, value: undefined };
-    },
-    async throw(error) {
-      stop();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return iterator;
-    },
-  } as AsyncGenerator<T>;
-  // An external abort wakes a waiting consumer so that next() can report it.
-  options.signal?.addEventListener('abort', signalConsumer, { once: true });
-  return iterator;
+  return queue.iterator;
 }
