@@ -153,6 +153,8 @@ export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logg
       subgraphUrls: args.subgraphUrls,
       watch: args.watch ?? config.standalone.watch,
       maskSubgraphErrors: config.standalone.maskSubgraphErrors,
+      // The WebSocket caps of the full system (docs/configuration.md), on the same service.
+      subscriptions: { maxConnectionsPerSubject: config.security.wsMaxConnectionsPerSubject, maxConnectionsPerAddress: config.security.wsMaxConnectionsPerAddress },
       logger,
     },
     notes: { warnings },

@@ -641,7 +641,7 @@ export function createGateway(options: GatewayOptions) {
         server.listen(port, host, () => resolve());
       });
       live?.attach(server);
-      if (upstream) upstreamTransport = attachWebSocketTransport(server, upstream, { production, logger });
+      if (upstream) upstreamTransport = attachWebSocketTransport(server, upstream, { production, logger, maxConnectionsPerAddress: upstreamSubscriptions?.maxConnectionsPerAddress });
       const address = server.address() as AddressInfo;
       return {
         url: `http://${host}:${address.port}`,

@@ -54,6 +54,10 @@ export interface UpstreamSubscriptionsOptions {
   upstreamKeepAliveMs?: number;
   /** How long the upstream WebSocket handshake may take, in ms. Default 10000. */
   upstreamConnectTimeoutMs?: number;
+  /** Connections one token subject may hold open at once (CONCORD_WS_MAX_CONNECTIONS_PER_SUBJECT). Default 20. */
+  maxConnectionsPerSubject?: number;
+  /** Sockets one client address may hold open (CONCORD_WS_MAX_CONNECTIONS_PER_ADDRESS; the transport's). Default 50. */
+  maxConnectionsPerAddress?: number;
 }
 
 export interface UpstreamSubscriptionsDeps {
@@ -72,8 +76,6 @@ export interface UpstreamSubscriptionsDeps {
   subgraphSecret: string | null;
   /** The caller's rate limit, as on HTTP: every subscribe takes one. Default: none. */
   rateLimit?: SubscriptionServiceOptions['rateLimit'];
-  /** Connections one token subject may hold open at once. Default 20. */
-  maxConnectionsPerSubject?: number;
   /** Failed connection authentications per client address (shared with HTTP). Default: none. */
   authFailures?: FailureLimiter;
   /** The client address of a connection (from the transport's `extra`). Default: 'unknown'. */
@@ -110,8 +112,9 @@ export function createUpstreamSubscriptions(options: UpstreamSubscriptionsOption
     maxBufferedEvents = 256,
     upstreamKeepAliveMs = 12_000,
     upstreamConnectTimeoutMs = 10_000,
+    maxConnectionsPerSubject,
   } = options;
-  const { logger, authenticate, admit, supergraphSdl, dataSources, subgraphUrl, subgraphSecret, rateLimit, maxConnectionsPerSubject, authFailures, addressOf } = deps;
+  const { logger, authenticate, admit, supergraphSdl, dataSources, subgraphUrl, subgraphSecret, rateLimit, authFailures, addressOf } = deps;
   let planning: Planning | null = null;
   const quiet = {
     debug() {},
