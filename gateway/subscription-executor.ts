@@ -35,7 +35,7 @@ import {
 import { ConcordError } from '../core/errors';
 import type { BusinessEvent } from '../core/events/event-log';
 import type { Logger } from '../core/log';
-import type { Principal } from '../core/principal';
+import { callerScope, type Principal } from '../core/principal';
 import { Lru } from '../core/lru';
 import { assertPlannableSubscription } from './subscription-service';
 
@@ -90,9 +90,15 @@ export interface FederatedExecutor {
   query(prepared: PreparedOperation, variables: Record<string, unknown>, context: DeliveryContext): Promise<ExecutionResult>;
 }
 
-/** Authorization is the same when scopes and customer are: the shared payload is the same. */
+/**
+ * Authorization is the same when scopes and customer are: the shared payload is the same. Except
+ * for a token without ops:read that is not a portal: it sees only the runs it started (run ids and
+ * fields depend on who it is, resolvers/events.ts and resolvers/orchestration.ts), so its payloads
+ * are shared only with the same caller.
+ */
 export function authorizationKey(principal: Principal): string {
-  return `${[...principal.scopes].sort().join(' ')}|${principal.customerId ?? ''}`;
+  const base = `${[...principal.scopes].sort().join(' ')}|${principal.customerId ?? ''}`;
+  return principal.customerId === null && !principal.scopes.has('ops:read') ? `${base}|${callerScope(principal)}` : base;
 }
 
 /** What subscribers must have in common to share payloads; computed once per subscription. */

@@ -7,7 +7,7 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { ConcordError } from '../core/errors';
 import type { BusinessEvent, EventType } from '../core/events/event-log';
-import { isPortal, type Principal } from '../core/principal';
+import { callerScope, isPortal, type Principal } from '../core/principal';
 
 /** What the events subgraph is executed with: the subscriber's principal (local-subgraph.ts). */
 export interface EventsContext {
@@ -107,10 +107,17 @@ export const eventsResolvers: GraphQLResolverMap<EventsContext> = {
     invoice: (event: BusinessEvent) => ref(event.invoiceId),
     run: (event: BusinessEvent, _: unknown, ctx: EventsContext) => {
       if (!event.runId) return null;
-      // The run's own fields are checked by the orchestration subgraph (ownership); its id alone
-      // needs a scope that reads runs at all.
+      // The run's own fields are checked by the orchestration subgraph (ownership); its id is
+      // checked here, as orderToCashRun checks it: ops:read sees every run, a portal its own
+      // customer's (the only events it receives), orders:write alone only the runs it started.
       const principal = principalOf(ctx);
-      if (!operator(principal) && !principal.scopes.has('orders:write')) throw forbidden('run', 'ops:read or orders:write');
+      if (operator(principal)) return ref(event.runId);
+      if (!principal.scopes.has('orders:write')) throw forbidden('run', 'ops:read or orders:write');
+      const owner = (event.state as { owner?: unknown } | null | undefined)?.owner;
+      // An event without an owner (written before owners were recorded) is nobody's but operators'.
+      if (typeof owner !== 'string' || owner !== callerScope(principal)) {
+        throw new ConcordError('FORBIDDEN', 'this token may read BusinessEvent.run only for runs it started: other runs need scope ops:read');
+      }
       return ref(event.runId);
     },
     correlationId: (event: BusinessEvent, _: unknown, ctx: EventsContext) => {

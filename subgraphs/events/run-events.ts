@@ -16,9 +16,17 @@ import type { Run } from '../orchestration/model';
 /** Sequence key of a run's events (EventLog.latest(runSequenceKey(id)) = its latest change). */
 export const runSequenceKey = (runId: string) => `run:${runId}`;
 
-/** The run's own fields as the events subgraph serves them (schema/events.graphql @provides). */
+/**
+ * Who started the run (core/principal.ts callerScope, a hash): never served, but the events
+ * subgraph shows a run's id only to its owner when the token lacks ops:read (resolvers/events.ts),
+ * as orderToCashRun does.
+ */
+const ownerState = (run: Run) => ({ owner: run.owner ?? null });
+
+/** The run's own fields as the events subgraph serves them (schema/events.graphql @provides), and its owner. */
 function runState(run: Run): { [key: string]: JsonValue } {
   return {
+    ...ownerState(run),
     status: run.status,
     updatedAt: run.updatedAt,
     customerId: run.context.customerId,
@@ -67,6 +75,7 @@ export function eventsOfRunChange(run: Run): NewBusinessEvent[] {
       source: 'ERP',
       // The ERP document: the same key whoever reports it first (this run, or the NetSuite poller).
       dedupeKey: `erp:invoice-posted:${run.context.erpInvoiceId ?? run.context.invoiceId}`,
+      state: ownerState(run),
       data: { documentId: run.context.erpInvoiceId },
     });
   } else if (posting?.status === 'FAILED') {
@@ -75,6 +84,7 @@ export function eventsOfRunChange(run: Run): NewBusinessEvent[] {
       type: 'POSTING_FAILED',
       source: 'ERP',
       dedupeKey: `run:${run.id}:erpPosting:failed:${posting.attempts}`,
+      state: ownerState(run),
       data: { code: posting.lastError?.code ?? null, message: posting.lastError?.message ?? null },
     });
   }

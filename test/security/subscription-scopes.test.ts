@@ -9,11 +9,13 @@ import { buildSeed } from '../../simulators/common/seed';
 import { subscribe, wsClient, type Collected } from '../events/helpers';
 import { readyOpportunities, waitForRun } from '../helpers/order-to-cash';
 import { startTestSystem, type TestSystem } from '../helpers/system';
-import { claims, hs256 } from './helpers';
+import { claims, hs256, post } from './helpers';
 
 const seed = buildSeed();
 const QUERY = `subscription($after: String) { businessEvents(after: $after) { id type correlationId detail run { id idempotencyKey correlationId steps { name externalId } } } }`;
 const CUSTOMER_QUERY = `subscription($c: ID!, $after: String) { customerEvents(customerId: $c, after: $after) { id type correlationId detail run { id idempotencyKey } } }`;
+
+const RUN_ID_QUERY = `subscription($after: String) { businessEvents(after: $after) { id type run { id } } }`;
 
 type Payload = { data?: any; errors?: any[] };
 const eventsOf = (sub: Collected, field = 'businessEvents') => sub.payloads.map((p: Payload) => p.data?.[field]).filter(Boolean);
@@ -24,6 +26,7 @@ describe('subscription payloads need the scopes of the fields they repeat', () =
   const clients: Client[] = [];
   const subs: Record<string, Collected> = {};
   let run: any;
+  let ownOpportunity: string;
   let invoiceNumber: string;
   let postedEventId: string;
   let finalizedEventId: string;
@@ -32,8 +35,8 @@ describe('subscription payloads need the scopes of the fields they repeat', () =
     system = await startTestSystem({ env: { CONCORD_POLL_INTERVAL_MS: '0' } });
     // From the log's position now, so that nothing appended from here on is missed.
     const after = (await system.events.log.head()) ?? '0-0';
-    const open = async (name: string, scopes: string[], query = QUERY, variables: Record<string, unknown> = {}) => {
-      const client = wsClient(system.gateway.url, await hs256(claims(`scopes-${name}`, scopes)));
+    const open = async (name: string, scopes: string[], query = QUERY, variables: Record<string, unknown> = {}, subject = `scopes-${name}`) => {
+      const client = wsClient(system.gateway.url, await hs256(claims(subject, scopes)));
       clients.push(client);
       subs[name] = subscribe(client, query, { ...variables, after });
     };
@@ -42,8 +45,11 @@ describe('subscription payloads need the scopes of the fields they repeat', () =
     await open('billing', ['customers:read', 'billing:read']);
     await open('erp', ['customers:read', 'erp:read']);
     await open('writer', ['customers:read', 'orders:write']);
+    // The same caller asking for nothing but the run's id: the id alone must not leak either.
+    await open('writer-ids', ['customers:read', 'orders:write'], RUN_ID_QUERY, {}, 'scopes-writer');
     const ready = await readyOpportunities(system.simulators.salesforce!.url);
     const customerId = ready[0].accountId;
+    ownOpportunity = ready[1].id;
     await open('reader-customer', ['customers:read'], CUSTOMER_QUERY, { c: customerId });
     // Every subscription is live before the run starts: a marker event reaches each one first.
     const marker = await system.events.log.append({ type: 'CUSTOMER_UPDATED', occurredAt: new Date().toISOString(), correlationId: null, source: 'CRM', customerId, contractId: null, invoiceId: null, runId: null });
@@ -108,5 +114,25 @@ describe('subscription payloads need the scopes of the fields they repeat', () =
     const runPayload = subs.writer.payloads.find((p: Payload) => p.data?.businessEvents?.type === 'RUN_STATUS_CHANGED')!;
     expect(runPayload.data.businessEvents).toMatchObject({ correlationId: null, detail: null, run: null });
     expect(forbiddenPaths(runPayload)).toEqual(expect.arrayContaining(['businessEvents.run']));
+    // Not even the id of a run another caller started (orderToCashRun refuses it the same way).
+    const ids = subs['writer-ids'].payloads.find((p: Payload) => p.data?.businessEvents?.type === 'RUN_STATUS_CHANGED')!;
+    expect(ids.data.businessEvents.run).toBeNull();
+    expect(forbiddenPaths(ids)).toEqual(['businessEvents.run']);
+    expect(JSON.stringify([text, subs['writer-ids'].payloads])).not.toContain(run.id);
+  });
+
+  it('orders:write without ops:read reads the run id of a run it started itself', async () => {
+    const token = await hs256(claims('scopes-writer', ['customers:read', 'orders:write']));
+    const started = await post(system.gateway.url, token, {
+      query: 'mutation($input: StartOrderToCashInput!) { startOrderToCash(input: $input) { id } }',
+      variables: { input: { opportunityId: ownOpportunity, idempotencyKey: `scopes-own-${ownOpportunity}` } },
+    });
+    const ownId = started.json.data.startOrderToCash.id;
+    await subs.writer.until(() => eventsOf(subs.writer).some((e) => e.type === 'RUN_STATUS_CHANGED' && e.run?.id === ownId), 60_000);
+    // Its own run's id, still without the operator's detail; and never the other caller's run.
+    const own = eventsOf(subs.writer).find((e) => e.run?.id === ownId);
+    expect(own).toMatchObject({ correlationId: null, detail: null, run: { id: ownId } });
+    await subs['writer-ids'].until(() => eventsOf(subs['writer-ids']).some((e) => e.run?.id === ownId), 60_000);
+    expect(JSON.stringify([subs.writer.payloads, subs['writer-ids'].payloads])).not.toContain(run.id);
   });
 });
