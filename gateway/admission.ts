@@ -6,7 +6,7 @@
  *   2. persisted queries: APQ hash lookup, safelist hashes                  -> 200 PersistedQueryNotFound
  *   3. parse (bounded by maxTokens) and validate against the API schema     -> 400 BAD_USER_INPUT / QUERY_TOO_COMPLEX
  *   4. the executed operation; in safelist mode it must be listed           -> 400 / 403 FORBIDDEN
- *   5. limits: depth, aliases, estimated cost                               -> 400 QUERY_TOO_COMPLEX
+ *   5. limits: depth, aliases, estimated cost, subgraph fetches of the plan -> 400 QUERY_TOO_COMPLEX
  *   6. authorization: remove what the token may not see                     -> FORBIDDEN errors at paths; 403 if nothing is left
  *
  * The result is the query text Apollo executes (the original, or the rewritten operation) and the
@@ -33,7 +33,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { ConcordError, type ErrorCode } from '../core/errors';
 import type { Principal } from '../core/principal';
 import { authorizeOperation, operationText, selectOperation, type AuthorizationPolicy, type Denial } from './authorization';
-import { checkDocumentSize, checkLimits, type QueryLimits } from './limits';
+import { checkDocumentSize, checkLimits, type QueryLimits, type SubgraphOwnership } from './limits';
 import type { PersistedQueries } from './persisted';
 import { Lru, type LruWeight } from '../core/lru';
 
@@ -71,7 +71,7 @@ export interface AdmittedOperation {
   /** FORBIDDEN errors for the fields authorization removed. */
   denials: Denial[];
   /** Limits figures of the operation. */
-  measure: { depth: number; aliases: number; cost: number };
+  measure: { depth: number; aliases: number; cost: number; fetches: number };
 }
 
 export interface AdmissionOptions {
@@ -79,6 +79,8 @@ export interface AdmissionOptions {
   schema: () => GraphQLSchema | null;
   /** Authorization declared in the supergraph. */
   policy: () => AuthorizationPolicy | null;
+  /** Which subgraphs resolve each field (for the subgraph-fetch bound); null: not bounded. */
+  ownership?: () => SubgraphOwnership | null;
   limits: QueryLimits;
   /** Most lexical tokens in a document; the parser stops beyond. */
   maxTokens: number;
@@ -135,7 +137,7 @@ function locations(error: GraphQLError) {
 }
 
 export function createAdmission(options: AdmissionOptions): Admission {
-  const { schema, policy, limits, maxTokens, persisted, production = false, cacheSize = 1000, cacheBytes = 64 * 1024 * 1024, maxStringLength = 10_000 } = options;
+  const { schema, policy, ownership = () => null, limits, maxTokens, persisted, production = false, cacheSize = 1000, cacheBytes = 64 * 1024 * 1024, maxStringLength = 10_000 } = options;
   const tooLong = () =>
     Rejection.of(400, new ConcordError('BAD_USER_INPUT', `a string in the request is longer than ${maxStringLength} characters`));
   // Half the byte budget each. A kept document weighs its text's AST; a refusal only its message
@@ -241,7 +243,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
       }
       let measure;
       try {
-        measure = checkLimits(api, document, operation, isObject(variables) ? variables : undefined, limits);
+        measure = checkLimits(api, document, operation, isObject(variables) ? variables : undefined, limits, ownership());
       } catch (error) {
         if (error instanceof ConcordError) throw Rejection.of(400, error);
         throw error;

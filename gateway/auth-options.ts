@@ -63,7 +63,7 @@ export function securityOptionsFromConfig(config: ConcordConfig): { jwtSecret: s
       jwtIssuer: s.jwtIssuer,
       jwtAudience: s.jwtAudience,
       jwtMaxLifetimeSeconds: s.jwtMaxLifetimeSeconds,
-      limits: { maxDepth: s.maxDepth, maxAliases: s.maxAliases, maxCost: s.maxCost, defaultListSize: s.defaultListSize, maxFields: s.maxFields, maxSelectionFields: s.maxSelectionFields, maxFieldOverlaps: s.maxFieldOverlaps },
+      limits: { maxDepth: s.maxDepth, maxAliases: s.maxAliases, maxCost: s.maxCost, defaultListSize: s.defaultListSize, maxFields: s.maxFields, maxSelectionFields: s.maxSelectionFields, maxFieldOverlaps: s.maxFieldOverlaps, maxFetches: s.maxSubgraphFetches },
       maxTokens: s.maxTokens,
       admissionCacheBytes: s.admissionCacheMb * 1024 * 1024,
       maxStringLength: s.maxStringLength,

@@ -16,6 +16,7 @@
  */
 import {
   Kind,
+  parse,
   getNamedType,
   getNullableType,
   isInterfaceType,
@@ -31,6 +32,7 @@ import {
   type GraphQLType,
   type OperationDefinitionNode,
   type SelectionSetNode,
+  type ConstDirectiveNode,
 } from 'graphql';
 import { ConcordError } from '../core/errors';
 import { rootType } from './authorization';
@@ -62,9 +64,58 @@ export interface QueryLimits {
    * 2-core machine); an operation without repeated fields has none.
    */
   maxFieldOverlaps: number;
+  /**
+   * Most subgraph fetches the query plan may need, estimated before planning (see
+   * estimateFetches): one per root field, and one more wherever a field is owned by another
+   * subgraph than its parent, every alias and fragment spread counted. The query planner's CPU
+   * grows with it (each is a path it plans, and aliases defeat its plan cache): 30 aliases of a
+   * customer's invoices with their ERP posting (91 fetches) planned for 200-600 ms, 10 of them (31)
+   * for 54-165 ms, 3 (10) for 19-63 ms, on a 2-core machine at load average 12.
+   * Default 12: the unified view needs 6.
+   */
+  maxFetches: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 300_000, defaultListSize: 10, maxFields: 500, maxSelectionFields: 100, maxFieldOverlaps: 1000 };
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 300_000, defaultListSize: 10, maxFields: 500, maxSelectionFields: 100, maxFieldOverlaps: 1000, maxFetches: 12 };
+
+/**
+ * Which subgraphs resolve each field, from the supergraph's join directives: `@join__field(graph:)`
+ * when a field has it (not `external`), else every graph of the type's `@join__type`.
+ */
+export interface SubgraphOwnership {
+  owners(type: string, field: string): ReadonlySet<string> | null;
+}
+
+export function subgraphOwnership(supergraphSdl: string): SubgraphOwnership {
+  const document = parse(supergraphSdl);
+  const typeGraphs = new Map<string, Set<string>>();
+  const fieldGraphs = new Map<string, Set<string>>();
+  const graphOf = (directive: ConstDirectiveNode) => {
+    const arg = directive.arguments?.find((a) => a.name.value === 'graph')?.value;
+    return arg?.kind === Kind.ENUM ? arg.value : null;
+  };
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.OBJECT_TYPE_EXTENSION && definition.kind !== Kind.INTERFACE_TYPE_DEFINITION) continue;
+    const type = definition.name.value;
+    const graphs = typeGraphs.get(type) ?? new Set<string>();
+    typeGraphs.set(type, graphs);
+    for (const directive of definition.directives ?? []) {
+      const graph = directive.name.value === 'join__type' ? graphOf(directive) : null;
+      if (graph) graphs.add(graph);
+    }
+    for (const field of definition.fields ?? []) {
+      const owners = new Set<string>();
+      for (const directive of field.directives ?? []) {
+        if (directive.name.value !== 'join__field') continue;
+        const external = directive.arguments?.some((a) => a.name.value === 'external' && a.value.kind === Kind.BOOLEAN && a.value.value);
+        const graph = graphOf(directive);
+        if (graph && !external) owners.add(graph);
+      }
+      if (owners.size) fieldGraphs.set(`${type}.${field.name.value}`, owners);
+    }
+  }
+  return { owners: (type, field) => fieldGraphs.get(`${type}.${field}`) ?? typeGraphs.get(type) ?? null };
+}
 
 /**
  * Most field selections visited once fragments are expanded. Far above any real operation (the
@@ -77,6 +128,8 @@ export interface OperationMeasure {
   depth: number;
   aliases: number;
   cost: number;
+  /** Estimated subgraph fetches of the plan (0 without ownership). */
+  fetches: number;
 }
 
 class TooComplex extends ConcordError {
@@ -194,8 +247,9 @@ export function checkLimits(
   operation: OperationDefinitionNode,
   variables: Record<string, unknown> | undefined,
   limits: QueryLimits,
+  ownership?: SubgraphOwnership | null,
 ): OperationMeasure {
-  const { maxDepth, maxAliases, maxCost, defaultListSize } = limits;
+  const { maxDepth, maxAliases, maxCost, defaultListSize, maxFetches } = limits;
   const aliases = countAliases(document);
   if (aliases > maxAliases) throw new TooComplex(`the operation has ${aliases} aliases; at most ${maxAliases} are allowed`);
 
@@ -222,6 +276,8 @@ export function checkLimits(
   let cost = 0;
   let visits = 0;
   let depthSeen = 0;
+  let fetches = 0;
+  const rootFetches = new Set<string>();
   const walk = (
     set: SelectionSetNode,
     parent: GraphQLNamedType | null | undefined,
@@ -229,18 +285,19 @@ export function checkLimits(
     times: number,
     connectionSize: number | null,
     inFragments: string[],
+    graphs: ReadonlySet<string> | null,
   ) => {
     for (const selection of set.selections) {
       if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
-        walk(selection.selectionSet, type, depth, times, connectionSize, inFragments);
+        walk(selection.selectionSet, type, depth, times, connectionSize, inFragments, graphs);
         continue;
       }
       if (selection.kind === Kind.FRAGMENT_SPREAD) {
         const name = selection.name.value;
         const fragment = fragments.get(name);
         if (fragment && !inFragments.includes(name)) {
-          walk(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value), depth, times, connectionSize, [...inFragments, name]);
+          walk(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value), depth, times, connectionSize, [...inFragments, name], graphs);
         }
         continue;
       }
@@ -267,13 +324,34 @@ export function checkLimits(
       if (cost > maxCost) {
         throw new TooComplex(`the operation's estimated cost is more than ${maxCost} (lists count their \`first\`, or ${defaultListSize} without it)`);
       }
+      // A root field is a fetch; so is a field none of the parent's subgraphs resolves (the planner
+      // adds an entity fetch to its owner). Within the parent's subgraphs, the fetch narrows to them.
+      let fieldGraphs = graphs;
+      const owners = ownership?.owners(parent.name, name) ?? null;
+      if (owners) {
+        const shared = graphs ? [...owners].filter((g) => graphs.has(g)) : [];
+        // Root fields of one subgraph are one fetch, and cheap to plan however many (aliases of
+        // `customer { name }` plan in about 0.5 ms each); what costs is every path into another subgraph.
+        const rootKey = graphs === null ? [...owners].sort().join(',') : null;
+        const counted = rootKey === null || !rootFetches.has(rootKey);
+        if (rootKey !== null) rootFetches.add(rootKey);
+        if (shared.length === 0 && counted) {
+          fetches += 1;
+          if (fetches > maxFetches) {
+            throw new TooComplex(`the operation needs more than ${maxFetches} subgraph fetches (each root field and each field another subgraph resolves, aliases counted)`);
+          }
+        }
+        if (shared.length === 0) {
+          fieldGraphs = owners;
+        } else if (shared.length < owners.size || shared.length < graphs!.size) fieldGraphs = new Set(shared);
+      }
       if (selection.selectionSet) {
         const type = getNamedType(definition.type);
         const pageSize = type.name.endsWith('Connection') ? (first ?? defaultListSize) : null;
-        walk(selection.selectionSet, type, fieldDepth, count, pageSize, inFragments);
+        walk(selection.selectionSet, type, fieldDepth, count, pageSize, inFragments, fieldGraphs);
       }
     }
   };
-  walk(operation.selectionSet, rootType(schema, operation), 0, 1, null, []);
-  return { depth: depthSeen, aliases, cost };
+  walk(operation.selectionSet, rootType(schema, operation), 0, 1, null, [], null);
+  return { depth: depthSeen, aliases, cost, fetches };
 }

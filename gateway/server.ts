@@ -39,7 +39,7 @@ import { correlationPlugin, formatGatewayError } from './errors';
 import { withExecutionErrorsAsGraphQL } from './executor-errors';
 import { readBody, sendGraphQLError, sendJson } from './http';
 import { createLiveEvents, type GatewayEventsOptions } from './live-events';
-import { DEFAULT_LIMITS } from './limits';
+import { DEFAULT_LIMITS, subgraphOwnership, type SubgraphOwnership } from './limits';
 import { createPersistedQueries, loadSafelist } from './persisted';
 import type { Metrics } from '../observability/metrics';
 import { createGatewayObservability, type ObservedRequest } from './observability';
@@ -274,12 +274,15 @@ export function createGateway(options: GatewayOptions) {
   if (safelist) logger.info({ operations: safelist.size, dir: security.safelistDir }, 'safelist mode: only listed operations run');
   let apiSchema: GraphQLSchema | null = null;
   let policy: AuthorizationPolicy | null = null;
+  // Which subgraph resolves each field: admission bounds the plan's fetches before planning (gateway/limits.ts).
+  let ownership: SubgraphOwnership | null = null;
   /** The supergraph @apollo/gateway serves now (as handed to it), its id and load time. */
   let current: { sdl: string; id: string; loadedAt: string } | null = null;
   let swap: ((sdl: string) => void) | null = null;
   const admission = createAdmission({
     schema: () => apiSchema,
     policy: () => policy,
+    ownership: () => ownership,
     limits: { ...DEFAULT_LIMITS, ...security.limits },
     maxTokens: security.maxTokens ?? 5000,
     maxStringLength: security.maxStringLength,
@@ -369,6 +372,7 @@ export function createGateway(options: GatewayOptions) {
   gateway.onSchemaLoadOrUpdate(({ apiSchema: schema, coreSupergraphSdl }) => {
     apiSchema = schema;
     policy = auth === 'off' ? NO_REQUIREMENTS : policyFromSupergraph(coreSupergraphSdl);
+    ownership = subgraphOwnership(coreSupergraphSdl);
     current = { sdl: coreSupergraphSdl, id: current?.id ?? supergraphId(supergraphSdl), loadedAt: new Date().toISOString() };
   });
 

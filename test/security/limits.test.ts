@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildSchema, parse } from 'graphql';
 import { selectOperation } from '../../gateway/authorization';
-import { checkLimits, DEFAULT_LIMITS } from '../../gateway/limits';
+import { checkLimits, DEFAULT_LIMITS, subgraphOwnership } from '../../gateway/limits';
 import { sha256 } from '../../gateway/persisted';
 import { SUPERGRAPH_PATH } from '../../schema/subgraphs';
 import { buildSeed } from '../../simulators/common/seed';
@@ -22,11 +22,16 @@ const measure = (query: string, variables?: Record<string, unknown>) => {
   return checkLimits(schema, document, selectOperation(document)!, variables, { ...DEFAULT_LIMITS, maxCost: Number.MAX_SAFE_INTEGER });
 };
 const customer = buildSeed().customers[0];
+const ownership = subgraphOwnership(readFileSync(SUPERGRAPH_PATH, 'utf8'));
+const fetches = (query: string) => {
+  const document = parse(query);
+  return checkLimits(schema, document, selectOperation(document)!, undefined, { ...DEFAULT_LIMITS, maxCost: Number.MAX_SAFE_INTEGER, maxFetches: 1000 }, ownership).fetches;
+};
 
 describe('the cost estimate', () => {
   it('counts list sizes from first, the connection, or the default', () => {
     // 1 + 50 * (edges 1 + node 1 + 10 invoices * (1 + total 1 + amount 1)) = 1601 (see gateway/limits.ts)
-    expect(measure('{ customers(first: 50) { edges { node { invoices { total { amount } } } } } }')).toEqual({ depth: 6, aliases: 0, cost: 1601 });
+    expect(measure('{ customers(first: 50) { edges { node { invoices { total { amount } } } } } }')).toEqual({ depth: 6, aliases: 0, cost: 1601, fetches: 0 });
     expect(measure('query($n: Int) { customers(first: $n) { edges { node { id } } } }', { n: 5 }).cost).toBe(1 + 5 * 3);
     expect(measure('{ customers { edges { node { id } } } }').cost).toBe(1 + 20 * 3); // the schema default, first: Int = 20
   });
@@ -36,6 +41,26 @@ describe('the cost estimate', () => {
     const at200 = measure(UNIFIED_VIEW, { first: 200 });
     expect(at200.cost).toBe(167404);
     expect(at200.cost).toBeLessThan(DEFAULT_LIMITS.maxCost);
+  });
+});
+
+describe('the subgraph-fetch estimate (what the query planner must plan)', () => {
+  it('counts one fetch per subgraph of the root fields and one per field another subgraph resolves', () => {
+    // customers (CRM); contracts, invoices, balance (billing); erpPosting and erp (ERP).
+    expect(fetches(UNIFIED_VIEW)).toBe(6);
+    expect(fetches(UNIFIED_VIEW)).toBeLessThanOrEqual(DEFAULT_LIMITS.maxFetches);
+    // Root fields of one subgraph share a fetch: 30 aliases of a CRM field are one.
+    expect(fetches(`{ ${Array.from({ length: 30 }, (_, i) => `a${i}: customer(id: "c") { name }`).join(' ')} }`)).toBe(1);
+    // Every alias of a path into another subgraph plans again: customer -> invoices -> erpPosting, and -> customer -> erp.
+    expect(fetches('{ customer(id: "c") { invoices { erpPosting { status } customer { erp { creditHold } } } } }')).toBe(4);
+    expect(fetches(`{ ${Array.from({ length: 30 }, (_, i) => `a${i}: customer(id: "c") { invoices { erpPosting { status } customer { erp { creditHold } } } }`).join(' ')} }`)).toBe(91);
+    // Fragments count wherever they are spread.
+    expect(fetches('{ a: customer(id: "c") { ...F } b: customer(id: "d") { ...F } } fragment F on Customer { erp { creditHold } }')).toBe(3);
+  });
+
+  it('refuses beyond the bound before planning', () => {
+    const document = parse(`{ ${Array.from({ length: 13 }, (_, i) => `a${i}: customer(id: "c") { erp { creditHold } }`).join(' ')} }`);
+    expect(() => checkLimits(schema, document, selectOperation(document)!, undefined, DEFAULT_LIMITS, ownership)).toThrow(/more than 12 subgraph fetches/);
   });
 });
 
