@@ -2,10 +2,11 @@
  * `npm run bench:noisy-neighbour`: does one caller within every limit stall the others? A benign
  * caller sends a small query (`{ customer(id) { id name } }`) one request after another, first
  * alone, then while an attacker sends the most expensive documents admission still admits (same
- * field repeated up to the overlap bound, nested repeats, the field-count bound; each text unique,
- * so no cache helps) at its full rate limit. Prints the benign caller's p50/p99 in both phases,
- * the ratio of the p99s, the attacker's admitted and refused counts, and the gateway process's
- * longest event-loop stall in each phase.
+ * field repeated up to the overlap bound, nested repeats, the field-count bound, unique aliases of
+ * paths across subgraphs up to the subgraph-fetch bound; each text unique, so no cache helps) at
+ * its full rate limit. Prints first how long one request of each such document blocks the event
+ * loop, then the benign caller's p50/p99 in both phases, the ratio of the p99s, the attacker's
+ * admitted and refused counts, and the gateway process's longest event-loop stall in each phase.
  *
  * Options: --seconds N (per phase, default 10), --rps N (the attacker's rate; default: the rate limit)
  */
@@ -23,15 +24,38 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-/** Documents at the admission bounds (DEFAULT_LIMITS): the worst a caller can send and be served. */
-function attackDocuments(customerId: string): ((n: number) => string)[] {
+/** A named attack document: `make(n)` is unique for each n (comments and aliases), so no cache helps. */
+interface AttackDocument {
+  name: string;
+  make: (n: number) => string;
+}
+
+/**
+ * Documents at the admission bounds (DEFAULT_LIMITS): the worst a caller can send and be served.
+ * Two kinds of CPU: validation (same-named fields, bounded by the overlap count) and query planning
+ * (paths into other subgraphs, bounded by the subgraph-fetch estimate; unique alias names defeat
+ * Apollo's plan cache, which is keyed by the operation's text).
+ */
+function attackDocuments(customerId: string): AttackDocument[] {
   const nest = (k: number, levels: number): string => (levels === 0 ? 'id' : `parent { ${nest(k, levels - 1)} } `.repeat(k));
   const at = (body: string) => (n: number) => `# attacker ${n} ${Math.random()}\n{ customer(id: "${customerId}") { ${body} } }`;
+  const aliased = (prefix: string, n: number, body: string, k: number) => Array.from({ length: k }, (_, i) => `${prefix}${n}_${i}: customer(id: "${customerId}") { ${body} }`).join(' ');
+  // customer -> invoices (billing) -> erpPosting (ERP), and -> customer -> erp (ERP): 3 fetches an alias.
+  const chain = 'invoices { id total { amount } erpPosting { status } customer { erp { creditHold } } }';
+  const view =
+    'id name domain contracts { id status items { productCode quantity unitPrice { amount currency } } } invoices { id number status total { amount currency } erpPosting { status documentNumber } } balance { amount currency }';
   return [
-    at(nest(31, 1)), // 31 same-named fields: 930 pairs with their children, under the 1000 bound
-    at(nest(3, 3)), // repeats on three levels
-    at(nest(2, 4)), // two repeats on four levels
-    at(Array.from({ length: 24 }, (_, i) => `a${i}: parent { id name domain parent { id name domain parent { id name domain parent { id name domain parent { id name } } } } }`).slice(0, 20).join(' ')), // aliases and fields near their bounds
+    { name: '31 same-named fields (930 pairs)', make: at(nest(31, 1)) },
+    { name: 'repeats on three levels', make: at(nest(3, 3)) },
+    { name: 'two repeats on four levels', make: at(nest(2, 4)) },
+    {
+      name: '20 aliases, 5 levels deep',
+      make: at(Array.from({ length: 20 }, (_, i) => `a${i}: parent { id name domain parent { id name domain parent { id name domain parent { id name domain parent { id name } } } } }`).join(' ')),
+    },
+    // At the subgraph-fetch bound (8): 1 + 2 x 3 + 1.
+    { name: 'unique aliases across subgraphs (8 fetches)', make: (n) => `{ ${aliased('c', n, chain, 2)} ${aliased('e', n, 'erp { creditHold }', 1)} }` },
+    // Most of the unified view under a unique alias, and ERP records: 1 + 4 + 3 = 8.
+    { name: 'unified view, unique aliases (8 fetches)', make: (n) => `{ ${aliased('v', n, view, 1)} ${aliased('e', n, 'erp { creditHold }', 3)} }` },
   ];
 }
 
@@ -73,8 +97,26 @@ async function main(): Promise<void> {
     const documents = attackDocuments(customerId);
     // Every attack document must be one admission serves, or it measures nothing.
     for (const [i, doc] of documents.entries()) {
-      const { status, body } = await post(attackerToken, doc(i));
-      if (status !== 200 || body.errors) throw new Error(`attack document ${i} is not admitted: ${status} ${JSON.stringify(body.errors).slice(0, 300)}`);
+      const { status, body } = await post(attackerToken, doc.make(i));
+      if (status !== 200 || body.errors) throw new Error(`attack document "${doc.name}" is not admitted: ${status} ${JSON.stringify(body.errors).slice(0, 300)}`);
+    }
+
+    // How long one request of each document blocks the gateway's event loop (nothing else runs):
+    // the longest delay the loop saw while it was served, each text unique.
+    console.log('event-loop blocking of one admitted request, each text unique (10 each)');
+    let serial = 1_000_000;
+    for (const doc of documents) {
+      const stalls: number[] = [];
+      for (let i = 0; i < 10; i++) {
+        const probe = monitorEventLoopDelay({ resolution: 1 });
+        probe.enable();
+        const { status } = await post(attackerToken, doc.make(serial++));
+        probe.disable();
+        if (status !== 200) throw new Error(`attack document "${doc.name}" was refused while probing: ${status}`);
+        stalls.push(probe.max / 1e6);
+      }
+      stalls.sort((a, b) => a - b);
+      console.log(`  ${doc.name.padEnd(48)} p50 ${percentile(stalls, 50).toFixed(1).padStart(6)} ms  max ${stalls[stalls.length - 1].toFixed(1).padStart(6)} ms`);
     }
 
     const loop = monitorEventLoopDelay({ resolution: 10 });
@@ -93,7 +135,7 @@ async function main(): Promise<void> {
       const interval = 1000 / attackerRps;
       let next = performance.now();
       while (attacking) {
-        const doc = documents[n % documents.length](n);
+        const doc = documents[n % documents.length].make(n);
         n += 1;
         const request = post(attackerToken, doc)
           .then(({ status }) => void (status === 200 ? (admitted += 1) : (refused += 1)))

@@ -122,7 +122,7 @@ export interface SecurityConfig {
   maxSelectionFields: number;
   /** Most pairs of same-named fields validation would compare, checked before validation (CONCORD_MAX_FIELD_OVERLAPS; default 1000). */
   maxFieldOverlaps: number;
-  /** Most subgraph fetches an operation's plan may need, estimated before planning (CONCORD_MAX_SUBGRAPH_FETCHES; default 12). */
+  /** Most subgraph fetches an operation's plan may need, estimated before planning (CONCORD_MAX_SUBGRAPH_FETCHES; default 8). */
   maxSubgraphFetches: number;
   /** Estimated memory the admission caches may hold, in MiB (CONCORD_ADMISSION_CACHE_MB; default 64). */
   admissionCacheMb: number;
@@ -555,7 +555,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       maxFields: integerAtLeast(env, 'CONCORD_MAX_FIELDS', 500, 1),
       maxSelectionFields: integerAtLeast(env, 'CONCORD_MAX_SELECTION_FIELDS', 100, 1),
       maxFieldOverlaps: integerAtLeast(env, 'CONCORD_MAX_FIELD_OVERLAPS', 1000, 0),
-      maxSubgraphFetches: integerAtLeast(env, 'CONCORD_MAX_SUBGRAPH_FETCHES', 12, 1),
+      maxSubgraphFetches: integerAtLeast(env, 'CONCORD_MAX_SUBGRAPH_FETCHES', 8, 1),
       admissionCacheMb: integerAtLeast(env, 'CONCORD_ADMISSION_CACHE_MB', 64, 1),
       maxBodyBytes: integer(env, 'CONCORD_MAX_BODY_BYTES', 1024 * 1024),
       requestTimeoutMs: integer(env, 'CONCORD_REQUEST_TIMEOUT_MS', 30_000),

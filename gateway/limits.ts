@@ -71,12 +71,13 @@ export interface QueryLimits {
    * grows with it (each is a path it plans, and aliases defeat its plan cache): 30 aliases of a
    * customer's invoices with their ERP posting (91 fetches) planned for 200-600 ms, 10 of them (31)
    * for 54-165 ms, 3 (10) for 19-63 ms, on a 2-core machine at load average 12.
-   * Default 12: the unified view needs 6.
+   * Default 8: the unified view needs 6; at 12, documents at the bound still blocked the event loop
+   * for 65 ms (p50, 99 ms max) on a loaded machine (bench:noisy-neighbour).
    */
   maxFetches: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 300_000, defaultListSize: 10, maxFields: 500, maxSelectionFields: 100, maxFieldOverlaps: 1000, maxFetches: 12 };
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxCost: 300_000, defaultListSize: 10, maxFields: 500, maxSelectionFields: 100, maxFieldOverlaps: 1000, maxFetches: 8 };
 
 /**
  * Which subgraphs resolve each field, from the supergraph's join directives: `@join__field(graph:)`
