@@ -5,6 +5,7 @@
  * still answers a valid request afterwards.
  */
 import { createClient } from 'graphql-ws';
+import { SignJWT, generateKeyPair } from 'jose';
 import Stripe from 'stripe';
 import WebSocket from 'ws';
 import { encodePrincipal, PRINCIPAL_HEADER } from '../../core/principal';
@@ -141,6 +142,20 @@ describe('hostile and careless requests', () => {
     { name: 'wrong algorithm: HS512 with the right secret', send: async () => gql(await hs256(claims('hs512'), TEST_JWT_SECRET, 'HS512'), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'algorithm confusion: HS256 keyed with the JWKS public key', send: async () => gql(await hs256(claims('confused'), idp.publicKeyPem), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'RS256 signed by a key the identity provider does not publish', send: async () => gql(await idp.rs256Rogue(claims('rogue')), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
+    // Header tricks: the key comes from the gateway's configuration only, never from the token.
+    { name: 'jku and x5u headers pointing at the attacker\'s keys (signed with its own key)', send: async () => {
+        const rogue = await generateKeyPair('RS256');
+        const token = await new SignJWT({ ...claims('jku') }).setProtectedHeader({ alg: 'RS256', kid: 'rsa-1', jku: 'https://attacker.example/jwks.json', x5u: 'https://attacker.example/cert.pem' }).sign(rogue.privateKey);
+        return gql(token, '{ __typename }');
+      }, status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'kid naming the published key, signed by another', send: async () => {
+        const rogue = await generateKeyPair('ES256');
+        return gql(await new SignJWT({ ...claims('kid') }).setProtectedHeader({ alg: 'ES256', kid: 'ec-1' }).sign(rogue.privateKey), '{ __typename }');
+      }, status: 401, code: 'UNAUTHENTICATED' },
+    { name: 'kid path traversal with HS256 (kid must not pick a key file)', send: async () => {
+        const token = await new SignJWT({ ...claims('kid-path') }).setProtectedHeader({ alg: 'HS256', kid: '../../../../dev/null' }).sign(new Uint8Array(32));
+        return gql(token, '{ __typename }');
+      }, status: 401, code: 'UNAUTHENTICATED' },
     { name: 'token without exp', send: async () => gql(await hs256({ sub: 'forever', scope: 'customers:read' }), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'token without sub', send: async () => gql(await hs256({ scope: 'customers:read', exp: Math.floor(Date.now() / 1000) + 60 }), '{ __typename }'), status: 401, code: 'UNAUTHENTICATED' },
     { name: 'portal claim malformed (empty customer_id must not mean "all customers")', send: async () => gql(await hs256(claims('blank-portal', ALL_SCOPES, { customer_id: '' })), '{ customers { edges { node { id } } } }'), status: 401, code: 'UNAUTHENTICATED' },
