@@ -24,6 +24,7 @@ import { Rejection, type AdmittedOperation, type GraphQLParams } from './admissi
 import { CappedCounter, CLOSE_TOO_MANY, ConnectionRefused, type FailureLimiter } from './connection-limits';
 import type { Denial } from './authorization';
 import { formatGatewayError } from './errors';
+import { sharedPayload } from './shared-frames';
 import { shareKeyOf, type FederatedExecutor, type PreparedOperation } from './subscription-executor';
 import { openStream, orderedDeliveries } from './subscription-streams';
 
@@ -309,8 +310,9 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
 
   function shapeNext(subscription: Subscription, result: ExecutionResult) {
     delivered += 1;
-    // The common case sends the shared result as it is (graphql-ws serialises it per socket).
-    if (!result.errors?.length && !subscription.denials.length) return undefined;
+    // The common case sends the shared result as it is, serialised once for every subscriber
+    // given this same result object (gateway/shared-frames.ts), not once per socket.
+    if (!result.errors?.length && !subscription.denials.length) return sharedPayload(result) as unknown as ExecutionResult;
     const errors: GraphQLFormattedError[] = [
       ...subscription.denials.map((d) => ({ message: d.message, path: d.path, extensions: { code: 'FORBIDDEN', correlationId: subscription.correlationId } })),
       ...(result.errors ?? []).map((error) => {
