@@ -59,7 +59,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function serve(prefix: string): Promise<void> {
   const config = loadConfig({
     ...process.env,
-    NODE_ENV: 'production',
+    // Not production: production now requires real vendors and secrets (core/config.ts), and the
+    // bench runs on the bundled simulators.
+    NODE_ENV: 'test',
     CONCORD_JWT_SECRET: SECRET,
     CONCORD_JWT_ISSUER: 'concord-bench',
     CONCORD_JWT_AUDIENCE: 'concord',
