@@ -232,7 +232,7 @@ function failStart(error: unknown): never {
  * mistake stops here, once), forks the workers (gateway/cluster.ts), prints where they serve, and
  * stops them all on SIGTERM / SIGINT.
  */
-async function runPrimary(argv: string[], env: NodeJS.ProcessEnv, say: (line: string) => void, processes: number, logger: Logger): Promise<void> {
+async function runPrimary(say: (line: string) => void, processes: number, logger: Logger): Promise<void> {
   const running = await startCluster(processes, logger);
   say('');
   say(`Concord gateway (standalone) is running in ${processes} processes (pids ${running.pids().join(', ')}) on one port.`);
@@ -274,7 +274,7 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
     }
     if (processes > 1 && cluster.isPrimary) {
       try {
-        await runPrimary(argv, env, say, processes, logger!);
+        await runPrimary(say, processes, logger!);
       } catch (error) {
         failStart(error);
       }
