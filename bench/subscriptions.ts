@@ -19,7 +19,11 @@
  * Prints one line of figures per N. Bounded in time: every phase has a deadline, and a phase that
  * misses it prints what was delivered.
  *
- * Options: --subscribers 1000,5000 (list), --load 5000, --seconds 5, --burst 20,
+ * Then the same runs against a bare graphql-ws server (`serveBaseline`: graphql-ws's useServer,
+ * graphql-js, the same log and subscription, nothing of Concord), and a last line per N:
+ * `N subscribers: concord p50/p99 ... ms, bare graphql-ws p50/p99 ... ms; delivery rate ...`.
+ *
+ * Options: --subscribers 1000,5000 (list), --load 5000, --seconds 5, --burst 20, --no-baseline,
  *          --profile <dir> (a V8 CPU profile of the gateway process, written there on exit)
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -34,6 +38,11 @@ import type { EventLog } from '../core/events/event-log';
 import { createLogger } from '../core/log';
 import { SCOPES, mintToken } from '../gateway/token';
 import { startSystem } from '../system';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildSchema, type GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
 
 const SECRET = 'concord-bench-secret-0123456789abcdef';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -50,7 +59,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function serve(prefix: string): Promise<void> {
   const config = loadConfig({
     ...process.env,
-    NODE_ENV: 'production',
+    // Not production: production now requires real vendors and secrets (core/config.ts), and the
+    // bench runs on the bundled simulators.
+    NODE_ENV: 'test',
     CONCORD_JWT_SECRET: SECRET,
     CONCORD_JWT_ISSUER: 'concord-bench',
     CONCORD_JWT_AUDIENCE: 'concord',
@@ -75,6 +86,61 @@ async function serve(prefix: string): Promise<void> {
     if (message.stop) void system.close().then(() => process.exit(0));
   });
   process.send!({ ready: system.gateway.url } satisfies ChildMessage);
+}
+
+// ------------------------------------------------------------------------------ baseline process
+
+/**
+ * The baseline: a bare graphql-ws server (graphql-ws's useServer over `ws` on node:http, graphql-js
+ * `subscribe`) serving the same subscription over the same Redis event log, with nothing of
+ * Concord: no authentication, admission, federation or sharing. Every subscriber's payload is
+ * executed and serialised for it alone, as graphql-ws does by default; the customer's name is a
+ * local lookup instead of a CRM fetch.
+ */
+const BASELINE_SDL = `
+  type Query { ok: Boolean }
+  type Customer { name: String! }
+  type BusinessEvent { id: ID! occurredAt: String! detail: String customer: Customer }
+  enum EventType { INVOICE_PAID }
+  type Subscription { businessEvents(types: [EventType!]): BusinessEvent }
+`;
+
+async function serveBaseline(prefix: string): Promise<void> {
+  const log = createRedisEventLog({ url: REDIS_URL, prefix });
+  const schema: GraphQLSchema = buildSchema(BASELINE_SDL);
+  const rootValue = {
+    businessEvents: async function* (args: { types?: string[] }) {
+      const controller = new AbortController();
+      try {
+        for await (const event of log.follow(null, controller.signal, (e) => !args.types || args.types.includes(e.type))) {
+          yield {
+            businessEvents: {
+              id: event.id,
+              occurredAt: event.occurredAt,
+              detail: event.data ? JSON.stringify(event.data) : null,
+              customer: event.customerId ? { name: `Customer ${event.customerId}` } : null,
+            },
+          };
+        }
+      } finally {
+        controller.abort();
+      }
+    },
+  };
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  const wss = new WebSocketServer({ server, path: '/graphql', perMessageDeflate: false });
+  useServer({ schema, roots: { subscription: rootValue } }, wss);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const measure = (): Memory => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const { rss, heapUsed } = process.memoryUsage();
+    return { rss, heapUsed };
+  };
+  process.on('message', (message: { memory?: boolean; stop?: boolean }) => {
+    if (message.memory) process.send!({ memory: measure() } satisfies ChildMessage);
+    if (message.stop) void log.close().finally(() => process.exit(0));
+  });
+  process.send!({ ready: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } satisfies ChildMessage);
 }
 
 // ------------------------------------------------------------------------------------- clients
@@ -215,6 +281,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       serve: { type: 'string' },
+      'serve-baseline': { type: 'string' },
+      'no-baseline': { type: 'boolean', default: false },
       subscribers: { type: 'string', default: '1000,5000' },
       load: { type: 'string', default: '5000' },
       seconds: { type: 'string', default: '5' },
@@ -223,30 +291,59 @@ async function main(): Promise<void> {
     },
   });
   if (values.serve) return serve(values.serve);
+  if (values['serve-baseline']) return serveBaseline(values['serve-baseline']);
 
   const prefix = `concord-bench:subscriptions:${randomUUID().slice(0, 8)}`;
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
-  const child = fork(__filename, ['--serve', prefix], {
-    execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096', ...profile],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const gatewayUrl = await new Promise<string>((resolve, reject) => {
-    child.once('message', (message: ChildMessage) => ('ready' in message ? resolve(message.ready) : reject(new Error('unexpected message'))));
-    child.once('exit', (code) => reject(new Error(`gateway process exited with ${code}`)));
-  });
-  const log = createRedisEventLog({ url: REDIS_URL, prefix });
-  const results = [];
-  try {
-    console.log(`gateway ${gatewayUrl} (pid ${child.pid}), Redis ${REDIS_URL}, subscription: ${QUERY}`);
-    for (const n of values.subscribers!.split(',').map(Number)) {
-      const rate = Number(values.load) / n;
-      results.push(await run(n, { rate, seconds: Number(values.seconds), burst: Number(values.burst) }, child, gatewayUrl, log));
-    }
-    console.table(results);
-  } finally {
-    await log.close();
+  const start = (mode: '--serve' | '--serve-baseline') => {
+    const child = fork(__filename, [mode, prefix], {
+      execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096', ...(mode === '--serve' ? profile : [])],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const url = new Promise<string>((resolve, reject) => {
+      child.once('message', (message: ChildMessage) => ('ready' in message ? resolve(message.ready) : reject(new Error('unexpected message'))));
+      child.once('exit', (code) => reject(new Error(`${mode} process exited with ${code}`)));
+    });
+    return { child, url };
+  };
+  const stop = async (child: ChildProcess) => {
     child.send({ stop: true });
     await new Promise((resolve) => child.once('exit', resolve));
+  };
+  // Concord first, then the baseline, each alone on the machine while measured.
+  const concord = start('--serve');
+  const gatewayUrl = await concord.url;
+  const log = createRedisEventLog({ url: REDIS_URL, prefix });
+  const counts = values.subscribers!.split(',').map(Number);
+  const results: Record<string, string | number>[] = [];
+  const baselineResults: Record<string, string | number>[] = [];
+  try {
+    console.log(`gateway ${gatewayUrl} (pid ${concord.child.pid}), Redis ${REDIS_URL}, subscription: ${QUERY}`);
+    for (const n of counts) {
+      const rate = Number(values.load) / n;
+      results.push({ server: 'concord', ...(await run(n, { rate, seconds: Number(values.seconds), burst: Number(values.burst) }, concord.child, gatewayUrl, log)) });
+    }
+    await stop(concord.child);
+    if (!values['no-baseline']) {
+      const baseline = start('--serve-baseline');
+      const baselineUrl = await baseline.url;
+      console.log(`baseline: bare graphql-ws ${baselineUrl} (pid ${baseline.child.pid}), same log and subscription`);
+      for (const n of counts) {
+        const rate = Number(values.load) / n;
+        baselineResults.push({ server: 'graphql-ws', ...(await run(n, { rate, seconds: Number(values.seconds), burst: Number(values.burst) }, baseline.child, baselineUrl, log)) });
+      }
+      await stop(baseline.child);
+    }
+    console.table([...results, ...baselineResults]);
+    for (const [i, n] of counts.entries()) {
+      const key = 'latency p50/p99 (ms)';
+      const other = baselineResults[i];
+      console.log(`${n} subscribers: concord p50/p99 ${results[i][key]} ms` + (other ? `, bare graphql-ws p50/p99 ${other[key]} ms` : '') +
+        `; delivery rate concord ${results[i]['delivery rate (msg/s)']}` + (other ? `, graphql-ws ${other['delivery rate (msg/s)']}` : '') + ' msg/s');
+    }
+  } finally {
+    await log.close();
+    if (concord.child.exitCode === null) await stop(concord.child);
     const redis = new Redis(REDIS_URL);
     for (const pattern of [`{${prefix}*`, `${prefix}*`]) {
       const keys = await redis.keys(pattern);

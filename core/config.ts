@@ -205,6 +205,11 @@ export interface StandaloneConfig {
    * Default false, as a plain federation gateway does.
    */
   maskSubgraphErrors: boolean;
+  /**
+   * Gateway processes sharing the port (node:cluster; gateway/cluster.ts), CONCORD_GATEWAY_PROCESSES;
+   * `--processes` wins. Default 1: one process, no cluster.
+   */
+  processes: number;
 }
 
 /** Which vendor serves each system (CONCORD_CRM, CONCORD_BILLING, CONCORD_ERP). */
@@ -403,6 +408,7 @@ function standalone(env: NodeJS.ProcessEnv, production: boolean): StandaloneConf
     signSubgraphRequests: !isOff(env.CONCORD_SUBGRAPH_SIGNING),
     watch: !isOff(env.CONCORD_SUPERGRAPH_WATCH),
     maskSubgraphErrors: ['1', 'true', 'yes', 'on'].includes((env.CONCORD_MASK_SUBGRAPH_ERRORS ?? '').trim().toLowerCase()),
+    processes: Math.max(1, integer(env, 'CONCORD_GATEWAY_PROCESSES', 1)),
   };
 }
 

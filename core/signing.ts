@@ -15,7 +15,7 @@
  *     replay to another replica of the same subgraph inside it is what the other bindings leave.
  * One HMAC and one random nonce per subgraph fetch: the gateway's hot path stays cheap.
  */
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomUUID, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export const SIGNATURE_HEADER = 'x-concord-signature';
 
@@ -36,9 +36,25 @@ export interface SignedRequest {
   principal?: string;
 }
 
+/**
+ * The secret as a prepared KeyObject, made once per secret: createHmac accepts a KeyObject (Node's
+ * crypto docs, `crypto.createHmac(algorithm, key)`), and a string key is otherwise converted into a
+ * new key on every call, 16 times per gateway request. A process holds one or two secrets (the
+ * current one and, while rotating, the previous), so the map stays tiny; it is bounded anyway.
+ */
+const keys = new Map<string, KeyObject>();
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (key === undefined) {
+    if (keys.size >= 16) keys.clear();
+    keys.set(secret, (key = createSecretKey(Buffer.from(secret, 'utf8'))));
+  }
+  return key;
+}
+
 function mac(secret: string, t: number, nonce: string, request: SignedRequest): Buffer {
   const signed = `v2\n${request.method.toUpperCase()}\n${request.path}\n${request.subgraph}\n${t}\n${nonce}\n${request.principal ?? ''}\n${request.body}`;
-  return createHmac('sha256', secret).update(signed).digest();
+  return createHmac('sha256', keyOf(secret)).update(signed).digest();
 }
 
 /** The signature header for this request (a fresh nonce each call). */

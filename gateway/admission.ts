@@ -14,9 +14,8 @@
  * work, graphql-ws `onSubscribe`: call `admit(params, principal)` there too.
  *
  * Parsing and validation are cached per query text, authorization per (query text, operation,
- * scopes): a repeated operation costs a hash lookup and the limits walk.
+ * scopes): a repeated operation costs a map lookup and the limits walk.
  */
-import { createHash } from 'node:crypto';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
@@ -130,6 +129,14 @@ function longestLiteral(document: DocumentNode): number {
   return longest;
 }
 
+/** A principal's scopes as one sorted string, once per principal (the authenticator hands out one object per token). */
+const scopesKeys = new WeakMap<Principal, string>();
+function scopesKeyOf(principal: Principal): string {
+  let key = scopesKeys.get(principal);
+  if (key === undefined) scopesKeys.set(principal, (key = [...principal.scopes].sort().join(' ')));
+  return key;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function locations(error: GraphQLError) {
@@ -144,7 +151,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
   // (the document is not kept), so refused documents cannot pin memory.
   const documentWeight: LruWeight<Parsed> = {
     max: cacheBytes / 2,
-    of: (key, parsed) => ('document' in parsed ? BYTES_PER_CHARACTER * (parsed.document.loc?.end ?? key.length) + 2 * parsed.normalized.length : 1024),
+    of: (key, parsed) => 2 * key.length + ('document' in parsed ? BYTES_PER_CHARACTER * (parsed.document.loc?.end ?? key.length) + 2 * parsed.normalized.length : 1024),
   };
   const authorizedWeight: LruWeight<Authorized> = { max: cacheBytes / 2, of: (key, outcome) => 2 * (key.length + outcome.query.length) + 512 * (outcome.denials.length + 1) };
   const newDocuments = () => new Lru<Parsed>(cacheSize, documentWeight);
@@ -156,8 +163,8 @@ export function createAdmission(options: AdmissionOptions): Admission {
   // Production hides schema hints, as Apollo's hideSchemaDetailsFromClientErrors does.
   const hideHints = (message: string) => (production ? message.replace(/ ?Did you mean(.+)\?$/, '') : message);
 
-  function parseAndValidate(api: GraphQLSchema, query: string, hash: string): Parsed {
-    const cached = documents.get(hash);
+  function parseAndValidate(api: GraphQLSchema, query: string): Parsed {
+    const cached = documents.get(query);
     if (cached) return cached;
     let result: Parsed;
     try {
@@ -179,7 +186,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
         // plan again (planning, not validation, is then the dearest step).
         : { document, normalized: stripIgnoredCharacters(query) };
     } catch (error) {
-      if (error instanceof Rejection) return (documents.set(hash, { rejection: error }), { rejection: error });
+      if (error instanceof Rejection) return (documents.set(query, { rejection: error }), { rejection: error });
       const message = error instanceof GraphQLError ? error.message : 'the query does not parse';
       const tooBig = /tokens/i.test(message) && /Parsing aborted/i.test(message);
       result = {
@@ -188,7 +195,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
           : new Rejection(400, [{ message, code: 'BAD_USER_INPUT', locations: error instanceof GraphQLError ? locations(error) : undefined }]),
       };
     }
-    documents.set(hash, result);
+    documents.set(query, result);
     return result;
   }
 
@@ -226,8 +233,10 @@ export function createAdmission(options: AdmissionOptions): Admission {
         throw new Rejection(200, [{ message: 'PersistedQueryNotFound', code: 'BAD_USER_INPUT' }]);
       }
       const query = resolved.query;
-      const hash = createHash('sha256').update(query).digest('hex');
-      const parsed = parseAndValidate(api, query, hash);
+      // The caches are keyed by the text itself, not a digest of it: a Map lookup hashes the string
+      // once (V8 keeps a string's hash) and compares it on a hit, where a SHA-256 of a 1 KB query on
+      // every request cost more than the rest of admission. The key's length is in the weight.
+      const parsed = parseAndValidate(api, query);
       if ('rejection' in parsed) throw parsed.rejection;
       const { document, normalized } = parsed;
 
@@ -249,8 +258,8 @@ export function createAdmission(options: AdmissionOptions): Admission {
         throw error;
       }
 
-      const scopesKey = principal ? [...principal.scopes].sort().join(' ') : '\u0000anonymous';
-      const key = `${hash}\u0000${operation.name?.value ?? ''}\u0000${scopesKey}`;
+      const scopesKey = principal ? scopesKeyOf(principal) : '\u0000anonymous';
+      const key = `${query}\u0000${operation.name?.value ?? ''}\u0000${scopesKey}`;
       let outcome = authorized.get(key);
       if (!outcome) {
         const result = authorizeOperation(api, rules, document, operation.name?.value, principal);

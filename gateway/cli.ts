@@ -3,10 +3,12 @@
  * (bin/concord-gateway.js): the gateway alone over a supergraph file (gateway/standalone.ts). Flags
  * win over the environment (core/config.ts reads it once); `--help` lists both.
  */
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { AUTH_MODES, ConfigError, loadConfig, type AuthMode, type ConcordConfig } from '../core/config';
 import { createLogger, type Logger } from '../core/log';
 import { securityOptionsFromConfig } from './auth-options';
+import { reportReady, startCluster, workerLabel } from './cluster';
 import { loadOptionsFromConfig } from './overload';
 import { startStandaloneGateway, type RunningStandaloneGateway, type StandaloneGatewayOptions } from './standalone';
 import { SupergraphError } from './supergraph-source';
@@ -31,6 +33,9 @@ Options:
       --no-signing             do not sign subgraph requests (for subgraphs that do not
                                verify CONCORD_SUBGRAPH_SECRET)        (CONCORD_SUBGRAPH_SIGNING=off)
       --no-watch               load the file once                    (CONCORD_SUPERGRAPH_WATCH=0)
+      --processes <n>          gateway processes sharing the port (node:cluster), e.g. one
+                               per core; default 1. Above 1 with a rate limit, REDIS_URL is
+                               required (one budget across them)    (CONCORD_GATEWAY_PROCESSES)
       --subgraph <name>=<url>  call subgraph <name> at <url> instead of its @join__graph URL
                                (repeatable)
   -h, --help                   this help
@@ -57,6 +62,8 @@ export interface GatewayArgs {
   /** False with --no-watch; null = from the environment. */
   watch: boolean | null;
   subgraphUrls: Record<string, string>;
+  /** --processes; null = from the environment. */
+  processes: number | null;
   help: boolean;
 }
 
@@ -75,6 +82,7 @@ export function parseGatewayArgs(argv: string[]): GatewayArgs {
         'no-signing': { type: 'boolean' },
         'no-watch': { type: 'boolean' },
         subgraph: { type: 'string', multiple: true },
+        processes: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -96,6 +104,11 @@ export function parseGatewayArgs(argv: string[]): GatewayArgs {
     if (!AUTH_MODES.includes(mode)) throw new UsageError(`--auth must be required, optional or off, got "${values.auth}"`);
     auth = mode;
   }
+  let processes: number | null = null;
+  if (values.processes !== undefined) {
+    processes = Number(values.processes);
+    if (!Number.isInteger(processes) || processes < 1 || processes > 256) throw new UsageError(`--processes must be a whole number from 1 to 256, got "${values.processes}"`);
+  }
   const subgraphUrls: Record<string, string> = {};
   for (const entry of values.subgraph ?? []) {
     const at = entry.indexOf('=');
@@ -112,6 +125,7 @@ export function parseGatewayArgs(argv: string[]): GatewayArgs {
     signing: values['no-signing'] ? false : null,
     watch: values['no-watch'] ? false : null,
     subgraphUrls,
+    processes,
     help: values.help ?? false,
   };
 }
@@ -122,9 +136,15 @@ export interface StartupNotes {
 }
 
 /** The standalone gateway's options from the flags and the configuration; ConfigError when they conflict. */
-export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logger: Logger): { options: StandaloneGatewayOptions; notes: StartupNotes } {
+export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logger: Logger): { options: StandaloneGatewayOptions; notes: StartupNotes; processes: number } {
   const supergraphPath = args.supergraph ?? config.standalone.supergraphPath;
   if (!supergraphPath) throw new UsageError('a supergraph file is required: --supergraph <file> (or CONCORD_SUPERGRAPH)');
+  const processes = args.processes ?? config.standalone.processes;
+  const security = securityOptionsFromConfig(config);
+  if (processes > 1 && security.security.rateLimit && !config.redisUrl) {
+    // In memory, each process would hand out the whole budget again: N times the limit.
+    throw new ConfigError(`${processes} gateway processes share a rate limit only through Redis: set REDIS_URL, or run one process (--processes 1)`);
+  }
   const auth = args.auth ?? config.standalone.authMode;
   const warnings: string[] = [];
   if (auth === 'off') {
@@ -147,7 +167,7 @@ export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logg
       host: args.host ?? config.host,
       auth,
       subgraphSecret: signing ? config.subgraphSecret : null,
-      ...securityOptionsFromConfig(config),
+      ...security,
       ...loadOptionsFromConfig(config),
       production: config.production,
       subgraphUrls: args.subgraphUrls,
@@ -158,6 +178,7 @@ export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logg
       logger,
     },
     notes: { warnings },
+    processes,
   };
 }
 
@@ -165,7 +186,12 @@ export function standaloneOptions(args: GatewayArgs, config: ConcordConfig, logg
  * Everything the command does up to serving: parse, configure, warn, start, print where it is.
  * Null when only the help was asked for. Tests call this in process; `main` adds signals and exit codes.
  */
-export async function runGatewayCli(argv: string[], env: NodeJS.ProcessEnv, say: (line: string) => void): Promise<RunningStandaloneGateway | null> {
+export async function runGatewayCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  say: (line: string) => void,
+  processLabel: string | null = null,
+): Promise<RunningStandaloneGateway | null> {
   const args = parseGatewayArgs(argv);
   if (args.help) {
     say(USAGE);
@@ -175,7 +201,7 @@ export async function runGatewayCli(argv: string[], env: NodeJS.ProcessEnv, say:
   const logger = createLogger({ level: config.logLevel, name: 'concord-gateway', format: config.logFormat, production: config.production });
   const { options, notes } = standaloneOptions(args, config, logger);
   for (const warning of notes.warnings) say(`!! ${warning}`);
-  const gateway = await startStandaloneGateway(options);
+  const gateway = await startStandaloneGateway({ ...options, processLabel });
   const { id } = gateway.supergraph();
   say('');
   say('Concord gateway (standalone) is running.');
@@ -189,33 +215,96 @@ export async function runGatewayCli(argv: string[], env: NodeJS.ProcessEnv, say:
   return gateway;
 }
 
-export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
-  const say = (line: string) => process.stdout.write(`${line}\n`);
-  let gateway: RunningStandaloneGateway | null;
-  try {
-    gateway = await runGatewayCli(argv, env, say);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`concord-gateway: ${error.message}\n\n${USAGE}\n`);
-      process.exit(2);
-    }
-    if (error instanceof ConfigError || error instanceof SupergraphError) {
-      process.stderr.write(`concord-gateway: ${error.message}\n`);
-      process.exit(1);
-    }
-    process.stderr.write(`concord-gateway failed to start: ${(error as Error).stack ?? String(error)}\n`);
+/** The process's last words on a failed start, and its exit code. */
+function failStart(error: unknown): never {
+  if (error instanceof UsageError) {
+    process.stderr.write(`concord-gateway: ${error.message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (error instanceof ConfigError || error instanceof SupergraphError) {
+    process.stderr.write(`concord-gateway: ${error.message}\n`);
     process.exit(1);
   }
-  if (!gateway) return;
-  const running = gateway;
+  process.stderr.write(`concord-gateway failed to start: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+}
+
+/**
+ * The primary of `--processes N` (N > 1): checks the configuration as one process would (so a
+ * mistake stops here, once), forks the workers (gateway/cluster.ts), prints where they serve, and
+ * stops them all on SIGTERM / SIGINT.
+ */
+async function runPrimary(say: (line: string) => void, processes: number, logger: Logger): Promise<void> {
+  const running = await startCluster(processes, logger);
+  say('');
+  say(`Concord gateway (standalone) is running in ${processes} processes (pids ${running.pids().join(', ')}) on one port.`);
+  say(`  graphql     ${running.url}/graphql   (each answer names its process: x-concord-process)`);
+  say(`  health      ${running.url}/health    ready: ${running.url}/ready`);
+  say('');
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    say(`concord-gateway: ${signal}, shutting down`);
-    await running.close().catch(() => undefined);
+    say(`concord-gateway: ${signal}, shutting down ${processes} processes`);
+    await running.stop();
+    say('concord-gateway: every process stopped');
     process.exit(0);
   };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGHUP', () => running.reload());
+}
+
+export async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const label = workerLabel();
+  if (label === null) {
+    // Not a worker: one process, or the primary of several.
+    let processes = 1;
+    let logger: Logger | null = null;
+    try {
+      const args = parseGatewayArgs(argv);
+      if (!args.help) {
+        const config = loadConfig(env, 'gateway');
+        logger = createLogger({ level: config.logLevel, name: 'concord-gateway', format: config.logFormat, production: config.production });
+        const checked = standaloneOptions(args, config, logger);
+        processes = checked.processes;
+        if (processes > 1) for (const warning of checked.notes.warnings) say(`!! ${warning}`);
+      }
+    } catch (error) {
+      failStart(error);
+    }
+    if (processes > 1 && cluster.isPrimary) {
+      try {
+        await runPrimary(say, processes, logger!);
+      } catch (error) {
+        failStart(error);
+      }
+      return;
+    }
+  }
+  let gateway: RunningStandaloneGateway | null;
+  try {
+    // A worker prints nothing of its own start: the primary has said where the gateway serves.
+    gateway = await runGatewayCli(argv, env, label === null ? say : () => undefined, label);
+  } catch (error) {
+    failStart(error);
+  }
+  if (!gateway) return;
+  const running = gateway;
+  if (label !== null) {
+    reportReady(running.url);
+    // The primary gone (killed outright): this worker stops too, rather than serve unsupervised.
+    process.on('disconnect', () => void stop('primary gone'));
+  }
+  let stopping = false;
+  async function stop(signal: string) {
+    if (stopping) return;
+    stopping = true;
+    if (label === null) say(`concord-gateway: ${signal}, shutting down`);
+    await running.close().catch(() => undefined);
+    process.exit(0);
+  }
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGHUP', () => void running.reload());

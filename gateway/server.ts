@@ -68,6 +68,12 @@ export interface GatewayContext {
 export interface GatewayOptions {
   /** Composed supergraph SDL (schema/supergraph.graphql); the first one, when it is swapped later. */
   supergraphSdl: string;
+  /**
+   * Which of several gateway processes this is (gateway/cluster.ts: `1`..`N`), sent on every answer
+   * as `x-concord-process` so that an operator (and the cluster test) can tell which process served
+   * a request. Null (default, one process): no header.
+   */
+  processLabel?: string | null;
   /** Subgraph name -> URL, replacing the supergraph's `@join__graph` URLs. Default: none replaced. */
   subgraphUrls?: Record<string, string>;
   /** Secret to sign subgraph requests with; null = send unsigned. */
@@ -180,6 +186,9 @@ export function subgraphTimeoutError(subgraph: string, timeoutMs: number): Graph
   });
 }
 
+/** Header naming the gateway process that answered, when there are several (GatewayOptions.processLabel). */
+export const PROCESS_HEADER = 'x-concord-process';
+
 /** The path of a subgraph URL (parsed once per URL: the fetcher sees the same few URLs). */
 const paths = new Map<string, string>();
 function pathOf(url: string): string {
@@ -231,6 +240,7 @@ export function createGateway(options: GatewayOptions) {
     ide = false,
     overload = {},
     dedupFetches = true,
+    processLabel = null,
   } = options;
   if (auth === 'off' && production) throw new Error('auth "off" is for local development only; refused in production');
   if (events && upstreamSubscriptions) throw new Error('live events and upstream subscriptions both serve WebSocket on /graphql: choose one');
@@ -630,6 +640,7 @@ export function createGateway(options: GatewayOptions) {
     async listen(port = 0, host = '127.0.0.1'): Promise<RunningGateway> {
       await apollo.start();
       const server = http.createServer((req, res) => {
+        if (processLabel !== null) res.setHeader(PROCESS_HEADER, processLabel);
         handle(req, res).catch((error) => {
           logger.error({ err: error }, 'gateway request failed');
           if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal error', extensions: { code: 'INTERNAL' } }] });

@@ -23,6 +23,8 @@ import { watchFileForChanges, type FileWatch } from './supergraph-watch';
 export interface StandaloneGatewayOptions {
   /** The supergraph SDL file to serve (and watch). */
   supergraphPath: string;
+  /** Which of several processes this is (gateway/cluster.ts); null = the only one. */
+  processLabel?: string | null;
   /** Port to listen on; 0 = any free port. Default 4000. */
   port?: number;
   /** Interface to listen on. Default '127.0.0.1'. */
@@ -96,6 +98,7 @@ export async function startStandaloneGateway(options: StandaloneGatewayOptions):
     maskSubgraphErrors = false,
     overload,
     dedupFetches = true,
+    processLabel = null,
     logger,
   } = options;
   const file = path.resolve(supergraphPath);
@@ -117,6 +120,7 @@ export async function startStandaloneGateway(options: StandaloneGatewayOptions):
     maskSubgraphErrors,
     overload,
     dedupFetches,
+    processLabel,
   }).listen(port, host);
   logger.info(
     { supergraph: file, id: short(first.id), subgraphs: first.subgraphs, subscriptionFields: first.subscriptionFields, auth, signing: subgraphSecret !== null },

@@ -35,6 +35,7 @@ import { Rejection, type AdmittedOperation, type GraphQLParams } from './admissi
 import type { Denial } from './authorization';
 import { CappedCounter, CLOSE_TOO_MANY, ConnectionRefused, type FailureLimiter } from './connection-limits';
 import { formatGatewayError } from './errors';
+import { sharedPayload } from './shared-frames';
 
 /** A stream that ended with errors already in the API's error contract (a subgraph's refusal, say). */
 export class SubscriptionEndedError extends Error {
@@ -351,8 +352,9 @@ export function createSubscriptionService(options: SubscriptionServiceOptions): 
 
   function shapeNext(subscription: Subscription, result: ExecutionResult) {
     delivered += 1;
-    // The common case sends the shared result as it is (graphql-ws serialises it per socket).
-    if (!result.errors?.length && !subscription.denials.length) return undefined;
+    // The common case sends the shared result as it is, serialised once for every subscriber
+    // given this same result object (gateway/shared-frames.ts), not once per socket.
+    if (!result.errors?.length && !subscription.denials.length) return sharedPayload(result) as unknown as ExecutionResult;
     const errors: GraphQLFormattedError[] = [
       ...subscription.denials.map((d) => ({ message: d.message, path: d.path, extensions: { code: 'FORBIDDEN', correlationId: subscription.correlationId } })),
       ...(result.errors ?? []).map((error) =>

@@ -10,6 +10,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../core/log';
 import { CappedCounter, ConnectionRefused } from './connection-limits';
+import { replaceSharedPayload, sendSharedFrames } from './shared-frames';
 import type { SubscriptionService } from './subscriptions';
 
 /** The client address of a graphql-ws/`ws` connection (its `extra`). */
@@ -48,6 +49,8 @@ export function attachWebSocketTransport(server: http.Server, service: Subscript
   const serverOptions = {
     ...protocol,
     isProd: production,
+    // A payload shared by many subscribers is serialised once (gateway/shared-frames.ts).
+    jsonMessageReplacer: replaceSharedPayload,
     // A limit refusal closes with its own code (4429), not graphql-ws's generic 4403 or 4500.
     async onConnect(ctx: Parameters<NonNullable<typeof protocol.onConnect>>[0]) {
       try {
@@ -59,6 +62,8 @@ export function attachWebSocketTransport(server: http.Server, service: Subscript
       }
     },
   } as Parameters<typeof useServer>[0];
+  // Before useServer's own 'connection' listener, so that graphql-ws sends through the wrapped send.
+  wss.on('connection', (ws: WebSocket) => sendSharedFrames(ws));
   const disposable = useServer(serverOptions, wss, keepAliveMs);
   wss.on('error', (error) => logger.error({ err: error }, 'websocket server error'));
 

@@ -10,6 +10,7 @@ declare module 'autocannon' {
     duration?: number;
     timeout?: number;
     verifyBody?: (body: string) => boolean;
+    requests?: Array<{ setupRequest?: (request: { headers?: Record<string, string> }) => { headers?: Record<string, string> } }>;
   }
   interface Result {
     requests: { total: number; average: number };

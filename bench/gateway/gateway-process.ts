@@ -9,8 +9,14 @@ import { GATEWAY_KINDS, type BenchGateway, type GatewayKind, type GatewayStartOp
 // Only the benchmarked gateway's modules are loaded: its process holds nothing of the others.
 const STARTERS: Record<GatewayKind, () => (options: GatewayStartOptions) => Promise<BenchGateway>> = {
   concord: () => (require('./servers/concord') as typeof import('./servers/concord')).startConcord,
+  'concord-many-tokens': () => (require('./servers/concord') as typeof import('./servers/concord')).startConcord,
+  'concord-redis': () => (require('./servers/concord') as typeof import('./servers/concord')).startConcord,
   'apollo-gateway': () => (require('./servers/apollo') as typeof import('./servers/apollo')).startApolloGateway,
+  'apollo-lean': () => (require('./servers/apollo-lean') as typeof import('./servers/apollo-lean')).startApolloLean,
   'hive-gateway': () => (require('./servers/hive') as typeof import('./servers/hive')).startHiveGateway,
+  grafbase: () => (options) => (require('./servers/grafbase') as typeof import('./servers/grafbase')).startGrafbase(options, true),
+  'grafbase-nodedup': () => (options) => (require('./servers/grafbase') as typeof import('./servers/grafbase')).startGrafbase(options, false),
+  direct: () => (require('./servers/direct') as typeof import('./servers/direct')).startDirect,
 };
 
 // tsx turns source maps on, which makes every Error's stack costly to build; compiled JavaScript in
@@ -29,7 +35,7 @@ process.on('message', (message: { start: GatewayStartOptions } | 'stop') => {
   STARTERS[kind]()(message.start).then(
     (gateway) => {
       running = gateway;
-      process.send?.({ ready: gateway.port });
+      process.send?.({ ready: gateway.port, pid: gateway.pid ?? process.pid });
     },
     (error: unknown) => {
       process.send?.({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) });

@@ -24,6 +24,11 @@ export interface LoadJob {
    * not an error. Default false: every non-2xx is an error.
    */
   acceptShed?: boolean;
+  /**
+   * The many-tokens row: each request carries the next of these bearer tokens (in turn) instead of
+   * `headers.authorization`, so the gateway sees as many callers as tokens.
+   */
+  tokens?: string[];
 }
 
 export interface LoadResult {
@@ -45,6 +50,18 @@ export interface LoadResult {
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** autocannon's per-request hook (its `requests` option): the next token on every request. */
+function rotatingTokens(headers: Record<string, string>, tokens: string[]) {
+  let next = 0;
+  return {
+    setupRequest: (request: { headers?: Record<string, string> }) => {
+      request.headers = { ...headers, authorization: `Bearer ${tokens[next]}` };
+      next = (next + 1) % tokens.length;
+      return request;
+    },
+  };
 }
 
 export function runLoad(job: LoadJob): Promise<LoadResult> {
@@ -84,6 +101,7 @@ export function runLoad(job: LoadJob): Promise<LoadResult> {
         duration: job.seconds,
         timeout: 10,
         verifyBody,
+        ...(job.tokens?.length ? { requests: [rotatingTokens(job.headers, job.tokens)] } : {}),
       },
       (error, result) => {
         if (error) return reject(error);

@@ -44,7 +44,7 @@ import { mintToken } from '../../gateway/token';
 import type { LoadJob, LoadResult } from './load';
 import { ensurePeersInstalled } from './peers';
 import { canPin, cpuSeconds, listening, nextMessage, peakRss, startChild, stopChild } from './processes';
-import { formatReport, ratioLine, summarise, type RoundFigures } from './report';
+import { fixed, formatReport, ratioLine, summarise, type RoundFigures } from './report';
 import { BENCH_QUERY, composeBenchSupergraph, expectedResult } from './schema';
 import { GATEWAY_KINDS, type GatewayKind, type GatewayStartOptions } from './servers/types';
 
@@ -59,6 +59,7 @@ const { values } = parseArgs({
     'round-warmup': { type: 'string', default: '2' },
     connections: { type: 'string', default: '32' },
     gateways: { type: 'string', default: GATEWAY_KINDS.join(',') },
+    tokens: { type: 'string', default: '1000' },
     'no-pin': { type: 'boolean', default: false },
     'no-memo': { type: 'boolean', default: false },
     'no-dedup': { type: 'boolean', default: false },
@@ -85,12 +86,22 @@ interface Variant {
   env: Record<string, string>;
 }
 const dedupEnv: Record<string, string> = values['no-dedup'] ? { BENCH_CONCORD_FETCH_DEDUP: 'off' } : {};
+/** Each row's own environment: Concord's variants differ from (a) only in it (and in the load's tokens). */
+function envOf(kind: GatewayKind): Record<string, string> {
+  if (kind === 'concord' || kind === 'concord-many-tokens') return dedupEnv;
+  if (kind === 'concord-redis') {
+    // Its own key prefix, so a run never shares buckets with another (or with tests).
+    return { ...dedupEnv, BENCH_CONCORD_REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', BENCH_CONCORD_REDIS_PREFIX: `bench-gateway:${process.pid}:` };
+  }
+  return {};
+}
+const tokenCount = Number(values.tokens);
 const variants: Variant[] = overload
   ? [
       { label: 'concord', kind: 'concord', env: dedupEnv },
       { label: 'concord-unbounded', kind: 'concord', env: { ...dedupEnv, BENCH_CONCORD_MAX_IN_FLIGHT: '0' } },
     ]
-  : kinds.map((kind) => ({ label: kind, kind, env: kind === 'concord' ? dedupEnv : {} }));
+  : kinds.map((kind) => ({ label: kind, kind, env: envOf(kind) }));
 const OVERLOAD_CONNECTIONS = values['overload-connections']!.split(',').map(Number);
 if (OVERLOAD_CONNECTIONS.length !== 2 || OVERLOAD_CONNECTIONS.some((c) => !(c > 0))) throw new Error('--overload-connections takes two counts, e.g. 10,100');
 
@@ -102,6 +113,8 @@ const otherCpus = pin ? (cpuCount === 2 ? '0' : `0-${cpuCount - 2}`) : undefined
 interface Gateway {
   kind: string;
   child: ChildProcess;
+  /** The process whose CPU and memory are the gateway's (Grafbase: its binary, a child of `child`). */
+  pid: number;
   url: string;
   rounds: RoundFigures[];
   warmupErrors: number;
@@ -109,7 +122,7 @@ interface Gateway {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  if (kinds.includes('hive-gateway')) ensurePeersInstalled();
+  if (kinds.some((kind) => kind === 'hive-gateway' || kind.startsWith('grafbase'))) ensurePeersInstalled();
   const children: ChildProcess[] = [];
   try {
     const estimate = overload
@@ -141,13 +154,17 @@ async function main(): Promise<void> {
         children.push(child);
         await listening(child, label);
         child.send({ start: startOptions });
-        const port = await nextMessage(child, (m) => m?.ready as number | undefined, 120_000, label);
-        return { kind: label, child, url: `http://127.0.0.1:${port}/graphql`, rounds: [], warmupErrors: 0 };
+        const { ready: port, pid } = await nextMessage(child, (m) => (m?.ready ? (m as { ready: number; pid?: number }) : undefined), 120_000, label);
+        return { kind: label, child, pid: pid ?? child.pid!, url: `http://127.0.0.1:${port}/graphql`, rounds: [], warmupErrors: 0 };
       }),
     );
 
     // One token for the whole run (Concord verifies it on every request; the peers ignore it).
     const token = await mintToken({ secret: JWT_SECRET, subject: 'bench', scopes: ['customers:read'], ttl: '1h' });
+    // The many-tokens row: as many callers, each with its own token (and so its own principal).
+    const manyTokens = kinds.includes('concord-many-tokens')
+      ? await Promise.all(Array.from({ length: tokenCount }, (_, i) => mintToken({ secret: JWT_SECRET, subject: `bench-${i}`, scopes: ['customers:read'], ttl: '1h' })))
+      : [];
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
     const body = JSON.stringify({ query: BENCH_QUERY, operationName: 'Bench' });
     const expected = JSON.stringify(expectedResult());
@@ -172,9 +189,10 @@ async function main(): Promise<void> {
     children.push(load);
     await listening(load, 'load');
     const runLoad = async (gateway: Gateway, runSeconds: number, atConnections = connections): Promise<{ result: LoadResult; cpu: number }> => {
-      const pid = gateway.child.pid!;
+      const pid = gateway.pid;
       const before = cpuSeconds(pid);
-      const job: LoadJob = { url: gateway.url, body, headers, expected, seconds: runSeconds, connections: atConnections, acceptShed: overload };
+      const tokens = gateway.kind === 'concord-many-tokens' ? manyTokens : undefined;
+      const job: LoadJob = { url: gateway.url, body, headers, expected, seconds: runSeconds, connections: atConnections, acceptShed: overload, tokens };
       load.send(job);
       const result = await nextMessage(load, (m) => m?.result as LoadResult | undefined, (runSeconds + 60) * 1000, `load on ${gateway.kind}`);
       return { result, cpu: (cpuSeconds(pid) - before) / result.seconds };
@@ -192,16 +210,16 @@ async function main(): Promise<void> {
           errors += result.errors.total;
           at.set(atConnections, result);
           console.log(
-            `${gateway.kind.padEnd(18)} ${String(atConnections).padStart(3)} connections: ${result.rps.toFixed(0)} served/s, ` +
-              `p50 ${result.servedLatencyMs.p50.toFixed(0)} ms, p99 ${result.servedLatencyMs.p99.toFixed(0)} ms (served); ` +
-              `503s shed ${result.shed} (${(result.shed / result.seconds).toFixed(0)}/s, p99 ${result.shed ? result.shedLatencyMs.p99.toFixed(0) : '-'} ms); ` +
-              `errors ${result.errors.total}; gw CPU ${(cpu * 100).toFixed(0)}%`,
+            `${gateway.kind.padEnd(18)} ${String(atConnections).padStart(3)} connections: ${fixed(result.rps)} served/s, ` +
+              `p50 ${fixed(result.servedLatencyMs.p50)} ms, p99 ${fixed(result.servedLatencyMs.p99)} ms (served); ` +
+              `503s shed ${result.shed} (${fixed(result.shed / result.seconds)}/s, p99 ${result.shed ? fixed(result.shedLatencyMs.p99) : '-'} ms); ` +
+              `errors ${result.errors.total}; gw CPU ${fixed(cpu * 100)}%`,
           );
         }
         const [low, high] = OVERLOAD_CONNECTIONS.map((c) => at.get(c)!);
         figures.push(
-          `${gateway.kind} p99@${OVERLOAD_CONNECTIONS[0]}=${low.servedLatencyMs.p99.toFixed(0)}ms p99@${OVERLOAD_CONNECTIONS[1]}=${high.servedLatencyMs.p99.toFixed(0)}ms ` +
-            `x${(high.servedLatencyMs.p99 / low.servedLatencyMs.p99).toFixed(1)} shed@${OVERLOAD_CONNECTIONS[1]}=${high.shed}`,
+          `${gateway.kind} p99@${OVERLOAD_CONNECTIONS[0]}=${fixed(low.servedLatencyMs.p99)}ms p99@${OVERLOAD_CONNECTIONS[1]}=${fixed(high.servedLatencyMs.p99)}ms ` +
+            `x${fixed(high.servedLatencyMs.p99 / low.servedLatencyMs.p99, 1)} shed@${OVERLOAD_CONNECTIONS[1]}=${high.shed}`,
         );
       }
       if (errors + gateways.reduce((sum, g) => sum + g.warmupErrors, 0) > 0) process.exitCode = 1;
@@ -226,12 +244,12 @@ async function main(): Promise<void> {
         const loadCpu = (cpuSeconds(load.pid!) - loadCpuBefore) / result.seconds;
         gateway.rounds.push({ ...result, gatewayCpu: cpu, subgraphCpu, loadCpu, subgraphFetchesPerRequest: subgraphRequests / Math.max(1, result.requests) });
         if (result.sample) console.log(`  ${gateway.kind}: wrong answer, for example: ${result.sample}`);
-        line.push(`${gateway.kind} ${result.rps.toFixed(0)} req/s (cpu ${(cpu * 100).toFixed(0)}%, errors ${result.errors.total})`);
+        line.push(`${gateway.kind} ${fixed(result.rps)} req/s (cpu ${fixed(cpu * 100)}%, errors ${result.errors.total})`);
       }
       console.log(`round ${round}/${rounds}: ${line.join(', ')}`);
     }
 
-    const peaks = new Map(gateways.map((g) => [g.kind, peakRss(g.child.pid!)]));
+    const peaks = new Map(gateways.map((g) => [g.kind, peakRss(g.pid)]));
     const summaries = gateways.map((g) => summarise(g.kind, g.rounds, g.warmupErrors, peaks.get(g.kind)!));
     console.log('');
     console.log(formatReport(summaries, { pinned: pin, gatewayCpus, elapsedSeconds: (Date.now() - started) / 1000 }));

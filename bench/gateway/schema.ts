@@ -21,7 +21,8 @@ export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
 const LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key", "@external", "@requires", "@shareable"])';
 
-const TYPE_DEFS: Record<SubgraphName, string> = {
+/** Each subgraph's SDL (also written to files for gateways that compose it themselves: Grafbase). */
+export const TYPE_DEFS: Record<SubgraphName, string> = {
   accounts: `${LINK}
     type Query { users: [User!]! user(id: ID!): User }
     type User @key(fields: "id") { id: ID! name: String! username: String! birthday: Int! }`,

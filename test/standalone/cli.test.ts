@@ -22,8 +22,10 @@ describe('parseGatewayArgs', () => {
       signing: false,
       watch: false,
       subgraphUrls: { a: 'http://a:1/graphql', b: 'https://b/graphql' },
+      processes: null,
       help: false,
     });
+    expect(parseGatewayArgs(['-s', 'x.graphql', '--processes', '4']).processes).toBe(4);
     expect(parseGatewayArgs(['-s', 'x.graphql', '-p', '4100'])).toMatchObject({ supergraph: 'x.graphql', port: 4100, auth: null, signing: null, watch: null });
     expect(parseGatewayArgs(['x.graphql']).supergraph).toBe('x.graphql');
   });
@@ -33,6 +35,8 @@ describe('parseGatewayArgs', () => {
     [['--port', '70000'], /--port must be a port number/],
     [['--auth', 'maybe'], /--auth must be required, optional or off/],
     [['--subgraph', 'noequals'], /--subgraph takes <name>=<http\(s\) url>/],
+    [['--processes', '0'], /--processes must be a whole number from 1 to 256/],
+    [['--processes', 'all'], /--processes must be a whole number/],
     [['--subgraph', 'a=ws://x'], /--subgraph takes/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['a.graphql', 'b.graphql'], /one supergraph file/],

@@ -25,7 +25,7 @@ export interface GatewayProcess {
 }
 
 /** `concord-gateway <args>` (bin/concord-gateway.js, what `npx concord-gateway` runs), once it prints its URL. */
-export async function startGatewayProcess(args: string[], env: Record<string, string> = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(args: string[], env: Record<string, string> = {}, startTimeoutMs = 30_000): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', CONCORD_RATE_LIMIT_RPS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,7 +44,7 @@ export async function startGatewayProcess(args: string[], env: Record<string, st
       }
     });
   const url = await new Promise<string>((resolve, reject) => {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + startTimeoutMs;
     const timer = setInterval(() => {
       const match = /graphql\s+(http:\/\/\S+)\/graphql/.exec(out);
       if (match) {

@@ -7,7 +7,8 @@
  * which the bench subgraphs verify (`/signed/<name>`; an unsigned request would be a 401).
  * Executions in flight are bounded and identical fetches in flight shared, as by default; the
  * benchmark's variants set BENCH_CONCORD_MAX_IN_FLIGHT (0: no bound, `--overload`) and
- * BENCH_CONCORD_FETCH_DEDUP=off (`--no-dedup`) in the gateway's process.
+ * BENCH_CONCORD_FETCH_DEDUP=off (`--no-dedup`) in the gateway's process, and the concord-redis row
+ * BENCH_CONCORD_REDIS_URL (the rate limiter in Redis).
  */
 import { createLogger } from '../../../core/log';
 import { createGateway } from '../../../gateway/server';
@@ -23,7 +24,11 @@ export async function startConcord(options: GatewayStartOptions): Promise<BenchG
     jwtSecret,
     auth: 'required',
     production: true,
-    security: { rateLimit: { perSecond: 1_000_000, burst: 1_000_000 } },
+    security: {
+      rateLimit: { perSecond: 1_000_000, burst: 1_000_000 },
+      // The concord-redis row: the rate limiter in Redis, as with REDIS_URL (gateway/rate-limit.ts).
+      ...(process.env.BENCH_CONCORD_REDIS_URL ? { redisUrl: process.env.BENCH_CONCORD_REDIS_URL, redisPrefix: process.env.BENCH_CONCORD_REDIS_PREFIX } : {}),
+    },
     ...(process.env.BENCH_CONCORD_MAX_IN_FLIGHT ? { overload: { maxInFlight: Number(process.env.BENCH_CONCORD_MAX_IN_FLIGHT) } } : {}),
     dedupFetches: process.env.BENCH_CONCORD_FETCH_DEDUP !== 'off',
     logger: createLogger({ level: 'silent' }),

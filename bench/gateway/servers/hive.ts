@@ -4,7 +4,10 @@
  * per request either).
  */
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { PEERS_DIR } from '../peers';
 import type { BenchGateway, GatewayStartOptions } from './types';
 
 /** The part of @graphql-hive/gateway's runtime used here: a node:http request listener that can be disposed. */
@@ -12,11 +15,11 @@ type HiveRuntime = http.RequestListener & { dispose(): Promise<void> | void };
 type CreateGatewayRuntime = (options: { supergraph: string; logging: boolean }) => HiveRuntime;
 
 /**
- * Loaded at run time from bench/gateway/node_modules (bench/gateway/peers.ts installs it there), so
+ * Loaded at run time from bench/gateway/peers/node_modules (bench/gateway/peers.ts installs it there), so
  * that neither the main install nor the type check needs the package.
  */
 function loadHive(): CreateGatewayRuntime {
-  return (require('@graphql-hive/gateway') as { createGatewayRuntime: CreateGatewayRuntime }).createGatewayRuntime;
+  return (createRequire(path.join(PEERS_DIR, 'package.json'))('@graphql-hive/gateway') as { createGatewayRuntime: CreateGatewayRuntime }).createGatewayRuntime;
 }
 
 export async function startHiveGateway(options: GatewayStartOptions): Promise<BenchGateway> {

@@ -12,8 +12,15 @@ export interface GatewayStartOptions {
 
 export interface BenchGateway {
   port: number;
+  /** The process doing the work when it is not the gateway process itself (Grafbase's binary): its CPU and memory are measured. */
+  pid?: number;
   close(): Promise<void>;
 }
 
-export const GATEWAY_KINDS = ['concord', 'apollo-gateway', 'hive-gateway'] as const;
+/**
+ * The rows of the benchmark. `concord-many-tokens` and `concord-redis` are Concord as in (a), the
+ * first loaded with many distinct tokens (each verified once, then from the cache; the principal
+ * differs, so fewer fetches are shared), the second with its rate limiter in Redis (REDIS_URL).
+ */
+export const GATEWAY_KINDS = ['concord', 'concord-many-tokens', 'concord-redis', 'apollo-gateway', 'apollo-lean', 'hive-gateway', 'grafbase', 'grafbase-nodedup', 'direct'] as const;
 export type GatewayKind = (typeof GATEWAY_KINDS)[number];
