@@ -58,7 +58,7 @@ describe('an accepted run is never unknown (redis engine, busy machine)', () => 
           while (Date.now() < deadline) {
             const response = await startRun(system, opp.id, `unknown-${opp.id}`).catch((error: Error) => ({ status: 0, body: { errors: [{ message: error.message, extensions: { retryable: true } }] } }) as any);
             const run = response.body?.data?.startOrderToCash;
-            if (run) return waitForRun(system, run.id, ["COMPLETED", "COMPENSATED", "DEAD_LETTERED"], 300_000);
+            if (run) return waitForRun(system, run.id, ['COMPLETED', 'COMPENSATED', 'DEAD_LETTERED'], 300_000);
             last = response.body?.errors ?? response.status;
             const retryable = response.status === 503 || response.status === 429 || (response.body?.errors ?? []).every((e: any) => e.extensions?.retryable === true);
             if (!retryable) throw new Error(`start for ${opp.id} refused: ${JSON.stringify(last)}`);
