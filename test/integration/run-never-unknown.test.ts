@@ -71,13 +71,17 @@ describe('an accepted run is never unknown (redis engine, busy machine)', () => 
 
       // The store unreadable: each run answers a retryable error, not null.
       await redis.kill();
-      for (const run of runs.slice(0, 5)) {
-        const { body } = await system.gql(READ, { id: run.id });
-        expect(body.data?.orderToCashRun ?? null).toBeNull();
-        expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+      try {
+        for (const run of runs.slice(0, 5)) {
+          const { body } = await system.gql(READ, { id: run.id });
+          expect(body.data?.orderToCashRun ?? null).toBeNull();
+          expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
+        }
+      } finally {
+        // Back from its AOF, whatever happened above (the system closes cleanly only with its Redis).
+        await redis.restart();
       }
-      // Back from its AOF: the same runs, as they were (read through the reconnect).
-      await redis.restart();
+      // The same runs, as they were (read through the reconnect).
       for (const run of runs.slice(0, 5)) expect((await waitForRun(system, run.id, ['COMPLETED'], 120_000)).id).toBe(run.id);
     } finally {
       for (const sim of [sims.salesforce!, sims.stripe!, sims.netsuite!]) await simCall(sim.url, 'faults', { rate: 0 });
