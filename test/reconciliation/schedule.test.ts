@@ -27,6 +27,9 @@ jest.setTimeout(120_000);
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const FAST = { CRM: 1000, BILLING: 1000, ERP: 1000 };
+// The shared test Redis answers slowly on a busy machine; this test is about slots, not outages,
+// so a command may take long rather than fail as SERVICE_UNAVAILABLE after the default 2 s.
+const REDIS_COMMAND_TIMEOUT_MS = 30_000;
 
 describe('scheduled reconciliation', () => {
   const seed = buildSeed({ customers: 12 });
@@ -109,7 +112,7 @@ describe('scheduled reconciliation', () => {
     const intervalMs = 60_000;
     const clock = testClock(intervalMs);
     const claims = new Map<string, number>();
-    const shared = [0, 1].map(() => recordingClaims(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix }), claims));
+    const shared = [0, 1].map(() => recordingClaims(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS }), claims));
     const [a, b] = shared.map((kv) => ({ kv, reconciler: createReconciler({ ports, kv, reports: createReportStore({ kv }), logger, pace: FAST, lockTtlMs: 5000, now: clock.date }) }));
     const reportStore = createReportStore({ kv: a.kv });
     try {
@@ -149,8 +152,8 @@ describe('scheduled reconciliation', () => {
 
   it('a run started on one replica while another runs gets the running report; a dead holder\'s lock runs out', async () => {
     const keys = testPrefix('recon-lock');
-    const a = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix }));
-    const b = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix }));
+    const a = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS }));
+    const b = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS }));
     try {
       const first = await a.reconciler.start('MANUAL');
       const second = await b.reconciler.start('MANUAL');
