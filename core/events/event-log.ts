@@ -82,6 +82,11 @@ export interface ConsumeOptions {
   maxDeliveries?: number;
   /** Told of an event given up after maxDeliveries. Default: nothing. */
   onGiveUp?: (event: BusinessEvent, error: unknown) => void;
+  /**
+   * Told once, when the group exists and has its place: every event appended after this reaches
+   * the group. Lets a caller (and a test) know when "from now on" begins, without waiting a while.
+   */
+  onStarted?: () => void;
 }
 
 export interface EventLog {

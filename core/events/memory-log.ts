@@ -146,7 +146,7 @@ export function createMemoryEventLog(options: MemoryEventLogOptions = {}): Event
   const fanout = new Fanout({ source: log, maxQueue: followerQueue });
 
   async function consume(group: string, handler: EventHandler, options: ConsumeOptions): Promise<void> {
-    const { signal, retryAfterMs = 5000, maxDeliveries = 10, onGiveUp = () => undefined } = options;
+    const { signal, retryAfterMs = 5000, maxDeliveries = 10, onGiveUp = () => undefined, onStarted = () => undefined } = options;
     // A group starts at the log's head when first seen (Redis: XGROUP CREATE ... $), then keeps its
     // place. Consumers of one group claim events from a shared cursor, so each event goes to one.
     let state = groups.get(group);
@@ -156,6 +156,7 @@ export function createMemoryEventLog(options: MemoryEventLogOptions = {}): Event
       groups.set(group, state);
     }
     const group_ = state;
+    onStarted(); // the group has its cursor: what is appended from here on reaches it
     // One abort promise for the whole loop: a listener per wait would pile up on the signal.
     const aborted = new Promise<BusinessEvent[]>((resolve) => signal.addEventListener('abort', () => resolve([]), { once: true }));
     const sleep = async (ms: number) => {

@@ -251,6 +251,7 @@ export function createRedisEventLog(options: RedisEventLogOptions = {}): EventLo
       retryAfterMs = 5000,
       maxDeliveries = 10,
       onGiveUp = () => undefined,
+      onStarted = () => undefined,
     } = options;
     try {
       // '$': a new group starts with what is appended from now on, not the whole retained history.
@@ -258,6 +259,8 @@ export function createRedisEventLog(options: RedisEventLogOptions = {}): EventLo
     } catch (error) {
       if (!/BUSYGROUP/.test((error as Error).message)) throw error;
     }
+    // The group exists: XREADGROUP '>' delivers every entry appended after its last-delivered id.
+    onStarted();
     const connection = blockingConnection();
     const stop = () => {
       if (connection.id !== null) void command.client('UNBLOCK', connection.id).catch(() => undefined);

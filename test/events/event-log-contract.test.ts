@@ -8,6 +8,9 @@ import { createMemoryEventLog } from '../../core/events/memory-log';
 import { createRedisEventLog } from '../../core/events/redis-log';
 import { REDIS_URL, removeKeys } from '../helpers/redis';
 
+// Deadlines below are generous (a busy machine is slow, not wrong); the test timeout is above them.
+jest.setTimeout(90_000);
+
 interface Options {
   retention?: number;
   followerQueue?: number;
@@ -53,8 +56,15 @@ function event(overrides: Partial<NewBusinessEvent> = {}): NewBusinessEvent {
   };
 }
 
+/** A promise and its resolver: a one-shot signal from a hook. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /** Take events from a follow until `count` arrived (or fail after `timeoutMs`). */
-async function take(iterable: AsyncIterable<BusinessEvent>, count: number, timeoutMs = 10_000): Promise<BusinessEvent[]> {
+async function take(iterable: AsyncIterable<BusinessEvent>, count: number, timeoutMs = 30_000): Promise<BusinessEvent[]> {
   const got: BusinessEvent[] = [];
   if (count === 0) return got;
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`only ${got.length}/${count} events`)), timeoutMs).unref());
@@ -160,12 +170,22 @@ describe.each(implementations)('EventLog contract ($name)', (impl) => {
     const controller = new AbortController();
     const iterator = log.follow(null, controller.signal)[Symbol.asyncIterator]();
     const first = iterator.next();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const appended = await log.append(event({ data: { fresh: true } }));
-    expect((await first).value.id).toBe(appended!.id);
-    const pending = iterator.next();
+    // The follower joins at the head at some point after next(); when is not observable through the
+    // log, so append fresh events until it yields one (no sleep that a busy machine can outrun).
+    // What it yields must be one appended after the old one, and the earliest it could have seen.
+    const fresh: string[] = [];
+    let got: IteratorResult<BusinessEvent> | undefined;
+    const settled = first.then((result) => (got = result));
+    const deadline = Date.now() + 30_000;
+    while (!got && Date.now() < deadline) {
+      fresh.push((await log.append(event({ data: { fresh: true } })))!.id);
+      await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 25))]);
+    }
+    expect(got?.value.data).toEqual({ fresh: true });
+    expect(fresh).toContain(got!.value.id);
+    // Aborted, it ends: even with more fresh events queued for it (the loop above may have appended several).
     controller.abort();
-    expect((await pending).done).toBe(true);
+    expect((await iterator.next()).done).toBe(true);
   });
 
   it('follows only the events a filter accepts, in replay and live alike', async () => {
@@ -215,6 +235,7 @@ describe.each(implementations)('EventLog contract ($name)', (impl) => {
     const controller = new AbortController();
     const handled: string[] = [];
     const failedOnce = new Set<string>();
+    const started = signal();
     const consuming = log.consume(
       'test-group',
       async (e) => {
@@ -224,11 +245,11 @@ describe.each(implementations)('EventLog contract ($name)', (impl) => {
         }
         handled.push(String(e.data?.n));
       },
-      { signal: controller.signal, retryAfterMs: 200 },
+      { signal: controller.signal, retryAfterMs: 200, onStarted: () => started.resolve() },
     );
-    await new Promise((resolve) => setTimeout(resolve, 100)); // group created at the head
+    await started.promise; // group created at the head: what follows reaches it
     for (let n = 0; n < 5; n++) await log.append(event({ data: { n, fail: n === 2 } }));
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (handled.length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     controller.abort();
     await consuming;
@@ -245,11 +266,13 @@ describe.each(implementations)('EventLog contract ($name)', (impl) => {
       await new Promise((resolve) => setTimeout(resolve, 2));
       void who;
     };
-    const a = log.consume('shared', handler('a'), { signal: controller.signal, consumer: 'a' });
-    const b = log.consume('shared', handler('b'), { signal: controller.signal, consumer: 'b' });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const startedA = signal();
+    const startedB = signal();
+    const a = log.consume('shared', handler('a'), { signal: controller.signal, consumer: 'a', onStarted: () => startedA.resolve() });
+    const b = log.consume('shared', handler('b'), { signal: controller.signal, consumer: 'b', onStarted: () => startedB.resolve() });
+    await Promise.all([startedA.promise, startedB.promise]); // the group is at the head for both
     for (let n = 0; n < 40; n++) await log.append(event({ data: { n } }));
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (seen.size < 40 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     controller.abort();
     await Promise.all([a, b]);

@@ -144,19 +144,28 @@ describe.each(MODES)('contract amendments ($mode)', ({ mode, env }) => {
     const contract = take();
     const seats = seatsOf(contract);
     const stripeUrl = system.simulators.stripe!.url;
+    const netsuiteUrl = system.simulators.netsuite!.url;
     const period = new Date().toISOString().slice(0, 7);
-    // Slow billing down, so that the period can close between the billing change and the ERP posting.
-    await simCall(stripeUrl, 'faults', { latencyMs: 400 });
-    try {
-      const pending = amend({ contractId: contract.id, idempotencyKey: `amend-race-${contract.id}`, items: [{ productCode: 'SEAT', quantity: seats + 5 }] });
-      // Wait until billing has applied the change, then close the period.
-      for (let i = 0; i < 200; i++) {
-        const stripe = await simCall(stripeUrl, 'state');
-        const subscription = stripe.subscriptions.find((s: any) => s.id === contract.id);
-        if (subscription.items.data.find((item: any) => item.price.lookup_key === 'SEAT').quantity === seats + 5) break;
+    /** Wait until a simulator holds at least one request (the `hold` fault): an event, not a delay. */
+    const untilHeld = async (url: string) => {
+      const deadline = Date.now() + 60_000;
+      while ((await simCall(url, 'stats')).held < 1) {
+        if (Date.now() > deadline) throw new Error(`no request held at ${url}`);
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      await simCall(system.simulators.netsuite!.url, 'periods', { closed: [period] });
+    };
+    // Close the period between the amendment's own check of it and the billing change, whatever the
+    // machine's speed: the order of calls is contract read (billing), period check (ERP), change
+    // (billing), posting (ERP). Hold the ERP to catch the check, then hold billing to catch the change.
+    await simCall(netsuiteUrl, 'faults', { hold: true });
+    try {
+      const pending = amend({ contractId: contract.id, idempotencyKey: `amend-race-${contract.id}`, items: [{ productCode: 'SEAT', quantity: seats + 5 }] });
+      await untilHeld(netsuiteUrl); // the period check waits, the period still open
+      await simCall(stripeUrl, 'faults', { hold: true });
+      await simCall(netsuiteUrl, 'faults', { hold: false }); // the check answers: open
+      await untilHeld(stripeUrl); // the billing change waits, after the check
+      await simCall(netsuiteUrl, 'periods', { closed: [period] });
+      await simCall(stripeUrl, 'faults', { hold: false });
       const { body } = await pending;
       expect(body.errors![0].extensions.code).toBe('PERIOD_CLOSED');
       expect(body.errors![0].message).toMatch(/undone/);
@@ -180,8 +189,9 @@ describe.each(MODES)('contract amendments ($mode)', ({ mode, env }) => {
         ],
       });
     } finally {
-      await simCall(stripeUrl, 'faults', { latencyMs: 0 });
-      await simCall(system.simulators.netsuite!.url, 'periods', { closed: [] });
+      await simCall(stripeUrl, 'faults', { hold: false });
+      await simCall(netsuiteUrl, 'faults', { hold: false });
+      await simCall(netsuiteUrl, 'periods', { closed: [] });
     }
   });
 

@@ -27,6 +27,9 @@ jest.setTimeout(120_000);
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const FAST = { CRM: 1000, BILLING: 1000, ERP: 1000 };
+// The shared test Redis answers slowly on a busy machine; this test is about slots, not outages,
+// so a command may take long rather than fail as SERVICE_UNAVAILABLE after the default 2 s.
+const REDIS_COMMAND_TIMEOUT_MS = 30_000;
 
 describe('scheduled reconciliation', () => {
   const seed = buildSeed({ customers: 12 });
@@ -109,18 +112,28 @@ describe('scheduled reconciliation', () => {
     const intervalMs = 60_000;
     const clock = testClock(intervalMs);
     const claims = new Map<string, number>();
-    const shared = [0, 1].map(() => recordingClaims(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix }), claims));
+    const shared = [0, 1].map(() => recordingClaims(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS }), claims));
     const [a, b] = shared.map((kv) => ({ kv, reconciler: createReconciler({ ports, kv, reports: createReportStore({ kv }), logger, pace: FAST, lockTtlMs: 5000, now: clock.date }) }));
     const reportStore = createReportStore({ kv: a.kv });
     try {
-      const schedulers = [a, b].map((r, i) => startReconciliationScheduler({ reconciler: r.reconciler, kv: r.kv, logger, intervalMs, tickMs: 10, instanceId: `replica-${i}`, now: clock.now }));
+      // One replica sees each new slot first; the other still sees the slot before (its clock lags)
+      // until the leader's run of it has finished. So the follower asks for a slot whose run is
+      // over: only the slot claim, not the run's lock, can keep it from a second run of the slot.
+      // The lead alternates, so either replica may take a slot.
+      let lagging: number | null = null;
+      const schedulers = [a, b].map((r, i) =>
+        startReconciliationScheduler({ reconciler: r.reconciler, kv: r.kv, logger, intervalMs, tickMs: 10, instanceId: `replica-${i}`, now: () => (lagging === i ? clock.ms - intervalMs : clock.now()) }),
+      );
       const SLOTS = 4;
       for (let n = 1; n <= SLOTS; n++) {
+        lagging = n % 2;
         clock.nextSlot();
         const slot = Math.floor(clock.ms / intervalMs);
-        // Both replicas had their chance at the slot (each asked for it), and its run finished.
-        await until(() => claims.get(`reconciliation:slot:${slot}`) === 2, `both replicas claiming slot ${n}`);
+        await until(() => claims.get(`reconciliation:slot:${slot}`) === 1, `the leading replica claiming slot ${n}`);
         await until(async () => (await reportStore.latest(50)).filter((r) => r.status !== 'RUNNING').length >= n, `the run of slot ${n}`);
+        lagging = null;
+        // Both replicas had their chance at the slot (each asked for it).
+        await until(() => claims.get(`reconciliation:slot:${slot}`) === 2, `both replicas claiming slot ${n}`);
       }
       await Promise.all(schedulers.map((s) => s.stop()));
       const reports = await reportStore.latest(50);
@@ -139,8 +152,8 @@ describe('scheduled reconciliation', () => {
 
   it('a run started on one replica while another runs gets the running report; a dead holder\'s lock runs out', async () => {
     const keys = testPrefix('recon-lock');
-    const a = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix }));
-    const b = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix }));
+    const a = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS }));
+    const b = replica(createRedisKeyValueStore({ url: REDIS_URL, prefix: keys.prefix, commandTimeoutMs: REDIS_COMMAND_TIMEOUT_MS }));
     try {
       const first = await a.reconciler.start('MANUAL');
       const second = await b.reconciler.start('MANUAL');

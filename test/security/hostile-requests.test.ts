@@ -415,7 +415,8 @@ function subscribeOnce(gatewayUrl: string, authorization: string | null, query: 
     lazy: true,
   });
   return new Promise<SubscriptionOutcome>((resolve) => {
-    const timer = setTimeout(() => resolve({ codes: ['TIMEOUT'] }), 5000);
+    // A deadline, not an expectation: generous, since a busy machine answers late, not wrongly.
+    const timer = setTimeout(() => resolve({ codes: ['TIMEOUT'] }), 25_000);
     const done = (outcome: SubscriptionOutcome) => {
       clearTimeout(timer);
       resolve(outcome);

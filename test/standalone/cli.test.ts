@@ -8,6 +8,10 @@ import { createLogger } from '../../core/log';
 import { UsageError, parseGatewayArgs, standaloneOptions } from '../../gateway/cli';
 import { BIN, tempDir } from './helpers';
 
+// Each test starts the real command (a cold start through tsx): seconds of CPU, which a busy machine
+// stretches well past jest's default 30 s. The waits inside have their own generous deadlines.
+jest.setTimeout(180_000);
+
 const logger = createLogger({ level: 'silent' });
 
 describe('parseGatewayArgs', () => {

@@ -11,6 +11,10 @@ import { promisify } from 'node:util';
 import { gql, startGatewayProcess, subscribe, tempDir, wsClient, type GatewayProcess } from './helpers';
 import { PRODUCTS, shippingEstimate, startTestSubgraphs, type TestSubgraphs } from './subgraphs';
 
+// Each test starts the real command (a cold start through tsx): seconds of CPU, which a busy machine
+// stretches well past jest's default 30 s. The waits inside have their own generous deadlines.
+jest.setTimeout(180_000);
+
 describe('concord-gateway over a supergraph file (auth off)', () => {
   let subgraphs: TestSubgraphs;
   let gateway: GatewayProcess;

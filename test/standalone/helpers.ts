@@ -25,7 +25,7 @@ export interface GatewayProcess {
 }
 
 /** `concord-gateway <args>` (bin/concord-gateway.js, what `npx concord-gateway` runs), once it prints its URL. */
-export async function startGatewayProcess(args: string[], env: Record<string, string> = {}, startTimeoutMs = 30_000): Promise<GatewayProcess> {
+export async function startGatewayProcess(args: string[], env: Record<string, string> = {}, startTimeoutMs = 120_000): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', CONCORD_RATE_LIMIT_RPS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,6 +45,7 @@ export async function startGatewayProcess(args: string[], env: Record<string, st
     });
   const url = await new Promise<string>((resolve, reject) => {
     const deadline = Date.now() + startTimeoutMs;
+    // Generous: a cold start through tsx is a few seconds of CPU, far more wall time on a busy machine.
     const timer = setInterval(() => {
       const match = /graphql\s+(http:\/\/\S+)\/graphql/.exec(out);
       if (match) {
@@ -61,7 +62,7 @@ export async function startGatewayProcess(args: string[], env: Record<string, st
     child,
     output: () => out,
     logs,
-    async waitForLog(predicate, timeoutMs = 15_000) {
+    async waitForLog(predicate, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const found = logs().find(predicate);
@@ -111,7 +112,7 @@ export function subscribe<T = any>(client: Client, query: string, variables?: Re
     payloads: [],
     failure: undefined,
     completed: false,
-    async received(count, timeoutMs = 10_000) {
+    async received(count, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (sub.payloads.length < count) {
         if (sub.failure !== undefined) throw new Error(`subscription failed: ${JSON.stringify(sub.failure)}`);
@@ -120,7 +121,7 @@ export function subscribe<T = any>(client: Client, query: string, variables?: Re
       }
       return sub.payloads;
     },
-    async failed(timeoutMs = 10_000) {
+    async failed(timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (sub.failure === undefined) {
         if (Date.now() > deadline) throw new Error('the subscription did not fail');

@@ -10,6 +10,10 @@ import path from 'node:path';
 import { gql, sleep, startGatewayProcess, subscribe, tempDir, wsClient, type GatewayProcess } from './helpers';
 import { ACCOUNTS_SDL, startTestSubgraphs, writeAtomically, type TestSubgraphs } from './subgraphs';
 
+// Each test starts the real command (a cold start through tsx): seconds of CPU, which a busy machine
+// stretches well past jest's default 30 s. The waits inside have their own generous deadlines.
+jest.setTimeout(180_000);
+
 const LOAD_QUERY = `query Load {
   topProducts(first: 3) { upc name ... on Book { shippingEstimate reviews { author { name } } } }
   latestReviews(first: 2) { author { username } product { name } }
@@ -149,15 +153,21 @@ describe('reload on SIGHUP', () => {
     const file = path.join(tempDir(), 'supergraph.graphql');
     writeFileSync(file, subgraphs.compose(1));
     const gateway = await startGatewayProcess(['--supergraph', file, '--port', '0', '--auth', 'off', '--no-signing', '--no-watch']);
+    // A watching gateway on the same file: its reload is the proof that the change was there to be
+    // seen, so that "the unwatched one did not reload" is asserted after it had its chance, not after a sleep.
+    const watching = await startGatewayProcess(['--supergraph', file, '--port', '0', '--auth', 'off', '--no-signing']);
     try {
       expect(gateway.output()).not.toMatch(/watched for changes/);
+      expect(watching.output()).toMatch(/watched for changes/);
       writeAtomically(file, subgraphs.compose(2));
-      await sleep(500);
+      await watching.waitForLog((l) => l.msg === 'supergraph reloaded');
       expect((await gql(gateway.url, NEW_FIELD)).status).toBe(400);
+      expect(gateway.logs().filter((l) => l.msg === 'supergraph reloaded')).toEqual([]);
       gateway.child.kill('SIGHUP');
       await gateway.waitForLog((l) => l.msg === 'supergraph reloaded');
       expect((await gql(gateway.url, NEW_FIELD)).body).toEqual({ data: { product: { upc: 'b1', pages: 66 } } });
     } finally {
+      await watching.stop();
       await gateway.stop();
       await subgraphs.close();
     }

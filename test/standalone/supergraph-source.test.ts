@@ -6,6 +6,9 @@ import { watchFileForChanges } from '../../gateway/supergraph-watch';
 import { sleep, tempDir } from './helpers';
 import { ACCOUNTS_SDL, REVIEWS_SDL, composeSupergraph, productsSdl } from './subgraphs';
 
+// The waits below poll with deadlines generous for a busy machine; the test timeout is above them.
+jest.setTimeout(120_000);
+
 const SUPERGRAPH = composeSupergraph([
   { name: 'accounts', sdl: ACCOUNTS_SDL, url: 'http://accounts.internal:4001/graphql' },
   { name: 'products', sdl: productsSdl(1), url: 'http://products.internal:4003/graphql' },
@@ -168,16 +171,21 @@ describe('watchFileForChanges', () => {
     const calls: number[] = [];
     // A directory that disappears and comes back loses its inotify watch; the stat poll still sees the file.
     watchers.push(watchFileForChanges(file, { debounceMs: 20, pollIntervalMs: 100, onChange: () => void calls.push(1), onError: () => undefined }));
-    await sleep(150);
     rmSync(dir, { recursive: true });
     mkdirSync(dir);
     writeFileSync(file, 'changed');
+    // Noticed one way or another (the deletion's directory event, or the poll seeing a new inode)...
     await waitFor(() => calls.length >= 1);
+    // ...and from now on the directory watch is gone with the old directory: only the poll can see
+    // this write. No sleep for the poll's first stat: it keeps polling, so a later write is seen.
+    const before = calls.length;
+    appendFileSync(file, ' and changed again');
+    await waitFor(() => calls.length > before);
   });
 });
 
 /** Poll `predicate` with a generous deadline (a busy machine is slow, not wrong). */
-async function waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function waitFor(predicate: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
