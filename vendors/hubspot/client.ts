@@ -18,7 +18,7 @@ import { Client } from '@hubspot/api-client';
 import type { CapacityGate } from '../../core/capacity';
 import { startVendorSpan } from '../../core/tracing';
 import type { VendorCallListener } from '../../core/vendor-call';
-import { HubSpotTimeoutError } from './errors';
+import { HubSpotTimeoutError, POLICY_NAME } from './errors';
 
 /** What a real deployment configures for its HubSpot account. */
 export interface HubSpotSettings {
@@ -50,6 +50,8 @@ interface CallState {
   status: number;
   headers: Record<string, string>;
   spanHeaders: Record<string, string>;
+  /** A 429's policyName (TEN_SECONDLY_ROLLING, SECONDLY, DAILY), which the SDK's Error model drops. */
+  policyName?: string;
 }
 
 export interface HubSpotClient {
@@ -85,12 +87,23 @@ export function createHubSpotClient(options: HubSpotClientOptions): HubSpotClien
           for (const [name, value] of Object.entries(state?.spanHeaders ?? {})) request.setHeaderParam(name, value);
           return context;
         },
-        post(context: unknown) {
+        async post(context: unknown) {
           const state = states.getStore();
-          const response = context as { httpStatusCode: number; headers: Record<string, string> };
+          const response = context as { httpStatusCode: number; headers: Record<string, string>; body: { text(): Promise<string>; binary(): Promise<Buffer> } };
           if (state) {
             state.status = response.httpStatusCode;
             state.headers = response.headers ?? {};
+          }
+          if (response.httpStatusCode === 429 && state) {
+            // The body is read once here and handed on unchanged, so the policy name is not lost.
+            const text = await response.body.text();
+            try {
+              const policy = (JSON.parse(text) as { policyName?: unknown }).policyName;
+              if (typeof policy === 'string') state.policyName = policy;
+            } catch {
+              // Not JSON: the SDK reports it as it is.
+            }
+            response.body = { text: async () => text, binary: async () => Buffer.from(text) };
           }
           const max = Number(response.headers?.['x-hubspot-ratelimit-daily']);
           const remaining = Number(response.headers?.['x-hubspot-ratelimit-daily-remaining']);
@@ -126,6 +139,7 @@ export function createHubSpotClient(options: HubSpotClientOptions): HubSpotClien
       return result;
     } catch (error) {
       span.end(state.status, error);
+      if (state.policyName && error && typeof error === 'object') Object.defineProperty(error, POLICY_NAME, { value: state.policyName });
       throw error;
     } finally {
       clearTimeout(timer);

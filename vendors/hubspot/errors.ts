@@ -16,6 +16,9 @@ export interface HubSpotCallContext {
   write: boolean;
 }
 
+/** Set by client.ts on a rejected rate-limited call: the policy HubSpot named (its SDK's Error model drops it). */
+export const POLICY_NAME = Symbol('hubspot.policyName');
+
 /** Our own deadline passed before HubSpot answered (client.ts). */
 export class HubSpotTimeoutError extends Error {
   override name = 'HubSpotTimeoutError';
@@ -73,7 +76,7 @@ export function errorFromHubSpot(error: unknown, context: HubSpotCallContext): C
   const message = redactToken(field(shape.body, 'message') ?? `HTTP ${status}`);
   const base = { system, status, vendorCode: category };
   if (status === 429 || category === 'RATE_LIMITS' || category === 'RATE_LIMIT') {
-    const policy = field(shape.body, 'policyName') ?? shape.headers?.['x-hubspot-ratelimit-policy'];
+    const policy = ((error as { [POLICY_NAME]?: string })[POLICY_NAME] ?? field(shape.body, 'policyName')) as string | undefined;
     return new ConcordError('VENDOR_RATE_LIMITED', `HubSpot ${operation} was rate limited (${policy ?? 'unknown policy'})`, {
       ...base,
       vendorCode: policy ?? category,
