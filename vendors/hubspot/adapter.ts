@@ -89,7 +89,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmPort {
   const client =
     options.client ??
     createHubSpotClient({ accessToken: options.accessToken ?? '', baseUrl: options.baseUrl, requestTimeoutMs: options.requestTimeoutMs, onCall: options.onCall });
-  const { sdk } = client;
+  const { sdk, callOptions: opts } = client;
   const contracts = client.settings.contractObjectType;
   const budgetLow = () => {
     const usage = client.usage();
@@ -138,7 +138,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmPort {
     const unique = [...new Set(ids.map(parseHubSpotId))];
     const pages = await Promise.all(
       chunks(unique, BATCH).map((chunk) =>
-        withPolicy(`${objectType}.batch.read`, false, async () => await sdk.crm.objects.batchApi.read(objectType, { inputs: chunk.map((id) => ({ id })), properties, propertiesWithHistory: [] })),
+        withPolicy(`${objectType}.batch.read`, false, async () => await sdk.crm.objects.batchApi.read(objectType, { inputs: chunk.map((id) => ({ id })), properties, propertiesWithHistory: [] }, undefined, opts)),
       ),
     );
     return new Map(pages.flatMap((page) => page.results.map((r) => [r.id, record(r)] as const)));
@@ -149,7 +149,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmPort {
     const unique = [...new Set(ids.map(parseHubSpotId))];
     const pages = await Promise.all(
       chunks(unique, ASSOCIATION_BATCH).map((chunk) =>
-        withPolicy(`associations.${fromType}.${toType}`, false, async () => await sdk.crm.associations.v4.batchApi.getPage(fromType, toType, { inputs: chunk.map((id) => ({ id })) })),
+        withPolicy(`associations.${fromType}.${toType}`, false, async () => await sdk.crm.associations.v4.batchApi.getPage(fromType, toType, { inputs: chunk.map((id) => ({ id })) }, opts)),
       ),
     );
     const out = new Map<string, string[]>();
@@ -158,7 +158,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmPort {
   }
 
   async function search(objectType: string, body: SearchBody): Promise<{ results: HubSpotRecord[]; after?: string }> {
-    const page = await withPolicy(`${objectType}.search`, false, async () => await sdk.crm.objects.searchApi.doSearch(objectType, body as never), true);
+    const page = await withPolicy(`${objectType}.search`, false, async () => await sdk.crm.objects.searchApi.doSearch(objectType, body as never, opts), true);
     return { results: page.results.map(record), after: page.paging?.next?.after };
   }
 
@@ -203,13 +203,13 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmPort {
     const recordId = parseHubSpotId(id);
     if (Object.keys(properties).length === 0) return;
     // A PATCH of the same values is idempotent: the engine may retry it after an uncertain outcome.
-    await withPolicy(`${objectType}.update`, true, async () => await sdk.crm.objects.basicApi.update(objectType, recordId, { properties }));
+    await withPolicy(`${objectType}.update`, true, async () => await sdk.crm.objects.basicApi.update(objectType, recordId, { properties }, undefined, opts));
   }
 
   async function setParent(id: string, parentId: string): Promise<void> {
     const parent = parseHubSpotId(parentId);
     await withPolicy('associations.companies.parent', true, async () =>
-      await sdk.crm.associations.v4.basicApi.create('companies', id, 'companies', parent, [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: CHILD_TO_PARENT_COMPANY }]),
+      await sdk.crm.associations.v4.basicApi.create('companies', id, 'companies', parent, [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: CHILD_TO_PARENT_COMPANY }], opts),
     );
   }
 
@@ -290,7 +290,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmPort {
       // Upsert by a unique-value property names its record, so a retry after a lost answer updates
       // the company the first attempt created (CRM API v3 batch/upsert with idProperty).
       const answer = await withPolicy('companies.batch.upsert', true, async () =>
-        await sdk.crm.companies.batchApi.upsert({ inputs: [{ id: key, idProperty: CUSTOMER_KEY_PROPERTY, properties }] }),
+        await sdk.crm.companies.batchApi.upsert({ inputs: [{ id: key, idProperty: CUSTOMER_KEY_PROPERTY, properties }] }, opts),
       );
       const result = answer.results[0];
       if (!result) throw new ConcordError('VENDOR_REJECTED', 'HubSpot refused the company', { system: 'CRM', retryable: false });
@@ -315,7 +315,7 @@ export function createHubSpotAdapter(options: HubSpotAdapterOptions): CrmPort {
 
     async ping(): Promise<void> {
       // One attempt: readiness reports HubSpot as it is now. A one-company page is the cheapest read.
-      await attempt('companies.list', false, async () => await sdk.crm.companies.basicApi.getPage(1), false);
+      await attempt('companies.list', false, async () => await sdk.crm.companies.basicApi.getPage(1, undefined, undefined, undefined, undefined, undefined, opts), false);
     },
   };
 }

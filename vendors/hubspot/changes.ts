@@ -48,7 +48,7 @@ export function createHubSpotChangeFeed(options: HubSpotChangesOptions): ChangeF
               sorts: [{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' }] as unknown as string[],
               properties: PROPERTIES,
               limit: Math.min(200, batchSize),
-            }),
+            }, client.callOptions),
           { search: true },
         ),
       );

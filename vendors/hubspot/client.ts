@@ -8,8 +8,11 @@
  * The SDK's own retries and Bottleneck limiter stay off (numberOfApiCallRetries 0, no
  * limiterOptions: src/client.ts getDecorators adds neither then): retries follow the HubSpot
  * policy (retry.ts) and the shared governor (core/capacity.ts) keeps the rate, one SDK call = one
- * HTTP request. The SDK's middleware hook (IConfiguration.middleware pre/post) adds the trace
- * headers and reads each answer's status and X-HubSpot-RateLimit-* headers.
+ * HTTP request. A middleware (pre/post) adds the trace headers and reads each answer's status and
+ * X-HubSpot-RateLimit-* headers. It is passed with every call (`callOptions`, merge strategy
+ * 'append'): the generated APIs ignore the client-level `middleware` (and with it the SDK's own
+ * User-Agent and httpAgent middleware) unless a call brings options of its own (ObservableAPI
+ * starts from an empty list; HubSpot/hubspot-api-nodejs issues 560, 671, 683).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import http from 'node:http';
@@ -56,6 +59,8 @@ interface CallState {
 
 export interface HubSpotClient {
   sdk: Client;
+  /** The options every SDK call must be given (the last argument): they carry the middleware. */
+  callOptions: never;
   gate: CapacityGate | null;
   /**
    * One HubSpot request: through the gates (search ones through the search gate too), traced,
@@ -74,14 +79,10 @@ export function createHubSpotClient(options: HubSpotClientOptions): HubSpotClien
   const baseUrl = (options.baseUrl || HUBSPOT_DEFAULT_BASE_URL).replace(/\/+$/, '');
   let daily: { used: number; max: number } | undefined;
   const agent = baseUrl.startsWith('https:') ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
-  const sdk = new Client({
-    accessToken,
-    basePath: baseUrl,
-    numberOfApiCallRetries: 0,
-    httpAgent: agent,
-    middleware: [
+  const sdk = new Client({ accessToken, basePath: baseUrl, numberOfApiCallRetries: 0, httpAgent: agent });
+  const middleware = [
       {
-        pre(context: unknown) {
+        async pre(context: unknown) {
           const state = states.getStore();
           const request = context as { setHeaderParam(name: string, value: string): void };
           for (const [name, value] of Object.entries(state?.spanHeaders ?? {})) request.setHeaderParam(name, value);
@@ -114,8 +115,8 @@ export function createHubSpotClient(options: HubSpotClientOptions): HubSpotClien
           return context;
         },
       },
-    ],
-  });
+  ];
+  const callOptions = { middleware, middlewareMergeStrategy: 'append' } as never;
 
   async function attempt<T>(operation: string, request: () => Promise<T>): Promise<T> {
     const span = startVendorSpan({ system: 'CRM', vendor: 'hubspot', operation, method: 'POST', url: baseUrl });
@@ -149,6 +150,7 @@ export function createHubSpotClient(options: HubSpotClientOptions): HubSpotClien
 
   return {
     sdk,
+    callOptions,
     gate: gate ?? null,
     settings: { baseUrl, contractObjectType: options.contractObjectType || 'p_concord_contracts' },
     usage: () => daily,
