@@ -17,12 +17,16 @@ import { createNetSuiteSimulator } from './simulators/netsuite/server';
 import { createSalesforceSimulator } from './simulators/salesforce/server';
 import { createStripeSimulator } from './simulators/stripe/server';
 import { createChargebeeSimulator } from './simulators/chargebee/server';
+import { hubspotSeed } from './simulators/hubspot/seed';
+import { createHubSpotSimulator } from './simulators/hubspot/server';
 import type { Ports } from './subgraphs/orchestration/steps';
 import { createVendorModules, vendorSettingsFromConfig, type VendorSettings } from './vendors';
 
 /** Credentials the bundled simulators accept (they accept any of the right form). */
 export const SIMULATOR_CREDENTIALS = {
   salesforceToken: 'concord-simulator-session',
+  // The simulator enforces HubSpot's Professional/Enterprise limits (190 requests / 10 s, search 5/s): the governor keeps to them.
+  hubspot: { accessToken: 'pat-na1-concord-simulator-token', requestsPerTenSeconds: 190, searchPerSecond: 5 },
   stripeKey: 'sk_test_concord_simulator',
   // The simulator enforces no per-minute limit unless told to (POST /__sim/limits): the governor's budget is a high one.
   chargebee: { site: 'concord-test', apiKey: 'test_concord_simulator_key', requestsPerMinute: 6000 },
@@ -52,19 +56,20 @@ export interface RunningSystem extends RunningConcord {
   /** The Stripe webhook signing secret in use (null: Stripe webhooks refused). */
   stripeWebhookSecret: string | null;
   /** The bundled simulators that were started (absent for a vendor configured for real). */
-  simulators: { salesforce?: SimServer; stripe?: SimServer; chargebee?: SimServer; netsuite?: SimServer; businesscentral?: SimServer };
+  simulators: { salesforce?: SimServer; hubspot?: SimServer; stripe?: SimServer; chargebee?: SimServer; netsuite?: SimServer; businesscentral?: SimServer };
   /** The Chargebee webhook endpoint's Basic-auth credentials (`user:password`) in use (null: refused). */
   chargebeeWebhookCredentials: string | null;
 }
 
-type SimulatorUrls = { salesforce?: { url: string }; stripe?: { url: string }; chargebee?: { url: string }; netsuite?: { url: string }; businesscentral?: { url: string } };
+type SimulatorUrls = { salesforce?: { url: string }; hubspot?: { url: string }; stripe?: { url: string }; chargebee?: { url: string }; netsuite?: { url: string }; businesscentral?: { url: string } };
 
 /** Vendor settings: the configured vendors, and the bundled simulators (with their credentials) for the others. */
 export function simulatedVendorSettings(config: ConcordConfig, simulators: SimulatorUrls): VendorSettings {
-  const { salesforce, stripe, chargebee, netsuite, businesscentral } = simulators;
+  const { salesforce, hubspot, stripe, chargebee, netsuite, businesscentral } = simulators;
   const bc = SIMULATOR_CREDENTIALS.businesscentral;
   return vendorSettingsFromConfig(config, {
     ...(salesforce ? { salesforce: { instanceUrl: salesforce.url, accessToken: SIMULATOR_CREDENTIALS.salesforceToken } } : {}),
+    ...(hubspot ? { hubspot: { ...SIMULATOR_CREDENTIALS.hubspot, baseUrl: hubspot.url } } : {}),
     // The simulator seeds an 8% sales-tax rate; a real account configures its own (CONCORD_STRIPE_TAX_RATE_ID).
     ...(stripe ? { stripe: { apiKey: SIMULATOR_CREDENTIALS.stripeKey, baseUrl: stripe.url, taxRateId: config.stripeTaxRateId ?? STRIPE_TAX_RATE_ID } } : {}),
     ...(chargebee ? { chargebee: { ...SIMULATOR_CREDENTIALS.chargebee, baseUrl: chargebee.url } } : {}),
@@ -96,6 +101,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     const chosen = config.vendors;
     const simulate = {
       salesforce: chosen.crm === 'salesforce' && !config.salesforce,
+      hubspot: chosen.crm === 'hubspot' && !config.hubspot,
       stripe: chosen.billing === 'stripe' && !config.stripe,
       chargebee: chosen.billing === 'chargebee' && !config.chargebee,
       netsuite: chosen.erp === 'netsuite' && !config.netsuite,
@@ -105,8 +111,11 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     if (config.production && unconfigured.length > 0) throw new ConfigError(`NODE_ENV=production: ${unconfigured.join(', ')} not configured; no simulator is started in production`);
     const baseSeed = options.seed ?? buildSeed({ customers: config.seedCustomers });
     // With Business Central as the ERP every simulator holds BC's ids (GUIDs) as the ERP's.
-    const seed = chosen.erp === 'businesscentral' ? businessCentralSeed(baseSeed) : baseSeed;
+    // With HubSpot as the CRM every simulator holds HubSpot's ids (numbers) as the CRM's.
+    const crmSeed = chosen.crm === 'hubspot' ? hubspotSeed(baseSeed) : baseSeed;
+    const seed = chosen.erp === 'businesscentral' ? businessCentralSeed(crmSeed) : crmSeed;
     if (simulate.salesforce) simulators.salesforce = await createSalesforceSimulator({ seed }).listen(at(101), host);
+    if (simulate.hubspot) simulators.hubspot = await createHubSpotSimulator({ seed }).listen(at(104), host);
     if (simulate.stripe) simulators.stripe = await createStripeSimulator({ seed, searchLagMs: options.stripeSearchLagMs }).listen(at(102), host);
     if (simulate.chargebee) simulators.chargebee = await createChargebeeSimulator({ seed }).listen(at(107), host);
     if (simulate.netsuite) simulators.netsuite = await createNetSuiteSimulator({ seed }).listen(at(103), host);

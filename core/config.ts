@@ -28,6 +28,18 @@ export interface ChargebeeConfig {
   /** Requests per minute the site's plan allows (CHARGEBEE_REQUESTS_PER_MINUTE; default 150). */
   requestsPerMinute: number;
 }
+export interface HubSpotConfig {
+  /** Private-app access token (HUBSPOT_ACCESS_TOKEN, `pat-...`). */
+  accessToken: string;
+  /** API base (HUBSPOT_BASE_URL); the simulator's URL in development. */
+  baseUrl: string;
+  /** Requests per rolling ten seconds the account allows a private app (HUBSPOT_REQUESTS_PER_10S; default 190). */
+  requestsPerTenSeconds: number;
+  /** CRM search requests a second (HUBSPOT_SEARCH_PER_SECOND; default 5). */
+  searchPerSecond: number;
+  /** The custom object holding Concord's CRM contracts (HUBSPOT_CONTRACT_OBJECT_TYPE; default p_concord_contracts). */
+  contractObjectType: string;
+}
 export interface NetSuiteConfig {
   accountId: string;
   baseUrl: string;
@@ -301,6 +313,7 @@ export interface ConcordConfig {
   netsuite: NetSuiteConfig | null;
   businesscentral: BusinessCentralConfig | null;
   chargebee: ChargebeeConfig | null;
+  hubspot: HubSpotConfig | null;
 }
 
 export interface CapacityConfig {
@@ -422,6 +435,7 @@ export type ProcessRole = 'api' | 'worker' | 'gateway';
 /** The variables a vendor needs when nothing else supplies them (the rest have defaults). */
 export const VENDOR_VARIABLES = {
   Salesforce: ['SALESFORCE_INSTANCE_URL', 'SALESFORCE_ACCESS_TOKEN'],
+  HubSpot: ['HUBSPOT_ACCESS_TOKEN'],
   Stripe: ['STRIPE_API_KEY'],
   Chargebee: ['CHARGEBEE_SITE', 'CHARGEBEE_API_KEY', 'CHARGEBEE_WEBHOOK_USERNAME', 'CHARGEBEE_WEBHOOK_PASSWORD'],
   NetSuite: ['NETSUITE_ACCOUNT_ID', 'NETSUITE_CONSUMER_KEY', 'NETSUITE_CONSUMER_SECRET', 'NETSUITE_TOKEN_ID', 'NETSUITE_TOKEN_SECRET'],
@@ -431,6 +445,7 @@ export const VENDOR_VARIABLES = {
 /** Whether a vendor of VENDOR_VARIABLES is the one chosen for its system: production asks only for the chosen ones. */
 const VENDOR_CHOSEN: Record<keyof typeof VENDOR_VARIABLES, (choice: VendorChoice) => boolean> = {
   Salesforce: (choice) => choice.crm === 'salesforce',
+  HubSpot: (choice) => choice.crm === 'hubspot',
   Stripe: (choice) => choice.billing === 'stripe',
   Chargebee: (choice) => choice.billing === 'chargebee',
   NetSuite: (choice) => choice.erp === 'netsuite',
@@ -529,6 +544,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
   if (chargebeeGroup?.baseUrl && !/^https?:\/\//.test(chargebeeGroup.baseUrl)) throw new ConfigError('CHARGEBEE_API_BASE must be an http(s) URL');
   const chargebee: ChargebeeConfig | null = chargebeeGroup
     ? { site: chargebeeGroup.site, apiKey: chargebeeGroup.apiKey, baseUrl: chargebeeGroup.baseUrl || null, requestsPerMinute: Math.max(1, integer(env, 'CHARGEBEE_REQUESTS_PER_MINUTE', 150)) }
+    : null;
+  const hubspotGroup = group<{ accessToken: string; baseUrl: string }>(env, 'HubSpot', {
+    accessToken: 'HUBSPOT_ACCESS_TOKEN',
+    baseUrl: 'HUBSPOT_BASE_URL',
+  }, { baseUrl: 'https://api.hubapi.com' });
+  if (hubspotGroup && !/^https?:\/\//.test(hubspotGroup.baseUrl)) throw new ConfigError('HUBSPOT_BASE_URL must be an http(s) URL');
+  const hubspot: HubSpotConfig | null = hubspotGroup
+    ? {
+        ...hubspotGroup,
+        requestsPerTenSeconds: Math.max(1, integer(env, 'HUBSPOT_REQUESTS_PER_10S', 190)),
+        searchPerSecond: Math.max(1, integer(env, 'HUBSPOT_SEARCH_PER_SECOND', 5)),
+        contractObjectType: env.HUBSPOT_CONTRACT_OBJECT_TYPE || 'p_concord_contracts',
+      }
     : null;
   const webhookUser = env.CHARGEBEE_WEBHOOK_USERNAME || '';
   const webhookPassword = env.CHARGEBEE_WEBHOOK_PASSWORD || '';
@@ -638,5 +666,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
     netsuite,
     businesscentral,
     chargebee,
+    hubspot,
   };
 }

@@ -2,7 +2,7 @@
  * Structured JSON logs (pino). Secrets are redacted by path so that a token or key that reaches a
  * log call by mistake is still never written, and every string logged (messages, fields, error
  * messages and stacks) is scrubbed of what looks like a credential or payment data: JWTs, bearer
- * tokens, Stripe and Chargebee keys and webhook secrets, card numbers (Luhn-checked) and IBANs. Lines written
+ * tokens, Stripe and Chargebee keys, HubSpot private-app tokens and webhook secrets, card numbers (Luhn-checked) and IBANs. Lines written
  * while a request or run is served carry its correlation id and W3C trace ids (core/tracing.ts).
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -78,6 +78,8 @@ const PATTERNS: [RegExp, string | ((match: string) => string)][] = [
   [/\bwhsec_[A-Za-z0-9]{6,}/g, '[redacted-key]'],
   // Chargebee API keys: test_/live_ and a long random part (the short ones of the simulator's docs are not keys).
   [/\b(?:test|live)_[A-Za-z0-9]{24,}/g, '[redacted-key]'],
+  // HubSpot private-app tokens: pat-<region>-<uuid> (sent as bearer tokens, also found bare in errors and config dumps).
+  [/\bpat-[a-z]{2,4}\d?-[A-Za-z0-9-]{8,}/g, '[redacted-key]'],
   [/\b(?:\d[ -]?){12,18}\d\b/g, (match) => (luhn(match.replace(/[ -]/g, '')) ? '[redacted-pan]' : match)],
   [/\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/g, '[redacted-iban]'],
 ];

@@ -21,6 +21,8 @@ import { createNetSuiteSimulator } from './netsuite/server';
 import { createSalesforceSimulator } from './salesforce/server';
 import { createStripeSimulator } from './stripe/server';
 import { createChargebeeSimulator } from './chargebee/server';
+import { hubspotSeed } from './hubspot/seed';
+import { createHubSpotSimulator } from './hubspot/server';
 
 const USAGE = `Usage: npm run simulators -- [options]
 
@@ -34,6 +36,7 @@ Options:
   --netsuite-port <n>      NetSuite's port
   --businesscentral-port <n>  Business Central's port (started with CONCORD_ERP=businesscentral; default <base>+106)
   --chargebee-port <n>     Chargebee's port (started with CONCORD_BILLING=chargebee; default <base>+107)
+  --hubspot-port <n>       HubSpot's port (started with CONCORD_CRM=hubspot; default <base>+104)
   --host <host>            interface to listen on (default: HOST, or 127.0.0.1)
   --customers <n>          customers to seed (default: CONCORD_SEED_CUSTOMERS, or 50)
   --netsuite-concurrency <n>  NetSuite's account concurrency limit (default 5)
@@ -71,6 +74,7 @@ async function main(): Promise<void> {
         'netsuite-port': { type: 'string' },
         'businesscentral-port': { type: 'string' },
         'chargebee-port': { type: 'string' },
+        'hubspot-port': { type: 'string' },
         host: { type: 'string' },
         customers: { type: 'string' },
         'netsuite-concurrency': { type: 'string' },
@@ -92,7 +96,10 @@ async function main(): Promise<void> {
   const withBusinessCentral = config.vendors.erp === 'businesscentral';
   const baseSeed = buildSeed({ customers: countOption(parsed.customers, 'customers') ?? config.seedCustomers });
   // With Business Central as the ERP every simulator holds BC's ids as the ERP's (as system.ts does).
-  const seed = withBusinessCentral ? businessCentralSeed(baseSeed) : baseSeed;
+  // With HubSpot as the CRM every simulator holds HubSpot's company ids as the CRM's.
+  const withHubSpot = config.vendors.crm === 'hubspot';
+  const crmSeed = withHubSpot ? hubspotSeed(baseSeed) : baseSeed;
+  const seed = withBusinessCentral ? businessCentralSeed(crmSeed) : crmSeed;
   const concurrency = countOption(parsed['netsuite-concurrency'], 'netsuite-concurrency') ?? 5;
   const required = parsed['require-credentials'] ?? false;
 
@@ -149,11 +156,23 @@ async function main(): Promise<void> {
       throw error;
     }
   }
+  let hubspot: SimServer | undefined;
+  const hubspotToken = required ? `pat-na1-${secret()}` : 'pat-na1-concord-simulator-token';
+  if (withHubSpot) {
+    try {
+      hubspot = await createHubSpotSimulator({ seed, ...(required ? { requiredToken: hubspotToken } : {}) }).listen(portOption(parsed['hubspot-port'], 'hubspot-port') ?? base + 104, host);
+      servers.push(hubspot);
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
   const say = (line = '') => process.stdout.write(`${line}\n`);
   say('Vendor simulators are running (stand-ins for remote vendors; control API at <url>/__sim/).');
   say(`  salesforce  ${salesforce.url}`);
   say(`  stripe      ${stripe.url}`);
   say(`  netsuite    ${netsuite.url}   (account ${accountId}, ${concurrency} concurrent requests)`);
+  if (hubspot) say(`  hubspot     ${hubspot.url}   (Bearer pat-... private-app token, 190 requests / 10 s, search 5 / s)`);
   if (chargebee) say(`  chargebee   ${chargebee.url}   (site concord-test, Basic auth with any test_... key)`);
   if (businesscentral) say(`  businesscentral ${businesscentral.url}   (tenant ${credentials.businesscentral.tenant}, 6000 requests / 5 min, 100 at once)`);
   say();
@@ -171,6 +190,7 @@ async function main(): Promise<void> {
     NETSUITE_CONSUMER_SECRET: tba.consumerSecret,
     NETSUITE_TOKEN_ID: tba.tokenId,
     NETSUITE_TOKEN_SECRET: tba.tokenSecret,
+    ...(hubspot ? { HUBSPOT_BASE_URL: hubspot.url, HUBSPOT_ACCESS_TOKEN: hubspotToken } : {}),
     ...(chargebee ? { CHARGEBEE_API_BASE: chargebee.url, CHARGEBEE_SITE: 'concord-test', CHARGEBEE_API_KEY: 'test_concord_simulator_key' } : {}),
     ...(businesscentral
       ? {

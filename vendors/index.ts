@@ -1,6 +1,6 @@
 /**
  * The vendor modules of a process, built from vendor settings: the only way into Salesforce,
- * Stripe, Chargebee, NetSuite and Business Central. Subgraphs, sagas, pollers, webhooks and reconciliation get the ports, change
+ * HubSpot, Stripe, Chargebee, NetSuite and Business Central. Subgraphs, sagas, pollers, webhooks and reconciliation get the ports, change
  * feeds and webhook handler made here; metrics and the ops console get the limits. Which vendor
  * (the real account or a simulator) is decided by whoever builds the settings: the production
  * composition root reads them from the configuration (vendorSettingsFromConfig), the dev one
@@ -20,6 +20,8 @@ import type { ErpPort } from '../subgraphs/erp/port';
 import type { Ports } from '../subgraphs/orchestration/steps';
 import { businessCentralLimits, createBusinessCentralModule, type BusinessCentralSettings } from './businesscentral';
 import { businessCentralRetry } from './businesscentral/retry';
+import { createHubSpotModule, hubspotLimits, type HubSpotSettings } from './hubspot';
+import { hubspotRetry } from './hubspot/retry';
 import { createNetSuiteModule, netsuiteLimits, type NetSuiteSettings } from './netsuite';
 import { createSalesforceModule, salesforceLimits, type SalesforceSettings } from './salesforce';
 import { chargebeeLimits, createChargebeeModule, type ChargebeeSettings } from './chargebee';
@@ -31,6 +33,7 @@ import { stripeRetry } from './stripe/retry';
 
 export type { BusinessCentralSettings } from './businesscentral';
 export type { ChargebeeSettings } from './chargebee';
+export type { HubSpotSettings } from './hubspot';
 export type { NetSuiteSettings } from './netsuite';
 export type { SalesforceSettings } from './salesforce';
 export type { StripeSettings } from './stripe';
@@ -42,6 +45,7 @@ export type { StripeSettings } from './stripe';
 export interface VendorSettings {
   choice: VendorChoice;
   salesforce?: SalesforceSettings;
+  hubspot?: HubSpotSettings;
   stripe?: StripeSettings;
   chargebee?: ChargebeeSettings;
   netsuite?: NetSuiteSettings;
@@ -101,6 +105,10 @@ export function createCrmModule(settings: VendorSettings, options: ModuleOptions
       const salesforce = createSalesforceModule(required(settings.salesforce, 'Salesforce'), options);
       return { vendor: 'salesforce', port: salesforce.port, changeFeeds: [salesforce.changeFeed], limits: salesforce.limits, capacity: salesforce.capacity, retry: salesforceRetry, webhooks: {} };
     }
+    case 'hubspot': {
+      const hubspot = createHubSpotModule(required(settings.hubspot, 'HubSpot'), options);
+      return { vendor: 'hubspot', port: hubspot.port, changeFeeds: [hubspot.changeFeed], limits: hubspot.limits, capacity: hubspot.capacity, retry: hubspotRetry, webhooks: {} };
+    }
     default:
       throw new ConfigError(`CONCORD_CRM=${settings.choice.crm} has no vendor module in this build`);
   }
@@ -157,6 +165,7 @@ export function createVendorModules(settings: VendorSettings, options: ModuleOpt
 export function vendorLimits(settings: VendorSettings): Record<string, VendorLimitPolicy> {
   const limits: Record<string, VendorLimitPolicy> = {};
   if (settings.choice.crm === 'salesforce') limits.salesforce = salesforceLimits;
+  if (settings.choice.crm === 'hubspot') limits.hubspot = hubspotLimits(settings.hubspot?.requestsPerTenSeconds);
   if (settings.choice.billing === 'stripe' && settings.stripe) limits.stripe = stripeLimits(settings.stripe.apiKey, settings.stripe.ratePerSecond);
   if (settings.choice.billing === 'chargebee' && settings.chargebee) limits.chargebee = chargebeeLimits(settings.chargebee.requestsPerMinute);
   if (settings.choice.erp === 'netsuite') limits.netsuite = netsuiteLimits(settings.netsuite?.concurrency ?? 5);
@@ -168,6 +177,7 @@ export function vendorLimits(settings: VendorSettings): Record<string, VendorLim
 export function vendorEndpoints(settings: VendorSettings): Record<string, string> {
   const endpoints: Record<string, string> = {};
   if (settings.choice.crm === 'salesforce' && settings.salesforce) endpoints.salesforce = settings.salesforce.instanceUrl;
+  if (settings.choice.crm === 'hubspot' && settings.hubspot) endpoints.hubspot = settings.hubspot.baseUrl ?? 'https://api.hubapi.com';
   if (settings.choice.billing === 'stripe' && settings.stripe) endpoints.stripe = settings.stripe.baseUrl ?? 'https://api.stripe.com';
   if (settings.choice.billing === 'chargebee' && settings.chargebee) endpoints.chargebee = settings.chargebee.baseUrl ?? `https://${settings.chargebee.site}.chargebee.com`;
   if (settings.choice.erp === 'netsuite' && settings.netsuite) endpoints.netsuite = settings.netsuite.baseUrl;
@@ -181,6 +191,7 @@ export type VendorFallback = Omit<Partial<VendorSettings>, 'choice'>;
 /** What a deployment must set to use each vendor for real (named when missing). */
 const VENDOR_VARIABLES: Record<string, string> = {
   salesforce: 'Salesforce (SALESFORCE_INSTANCE_URL, SALESFORCE_ACCESS_TOKEN)',
+  hubspot: 'HubSpot (HUBSPOT_ACCESS_TOKEN)',
   stripe: 'Stripe (STRIPE_API_KEY)',
   chargebee: 'Chargebee (CHARGEBEE_SITE, CHARGEBEE_API_KEY)',
   netsuite: 'NetSuite (NETSUITE_ACCOUNT_ID, NETSUITE_CONSUMER_KEY, NETSUITE_CONSUMER_SECRET, NETSUITE_TOKEN_ID, NETSUITE_TOKEN_SECRET)',
@@ -200,6 +211,9 @@ export function vendorSettingsFromConfig(config: ConcordConfig, fallback: Vendor
   if (choice.crm === 'salesforce') {
     settings.salesforce = config.salesforce ?? fallback.salesforce;
     if (!settings.salesforce) missing.push(VENDOR_VARIABLES.salesforce);
+  } else if (choice.crm === 'hubspot') {
+    settings.hubspot = config.hubspot ?? fallback.hubspot;
+    if (!settings.hubspot) missing.push(VENDOR_VARIABLES.hubspot);
   } else unavailable.push(`CONCORD_CRM=${choice.crm}`);
   if (choice.billing === 'stripe') {
     const stripe = config.stripe ? { ...config.stripe, taxRateId: config.stripeTaxRateId } : fallback.stripe;

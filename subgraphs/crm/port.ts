@@ -17,6 +17,13 @@ export interface CrmPort {
   /** Vendor name for ExternalRef and metrics, for example 'salesforce'. */
   readonly vendor: string;
 
+  /**
+   * Whether `id` has the form of this CRM's record ids (Salesforce: 15 or 18 characters, HubSpot: a
+   * decimal number). A cheap check before any vendor call; callers (the saga's start) read it
+   * instead of knowing any vendor's id format.
+   */
+  isRecordId(id: string): boolean;
+
   /** Accounts ordered by id, `first` of them after the cursor. */
   listAccounts(page: { first: number; after?: string | null }): Promise<Page<CrmAccount>>;
   getAccounts(ids: readonly string[]): Promise<Map<string, CrmAccount>>;

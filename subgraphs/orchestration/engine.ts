@@ -413,7 +413,8 @@ export function createOrderToCashEngine(options: EngineOptions): OrderToCashEngi
     if (!KEY_PATTERN.test(idempotencyKey)) {
       throw new ConcordError('BAD_USER_INPUT', 'idempotencyKey must be 1-200 characters of letters, digits and . _ : -');
     }
-    if (!/^[A-Za-z0-9]{15,18}$/.test(opportunityId)) throw new ConcordError('BAD_USER_INPUT', `opportunityId ${opportunityId} is not a CRM id`);
+    // The CRM says what its ids look like (a Salesforce 18-character id, a HubSpot number).
+    if (!ports.crm.isRecordId(opportunityId)) throw new ConcordError('BAD_USER_INPUT', `opportunityId ${opportunityId} is not a CRM id`);
     const inputHash = createHash('sha256').update(JSON.stringify({ opportunityId })).digest('hex');
     const replay = (existing: Run): Run => {
       if (existing.inputHash !== inputHash) {

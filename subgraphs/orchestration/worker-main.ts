@@ -120,6 +120,7 @@ function devVendorFallback(config: ConcordConfig): VendorFallback {
   const at = (offset: number) => `http://${host}:${config.port + offset}`;
   return {
     ...(config.salesforce ? {} : { salesforce: { instanceUrl: at(101), accessToken: 'concord-dev-session' } }),
+    ...(config.hubspot ? {} : { hubspot: { accessToken: 'pat-na1-concord-dev-worker', baseUrl: at(104) } }),
     ...(config.stripe ? {} : { stripe: { apiKey: 'sk_test_concord_dev_worker', baseUrl: at(102), taxRateId: config.stripeTaxRateId } }),
     ...(config.chargebee ? {} : { chargebee: { site: 'concord-test', apiKey: 'test_concord_dev_worker', baseUrl: at(107) } }),
     ...(config.netsuite

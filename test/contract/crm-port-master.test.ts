@@ -2,23 +2,61 @@
  * The CrmPort's customer-master and contract methods (added for upsertCustomer and reconciliation),
  * run against the Salesforce adapter over the Salesforce simulator: candidate search in one SOQL
  * query, account creation by an external-id upsert on the customer-master key (so a retry finds
- * the first attempt's account), and keyset-paged contracts.
+ * the first attempt's account), and keyset-paged contracts. The same cases run against the HubSpot
+ * adapter over the HubSpot simulator (search, batch upsert on concord_customer_key, the contracts
+ * custom object).
  */
 import { buildSeed } from '../../simulators/common/seed';
 import type { SimServer } from '../../simulators/common/sim-server';
 import type { CrmPort } from '../../subgraphs/crm/port';
 import { createSalesforceAdapter } from '../../vendors/salesforce/adapter';
+import { hubspotSeed } from '../../simulators/hubspot/seed';
+import { createHubSpotSimulator } from '../../simulators/hubspot/server';
+import { createHubSpotAdapter } from '../../vendors/hubspot/adapter';
 import { TOKEN, simControl, simStats, startSim } from './helpers-salesforce';
 
-const seed = buildSeed();
+interface MasterFixture {
+  sim: SimServer;
+  port: CrmPort;
+  seed: ReturnType<typeof buildSeed>;
+  /** Accounts the simulator holds under a customer-master key. */
+  holdingKey(key: string): Promise<number>;
+}
 
-describe('CrmPort customer master and contracts: salesforce (simulator)', () => {
+const salesforce = async (): Promise<MasterFixture> => {
+  const seed = buildSeed();
+  const sim = await startSim({ seed });
+  return {
+    sim,
+    seed,
+    port: createSalesforceAdapter({ instanceUrl: sim.url, accessToken: TOKEN, baseDelayMs: 1, maxDelayMs: 5 }),
+    holdingKey: async (key) => (await simControl<{ Account: any[] }>(sim.url, 'state')).Account.filter((a) => a.Concord_Customer_Key__c === key).length,
+  };
+};
+
+const hubspot = async (): Promise<MasterFixture> => {
+  const seed = hubspotSeed(buildSeed());
+  const sim = await createHubSpotSimulator({ seed, requestsPerTenSeconds: null, searchPerSecond: null }).listen(0, '127.0.0.1');
+  return {
+    sim,
+    seed,
+    port: createHubSpotAdapter({ baseUrl: sim.url, accessToken: 'pat-na1-12345678-1234-1234-1234-123456789012', baseDelayMs: 1, maxDelayMs: 5 }),
+    holdingKey: async (key) => (await simControl<{ companies: any[] }>(sim.url, 'state')).companies.filter((c) => c.concord_customer_key === key).length,
+  };
+};
+
+describe.each([
+  ['salesforce', salesforce],
+  ['hubspot', hubspot],
+] as const)('CrmPort customer master and contracts: %s (simulator)', (_name, start) => {
   let sim: SimServer;
   let port: CrmPort;
+  let seed: MasterFixture['seed'];
+  let fx: MasterFixture;
 
   beforeAll(async () => {
-    sim = await startSim({ seed });
-    port = createSalesforceAdapter({ instanceUrl: sim.url, accessToken: TOKEN, baseDelayMs: 1, maxDelayMs: 5 });
+    fx = await start();
+    ({ sim, port, seed } = fx);
   });
   afterAll(() => sim.close());
   beforeEach(() => simControl(sim.url, 'reset'));
@@ -40,8 +78,7 @@ describe('CrmPort customer master and contracts: salesforce (simulator)', () => 
     const byKey = await port.findAccountByKey('cm-key-1');
     expect(byKey).toMatchObject({ id: first.id, name: 'Brand New Company', domain: 'brand-new.example' });
     expect(await port.findAccountByKey('cm-key-unknown')).toBeNull();
-    const state = await simControl<{ Account: any[] }>(sim.url, 'state');
-    expect(state.Account.filter((a) => a.Concord_Customer_Key__c === 'cm-key-1')).toHaveLength(1);
+    expect(await fx.holdingKey('cm-key-1')).toBe(1);
 
     // The customer master's fields are written through updateAccount too.
     await port.updateAccount(first.id, { name: 'Brand New Inc', domain: 'brand-new.example.org', parentId: seed.customers[0].crmId });

@@ -2,7 +2,8 @@
  * The CrmPort contract, run against every CRM adapter over its vendor simulator (STYLE.md 2):
  * paging, batched reads in one vendor call, write-backs, and the error contract under faults and
  * API limits. Expected values come from the shared seed, so another CRM adapter can run the same
- * suite by adding a fixture at the bottom. Salesforce-only behaviour follows the contract.
+ * suite by adding a fixture at the bottom. Salesforce-only behaviour follows the contract; HubSpot
+ * runs the same suite (its simulator, the @hubspot/api-client adapter).
  */
 import { ConcordError, UncertainOutcomeError } from '../../core/errors';
 import type { VendorCall, VendorCallListener } from '../../core/vendor-call';
@@ -11,6 +12,9 @@ import type { FaultConfig } from '../../simulators/common/sim-server';
 import type { CrmPort } from '../../subgraphs/crm/port';
 import { createSalesforceAdapter } from '../../vendors/salesforce/adapter';
 import { soqlString } from '../../vendors/salesforce/mapping';
+import { hubspotSeed } from '../../simulators/hubspot/seed';
+import { createHubSpotSimulator } from '../../simulators/hubspot/server';
+import { createHubSpotAdapter } from '../../vendors/hubspot/adapter';
 import { TOKEN, connect, simControl, simStats, startSim } from './helpers-salesforce';
 
 const seed = buildSeed();
@@ -31,6 +35,11 @@ interface CrmPortFixture {
   opportunityIds: string[];
   /** An id of the vendor's form that no record has. */
   missingId: string;
+  /**
+   * Vendor calls of the batched reads, as few as the vendor allows: Salesforce joins a relation in
+   * one SOQL query; HubSpot reads the associations (v4 batch) and then the records (v3 batch).
+   */
+  calls: { opportunitiesByAccount: number; opportunitiesAndLines: number };
   makePort(options?: PortOptions): CrmPort;
   /** Requests the simulator received since the last reset (GET /__sim/stats). */
   vendorRequests(): Promise<number>;
@@ -105,9 +114,9 @@ function crmPortContract(name: string, start: StartFixture): void {
       expect(accounts.get(fx.accountIds[7])?.name).toBe(seed.customers[7].name);
     });
 
-    it("reads every account's opportunities in one vendor call", async () => {
+    it("reads every account's opportunities in a fixed number of vendor calls (one for Salesforce)", async () => {
       const byAccount = await port.getOpportunitiesByAccount([...fx.accountIds, fx.missingId]);
-      expect(await fx.vendorRequests()).toBe(1);
+      expect(await fx.vendorRequests()).toBe(fx.calls.opportunitiesByAccount);
       expect(byAccount.get(fx.missingId)).toEqual([]);
       for (const customer of seed.customers) {
         const expected = seed.opportunities.filter((o) => o.customerIndex === customer.index).map((o) => fx.opportunityIds[o.index]);
@@ -132,13 +141,13 @@ function crmPortContract(name: string, start: StartFixture): void {
       });
     });
 
-    it('reads opportunities and their line items in one vendor call each', async () => {
+    it('reads opportunities and their line items in a fixed number of vendor calls (one each for Salesforce)', async () => {
       const opportunities = await port.getOpportunities(fx.opportunityIds);
       expect(opportunities.size).toBe(seed.opportunities.length);
       const lost = seed.opportunities.find((o) => o.stage === 'Closed Lost')!;
       expect(opportunities.get(fx.opportunityIds[lost.index])).toMatchObject({ isWon: false, isClosed: true, orderStatus: null });
       const lines = await port.getOpportunityLines([...fx.opportunityIds, fx.missingId]);
-      expect(await fx.vendorRequests()).toBe(2);
+      expect(await fx.vendorRequests()).toBe(fx.calls.opportunitiesAndLines);
       expect(lines.get(fx.missingId)).toEqual([]);
       for (const opp of seed.opportunities) {
         const got = lines.get(fx.opportunityIds[opp.index])!.map((l) => [l.productCode, l.quantity, l.unitPrice, l.totalPrice]);
@@ -278,6 +287,7 @@ const startSalesforce: StartFixture = async ({ apiLimit } = {}) => {
     accountIds: seed.customers.map((c) => c.crmId),
     opportunityIds: seed.opportunities.map((o) => o.crmId),
     missingId: salesforceId('001', 999_999),
+    calls: { opportunitiesByAccount: 1, opportunitiesAndLines: 2 },
     makePort: (options = {}) => createSalesforceAdapter({ instanceUrl: sim.url, accessToken: TOKEN, ...options }),
     vendorRequests: async () => (await simStats(sim.url)).requests,
     faultsInjected: async () => Object.values((await simStats(sim.url)).faults).reduce((a, b) => a + b, 0),
@@ -288,6 +298,33 @@ const startSalesforce: StartFixture = async ({ apiLimit } = {}) => {
 };
 
 crmPortContract('salesforce', startSalesforce);
+
+const HUBSPOT_TOKEN = 'pat-na1-11111111-2222-3333-4444-555555555555';
+
+const startHubSpot: StartFixture = async ({ apiLimit } = {}) => {
+  const hs = hubspotSeed(seed);
+  // The burst limits are the governor's business (test/integration/hubspot.test.ts); here the daily one only.
+  const sim = await createHubSpotSimulator({ seed: hs, requestsPerTenSeconds: null, searchPerSecond: null, dailyLimit: apiLimit ?? null }).listen(0, '127.0.0.1');
+  return {
+    accountIds: hs.customers.map((c) => c.crmId),
+    opportunityIds: hs.opportunities.map((o) => o.crmId),
+    missingId: '3199999999',
+    // Deals by company: associations (up to 1000 ids a call), then the deals (100 a batch read).
+    // Deals with their company: both at once; lines: associations, then the line items (100 a batch).
+    calls: {
+      opportunitiesByAccount: 1 + Math.ceil(hs.opportunities.length / 100),
+      opportunitiesAndLines: 1 + Math.ceil(hs.opportunities.length / 100) + 1 + Math.ceil(hs.opportunities.flatMap((o) => o.lines).length / 100),
+    },
+    makePort: (options = {}) => createHubSpotAdapter({ baseUrl: sim.url, accessToken: HUBSPOT_TOKEN, ...options }),
+    vendorRequests: async () => (await simStats(sim.url)).requests,
+    faultsInjected: async () => Object.values((await simStats(sim.url)).faults).reduce((a, b) => a + b, 0),
+    reset: async () => void (await simControl(sim.url, 'reset')),
+    setFaults: async (faults) => void (await simControl(sim.url, 'faults', faults)),
+    close: () => sim.close(),
+  };
+};
+
+crmPortContract('hubspot', startHubSpot);
 
 describe('Salesforce adapter specifics', () => {
   it('splits more than 200 ids into one SOQL IN query per 200', async () => {

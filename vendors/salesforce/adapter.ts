@@ -199,6 +199,9 @@ export function createSalesforceAdapter(options: SalesforceAdapterOptions): CrmP
   return {
     vendor: 'salesforce',
 
+    // The form the saga has always accepted; a bad checksum is found by the read that follows.
+    isRecordId: (id: string) => /^[A-Za-z0-9]{15,18}$/.test(id),
+
     async listAccounts({ first, after }): Promise<Page<CrmAccount>> {
       if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE) {
         throw new ConcordError('BAD_USER_INPUT', `first must be an integer between 0 and ${MAX_PAGE}`);
