@@ -24,8 +24,8 @@ import { createChargebeeSimulator } from './chargebee/server';
 
 const USAGE = `Usage: npm run simulators -- [options]
 
-Starts the Salesforce, Stripe and NetSuite simulators alone and prints the variables that point
-Concord at them (SALESFORCE_*, STRIPE_*, NETSUITE_*).
+Starts the chosen vendors' simulators alone (CONCORD_CRM, CONCORD_BILLING, CONCORD_ERP; default
+Salesforce, Stripe and NetSuite) and prints the variables that point Concord at them.
 
 Options:
   --port-base <n>          ports <n>+101, <n>+102, <n>+103 (default: PORT, or 4000)
@@ -118,42 +118,39 @@ async function main(): Promise<void> {
   const close = async () => {
     for (const server of servers) await server.close().catch(() => undefined);
   };
+  // Only the chosen vendors' simulators (CONCORD_CRM / CONCORD_BILLING / CONCORD_ERP), as npm start does.
+  const withStripe = config.vendors.billing === 'stripe';
+  const withNetSuite = config.vendors.erp === 'netsuite';
+  let salesforce: SimServer;
+  let stripe: SimServer | undefined;
+  let netsuite: SimServer | undefined;
+  let businesscentral: SimServer | undefined;
+  let chargebee: SimServer | undefined;
+  const started = async (server: Promise<SimServer>) => {
+    const running = await server;
+    servers.push(running);
+    return running;
+  };
   try {
-    servers.push(
-      await createSalesforceSimulator({ seed, ...(required ? { requiredToken: credentials.salesforceToken } : {}) }).listen(portOption(parsed['salesforce-port'], 'salesforce-port') ?? base + 101, host),
-      await createStripeSimulator({ seed, ...(required ? { requiredApiKey: credentials.stripeKey } : {}) }).listen(portOption(parsed['stripe-port'], 'stripe-port') ?? base + 102, host),
-      await createNetSuiteSimulator({ seed, accountId, concurrency, ...(required ? { credentials: tba } : {}) }).listen(portOption(parsed['netsuite-port'], 'netsuite-port') ?? base + 103, host),
-    );
+    salesforce = await started(createSalesforceSimulator({ seed, ...(required ? { requiredToken: credentials.salesforceToken } : {}) }).listen(portOption(parsed['salesforce-port'], 'salesforce-port') ?? base + 101, host));
+    if (withStripe) stripe = await started(createStripeSimulator({ seed, ...(required ? { requiredApiKey: credentials.stripeKey } : {}) }).listen(portOption(parsed['stripe-port'], 'stripe-port') ?? base + 102, host));
+    if (withNetSuite) netsuite = await started(createNetSuiteSimulator({ seed, accountId, concurrency, ...(required ? { credentials: tba } : {}) }).listen(portOption(parsed['netsuite-port'], 'netsuite-port') ?? base + 103, host));
     if (withBusinessCentral) {
       const { tenant, environment, clientId, clientSecret } = credentials.businesscentral;
-      servers.push(
-        await createBusinessCentralSimulator({ seed, tenant, environment, ...(required ? { clientId, clientSecret } : {}) }).listen(
-          portOption(parsed['businesscentral-port'], 'businesscentral-port') ?? base + 106,
-          host,
-        ),
+      businesscentral = await started(
+        createBusinessCentralSimulator({ seed, tenant, environment, ...(required ? { clientId, clientSecret } : {}) }).listen(portOption(parsed['businesscentral-port'], 'businesscentral-port') ?? base + 106, host),
       );
     }
+    if (config.vendors.billing === 'chargebee') chargebee = await started(createChargebeeSimulator({ seed }).listen(portOption(parsed['chargebee-port'], 'chargebee-port') ?? base + 107, host));
   } catch (error) {
     await close();
     throw error;
   }
-  const [salesforce, stripe, netsuite] = servers;
-  const businesscentral = withBusinessCentral ? servers[3] : undefined;
-  let chargebee: SimServer | undefined;
-  if (config.vendors.billing === 'chargebee') {
-    try {
-      chargebee = await createChargebeeSimulator({ seed }).listen(portOption(parsed['chargebee-port'], 'chargebee-port') ?? base + 107, host);
-      servers.push(chargebee);
-    } catch (error) {
-      await close();
-      throw error;
-    }
-  }
   const say = (line = '') => process.stdout.write(`${line}\n`);
   say('Vendor simulators are running (stand-ins for remote vendors; control API at <url>/__sim/).');
   say(`  salesforce  ${salesforce.url}`);
-  say(`  stripe      ${stripe.url}`);
-  say(`  netsuite    ${netsuite.url}   (account ${accountId}, ${concurrency} concurrent requests)`);
+  if (stripe) say(`  stripe      ${stripe.url}`);
+  if (netsuite) say(`  netsuite    ${netsuite.url}   (account ${accountId}, ${concurrency} concurrent requests)`);
   if (chargebee) say(`  chargebee   ${chargebee.url}   (site concord-test, Basic auth with any test_... key)`);
   if (businesscentral) say(`  businesscentral ${businesscentral.url}   (tenant ${credentials.businesscentral.tenant}, 6000 requests / 5 min, 100 at once)`);
   say();
@@ -161,16 +158,24 @@ async function main(): Promise<void> {
   const exports: Record<string, string> = {
     SALESFORCE_INSTANCE_URL: salesforce.url,
     SALESFORCE_ACCESS_TOKEN: credentials.salesforceToken,
-    STRIPE_API_BASE: stripe.url,
-    STRIPE_API_KEY: credentials.stripeKey,
-    // The simulator's seeded 8% sales-tax rate: what a real account configures as its own.
-    CONCORD_STRIPE_TAX_RATE_ID: STRIPE_TAX_RATE_ID,
-    NETSUITE_BASE_URL: netsuite.url,
-    NETSUITE_ACCOUNT_ID: accountId,
-    NETSUITE_CONSUMER_KEY: tba.consumerKey,
-    NETSUITE_CONSUMER_SECRET: tba.consumerSecret,
-    NETSUITE_TOKEN_ID: tba.tokenId,
-    NETSUITE_TOKEN_SECRET: tba.tokenSecret,
+    ...(stripe
+      ? {
+          STRIPE_API_BASE: stripe.url,
+          STRIPE_API_KEY: credentials.stripeKey,
+          // The simulator's seeded 8% sales-tax rate: what a real account configures as its own.
+          CONCORD_STRIPE_TAX_RATE_ID: STRIPE_TAX_RATE_ID,
+        }
+      : {}),
+    ...(netsuite
+      ? {
+          NETSUITE_BASE_URL: netsuite.url,
+          NETSUITE_ACCOUNT_ID: accountId,
+          NETSUITE_CONSUMER_KEY: tba.consumerKey,
+          NETSUITE_CONSUMER_SECRET: tba.consumerSecret,
+          NETSUITE_TOKEN_ID: tba.tokenId,
+          NETSUITE_TOKEN_SECRET: tba.tokenSecret,
+        }
+      : {}),
     ...(chargebee ? { CHARGEBEE_API_BASE: chargebee.url, CHARGEBEE_SITE: 'concord-test', CHARGEBEE_API_KEY: 'test_concord_simulator_key' } : {}),
     ...(businesscentral
       ? {
