@@ -26,8 +26,8 @@ import { createHubSpotSimulator } from './hubspot/server';
 
 const USAGE = `Usage: npm run simulators -- [options]
 
-Starts the Salesforce, Stripe and NetSuite simulators alone and prints the variables that point
-Concord at them (SALESFORCE_*, STRIPE_*, NETSUITE_*).
+Starts the chosen vendors' simulators alone (CONCORD_CRM, CONCORD_BILLING, CONCORD_ERP; default
+Salesforce, Stripe and NetSuite) and prints the variables that point Concord at them.
 
 Options:
   --port-base <n>          ports <n>+101, <n>+102, <n>+103 (default: PORT, or 4000)
@@ -125,72 +125,69 @@ async function main(): Promise<void> {
   const close = async () => {
     for (const server of servers) await server.close().catch(() => undefined);
   };
+  // Only the chosen vendors' simulators (CONCORD_CRM / CONCORD_BILLING / CONCORD_ERP), as npm start does.
+  const withStripe = config.vendors.billing === 'stripe';
+  const withNetSuite = config.vendors.erp === 'netsuite';
+  const withSalesforce = config.vendors.crm === 'salesforce';
+  let salesforce: SimServer | undefined;
+  let hubspot: SimServer | undefined;
+  const hubspotToken = required ? `pat-na1-${secret()}` : 'pat-na1-concord-simulator-token';
+  let stripe: SimServer | undefined;
+  let netsuite: SimServer | undefined;
+  let businesscentral: SimServer | undefined;
+  let chargebee: SimServer | undefined;
+  const started = async (server: Promise<SimServer>) => {
+    const running = await server;
+    servers.push(running);
+    return running;
+  };
   try {
-    servers.push(
-      await createSalesforceSimulator({ seed, ...(required ? { requiredToken: credentials.salesforceToken } : {}) }).listen(portOption(parsed['salesforce-port'], 'salesforce-port') ?? base + 101, host),
-      await createStripeSimulator({ seed, ...(required ? { requiredApiKey: credentials.stripeKey } : {}) }).listen(portOption(parsed['stripe-port'], 'stripe-port') ?? base + 102, host),
-      await createNetSuiteSimulator({ seed, accountId, concurrency, ...(required ? { credentials: tba } : {}) }).listen(portOption(parsed['netsuite-port'], 'netsuite-port') ?? base + 103, host),
-    );
+    if (withSalesforce) salesforce = await started(createSalesforceSimulator({ seed, ...(required ? { requiredToken: credentials.salesforceToken } : {}) }).listen(portOption(parsed['salesforce-port'], 'salesforce-port') ?? base + 101, host));
+    if (withStripe) stripe = await started(createStripeSimulator({ seed, ...(required ? { requiredApiKey: credentials.stripeKey } : {}) }).listen(portOption(parsed['stripe-port'], 'stripe-port') ?? base + 102, host));
+    if (withNetSuite) netsuite = await started(createNetSuiteSimulator({ seed, accountId, concurrency, ...(required ? { credentials: tba } : {}) }).listen(portOption(parsed['netsuite-port'], 'netsuite-port') ?? base + 103, host));
     if (withBusinessCentral) {
       const { tenant, environment, clientId, clientSecret } = credentials.businesscentral;
-      servers.push(
-        await createBusinessCentralSimulator({ seed, tenant, environment, ...(required ? { clientId, clientSecret } : {}) }).listen(
-          portOption(parsed['businesscentral-port'], 'businesscentral-port') ?? base + 106,
-          host,
-        ),
+      businesscentral = await started(
+        createBusinessCentralSimulator({ seed, tenant, environment, ...(required ? { clientId, clientSecret } : {}) }).listen(portOption(parsed['businesscentral-port'], 'businesscentral-port') ?? base + 106, host),
       );
     }
+    if (withHubSpot) hubspot = await started(createHubSpotSimulator({ seed, ...(required ? { requiredToken: hubspotToken } : {}) }).listen(portOption(parsed['hubspot-port'], 'hubspot-port') ?? base + 104, host));
+    if (config.vendors.billing === 'chargebee') chargebee = await started(createChargebeeSimulator({ seed }).listen(portOption(parsed['chargebee-port'], 'chargebee-port') ?? base + 107, host));
   } catch (error) {
     await close();
     throw error;
   }
-  const [salesforce, stripe, netsuite] = servers;
-  const businesscentral = withBusinessCentral ? servers[3] : undefined;
-  let chargebee: SimServer | undefined;
-  if (config.vendors.billing === 'chargebee') {
-    try {
-      chargebee = await createChargebeeSimulator({ seed }).listen(portOption(parsed['chargebee-port'], 'chargebee-port') ?? base + 107, host);
-      servers.push(chargebee);
-    } catch (error) {
-      await close();
-      throw error;
-    }
-  }
-  let hubspot: SimServer | undefined;
-  const hubspotToken = required ? `pat-na1-${secret()}` : 'pat-na1-concord-simulator-token';
-  if (withHubSpot) {
-    try {
-      hubspot = await createHubSpotSimulator({ seed, ...(required ? { requiredToken: hubspotToken } : {}) }).listen(portOption(parsed['hubspot-port'], 'hubspot-port') ?? base + 104, host);
-      servers.push(hubspot);
-    } catch (error) {
-      await close();
-      throw error;
-    }
-  }
   const say = (line = '') => process.stdout.write(`${line}\n`);
   say('Vendor simulators are running (stand-ins for remote vendors; control API at <url>/__sim/).');
-  say(`  salesforce  ${salesforce.url}`);
-  say(`  stripe      ${stripe.url}`);
-  say(`  netsuite    ${netsuite.url}   (account ${accountId}, ${concurrency} concurrent requests)`);
+  if (salesforce) say(`  salesforce  ${salesforce.url}`);
   if (hubspot) say(`  hubspot     ${hubspot.url}   (Bearer pat-... private-app token, 190 requests / 10 s, search 5 / s)`);
+  if (stripe) say(`  stripe      ${stripe.url}`);
+  if (netsuite) say(`  netsuite    ${netsuite.url}   (account ${accountId}, ${concurrency} concurrent requests)`);
   if (chargebee) say(`  chargebee   ${chargebee.url}   (site concord-test, Basic auth with any test_... key)`);
   if (businesscentral) say(`  businesscentral ${businesscentral.url}   (tenant ${credentials.businesscentral.tenant}, 6000 requests / 5 min, 100 at once)`);
   say();
   say(required ? 'Credentials are required: only these are accepted. Point Concord at them with:' : 'Any credential of the right form is accepted. Point Concord at them with:');
   const exports: Record<string, string> = {
-    SALESFORCE_INSTANCE_URL: salesforce.url,
-    SALESFORCE_ACCESS_TOKEN: credentials.salesforceToken,
-    STRIPE_API_BASE: stripe.url,
-    STRIPE_API_KEY: credentials.stripeKey,
-    // The simulator's seeded 8% sales-tax rate: what a real account configures as its own.
-    CONCORD_STRIPE_TAX_RATE_ID: STRIPE_TAX_RATE_ID,
-    NETSUITE_BASE_URL: netsuite.url,
-    NETSUITE_ACCOUNT_ID: accountId,
-    NETSUITE_CONSUMER_KEY: tba.consumerKey,
-    NETSUITE_CONSUMER_SECRET: tba.consumerSecret,
-    NETSUITE_TOKEN_ID: tba.tokenId,
-    NETSUITE_TOKEN_SECRET: tba.tokenSecret,
+    ...(salesforce ? { SALESFORCE_INSTANCE_URL: salesforce.url, SALESFORCE_ACCESS_TOKEN: credentials.salesforceToken } : {}),
     ...(hubspot ? { HUBSPOT_BASE_URL: hubspot.url, HUBSPOT_ACCESS_TOKEN: hubspotToken } : {}),
+    ...(stripe
+      ? {
+          STRIPE_API_BASE: stripe.url,
+          STRIPE_API_KEY: credentials.stripeKey,
+          // The simulator's seeded 8% sales-tax rate: what a real account configures as its own.
+          CONCORD_STRIPE_TAX_RATE_ID: STRIPE_TAX_RATE_ID,
+        }
+      : {}),
+    ...(netsuite
+      ? {
+          NETSUITE_BASE_URL: netsuite.url,
+          NETSUITE_ACCOUNT_ID: accountId,
+          NETSUITE_CONSUMER_KEY: tba.consumerKey,
+          NETSUITE_CONSUMER_SECRET: tba.consumerSecret,
+          NETSUITE_TOKEN_ID: tba.tokenId,
+          NETSUITE_TOKEN_SECRET: tba.tokenSecret,
+        }
+      : {}),
     ...(chargebee ? { CHARGEBEE_API_BASE: chargebee.url, CHARGEBEE_SITE: 'concord-test', CHARGEBEE_API_KEY: 'test_concord_simulator_key' } : {}),
     ...(businesscentral
       ? {

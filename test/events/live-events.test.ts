@@ -2,6 +2,7 @@
  * Live events end to end on Redis, through the gateway's graphql-ws endpoint (docs/api.md,
  * "Subscription"): run progress with federated fields, resuming from a cursor after a disconnect,
  * the payment-failure reaction seen through customerEvents, and two gateway processes on one Redis.
+ * The run stream and the payment-failure reaction also run on every other vendor combination.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -10,7 +11,9 @@ import type { BusinessEvent } from '../../core/events/event-log';
 import { readyOpportunities, startRun, waitForRun } from '../helpers/order-to-cash';
 import { REDIS_URL } from '../helpers/redis';
 import { simCall, startTestSystem, type TestSystem } from '../helpers/system';
-import { eventsPrefix, postStripeWebhook, stripeApi, stripeEvent, subscribe, wsClient } from './helpers';
+import { eventsPrefix, postStripeWebhook, stripeEvent, subscribe, wsClient } from './helpers';
+import type { Client } from 'graphql-ws';
+import { OTHER_COMBINATIONS, vendorsOf, type VendorLenses } from '../helpers/combinations';
 
 const ROOT = path.resolve(__dirname, '../..');
 const SUBGRAPH_SECRET = 'live-events-test-subgraph-secret-0123456789';
@@ -34,6 +37,8 @@ describe('live events (redis)', () => {
     return c;
   };
 
+  const context = (): LiveContext => ({ system, vendors: vendorsOf(system), opportunities, client });
+
   beforeAll(async () => {
     system = await startTestSystem({
       env: { REDIS_URL, CONCORD_REDIS_PREFIX: keys.prefix, CONCORD_POLL_INTERVAL_MS: '0', CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET },
@@ -49,41 +54,7 @@ describe('live events (redis)', () => {
     await keys.cleanup();
   });
 
-  /** Every RUN_STATUS_CHANGED of a run in the log, oldest first. */
-  async function runEvents(runId: string): Promise<BusinessEvent[]> {
-    return (await system.events.log.read(null, 10_000)).filter((e) => e.type === 'RUN_STATUS_CHANGED' && e.runId === runId);
-  }
-
-  it('streams every step of a run through COMPLETED, with fields of the CRM and the ERP', async () => {
-    // Slow the ERP so that the subscription is in place before the run's first ERP step ends.
-    await simCall(system.simulators.netsuite!.url, 'faults', { latencyMs: 400 });
-    const opp = opportunities.shift()!;
-    const started = await startRun(system, opp.id, `live-steps-${opp.id}`);
-    const runId = started.body.data.startOrderToCash.id as string;
-    const sub = subscribe(client(), RUN_UPDATES, { id: runId });
-    const payloads = await sub.until((p) => p.some((x) => x.data?.orderToCashRunUpdated.status === 'COMPLETED'));
-    expect(payloads.every((p) => p.errors === undefined)).toBe(true);
-    const runs = payloads.map((p) => p.data.orderToCashRunUpdated);
-
-    // Exactly the run's changes in the log, from its state when we subscribed: none missed, none twice.
-    const logged = await runEvents(runId);
-    const fromSubscription = logged.slice(logged.findIndex((e) => e.state!.updatedAt === runs[0].updatedAt && e.state!.status === runs[0].status));
-    const stepsOf = (steps: { status: string }[]) => steps.map((s) => s.status).join(',');
-    expect(runs.map((r) => [r.status, stepsOf(r.steps)])).toEqual(
-      fromSubscription.map((e) => [e.state!.status, stepsOf(e.state!.steps as { status: string }[])]),
-    );
-    // Each step from the first ERP one on was seen running, then succeeded; the end is COMPLETED.
-    for (const name of ['erpCustomer', 'billingCustomer', 'contract', 'invoice', 'erpPosting', 'crmWriteBack']) {
-      const running = runs.findIndex((r) => r.steps.find((s: any) => s.name === name).status === 'RUNNING');
-      const done = runs.findIndex((r) => r.steps.find((s: any) => s.name === name).status === 'SUCCEEDED');
-      expect({ name, running: running >= 0, before: running < done }).toEqual({ name, running: true, before: true });
-    }
-    expect(runs[runs.length - 1]).toMatchObject({ id: runId, status: 'COMPLETED' });
-    expect(runs[runs.length - 1].steps.every((s: any) => s.status === 'SUCCEEDED')).toBe(true);
-    // Federated fields, resolved per event through the query plan: CRM name, ERP customer number.
-    for (const run of runs) expect(run.customer).toEqual({ name: expect.any(String), erp: { customerNumber: expect.stringMatching(/\S/) } });
-    sub.stop();
-  });
+  it('streams every step of a run through COMPLETED, with fields of the CRM and the ERP', () => streamsEveryStep(context()));
 
   it('resumes after a disconnect from the last event id seen: the exact rest, no gap, no duplicate', async () => {
     await simCall(system.simulators.netsuite!.url, 'faults', { latencyMs: 100 });
@@ -116,50 +87,7 @@ describe('live events (redis)', () => {
     expect(resumed.some((e) => e.run?.id === runId)).toBe(true);
   });
 
-  it('puts a customer on credit hold in the ERP and the CRM when a payment fails, seen through customerEvents', async () => {
-    const [stripe, netsuite, salesforce] = await Promise.all(['stripe', 'netsuite', 'salesforce'].map((s) => simCall((system.simulators as any)[s].url, 'state')));
-    const now = Date.now() / 1000;
-    const linked = new Map(stripe.customers.map((c: any) => [c.id, c.metadata?.concord_customer_id]));
-    // An open invoice of a customer in all three systems, not on hold, with nothing overdue.
-    const invoice = stripe.invoices.find((i: any) => {
-      const customerId = linked.get(i.customer);
-      if (i.status !== 'open' || !customerId || (i.due_date && i.due_date < now)) return false;
-      const overdue = stripe.invoices.some((o: any) => o.customer === i.customer && o.status === 'open' && o.due_date && o.due_date < now);
-      const account = salesforce.Account.find((a: any) => a.Id === customerId);
-      const erp = netsuite.customer.find((c: any) => c.externalId === customerId);
-      return !overdue && account?.Concord_Status__c !== 'Credit Hold' && erp && JSON.stringify(erp.creditHoldOverride).includes('AUTO');
-    });
-    expect(invoice).toBeDefined();
-    const customerId = linked.get(invoice.customer) as string;
-
-    const head = (await system.events.log.head()) ?? '0-0'; // subscribe from here: nothing after it is missed
-    const sub = subscribe(client(), `subscription Account($id: ID!, $after: String) {
-      customerEvents(customerId: $id, after: $after) { id type detail invoice { id status } customer { id name erp { creditHold } } }
-    }`, { id: customerId, after: head });
-
-    const declined = await stripeApi(system.simulators.stripe!.url, 'POST', `/v1/invoices/${invoice.id}/pay`, { payment_method: 'pm_card_chargeDeclined' });
-    expect(declined.status).toBe(402);
-    const held = await sub.until((p) => p.some((x) => x.data?.customerEvents.type === 'ACCOUNT_STATUS_CHANGED'));
-    const events = held.map((p) => p.data.customerEvents);
-    expect(events.find((e) => e.type === 'PAYMENT_FAILED')).toMatchObject({ invoice: { id: invoice.id, status: 'OPEN' } });
-    const status = events.find((e) => e.type === 'ACCOUNT_STATUS_CHANGED');
-    expect(status).toMatchObject({ customer: { id: customerId, erp: { creditHold: true } } });
-    expect(JSON.parse(status.detail)).toMatchObject({ creditHold: true, status: 'Credit Hold', reason: 'PAYMENT_FAILED' });
-    const [sfHeld, nsHeld] = await Promise.all([simCall(system.simulators.salesforce!.url, 'state'), simCall(system.simulators.netsuite!.url, 'state')]);
-    expect(sfHeld.Account.find((a: any) => a.Id === customerId).Concord_Status__c).toBe('Credit Hold');
-    expect(JSON.stringify(nsHeld.customer.find((c: any) => c.externalId === customerId).creditHoldOverride)).toContain('ON');
-
-    // Paid: nothing overdue any more, so the hold is released and that is announced too.
-    const paid = await stripeApi(system.simulators.stripe!.url, 'POST', `/v1/invoices/${invoice.id}/pay`, { payment_method: 'pm_card_visa' });
-    expect(paid.status).toBe(200);
-    const released = await sub.until((p) => p.filter((x) => x.data?.customerEvents.type === 'ACCOUNT_STATUS_CHANGED').length >= 2);
-    const last = released.map((p) => p.data.customerEvents).filter((e) => e.type === 'ACCOUNT_STATUS_CHANGED')[1];
-    expect(last).toMatchObject({ customer: { erp: { creditHold: false } } });
-    expect(JSON.parse(last.detail)).toMatchObject({ creditHold: false, status: 'Active', reason: 'INVOICE_PAID' });
-    const sfReleased = await simCall(system.simulators.salesforce!.url, 'state');
-    expect(sfReleased.Account.find((a: any) => a.Id === customerId).Concord_Status__c).toBe('Active');
-    sub.stop();
-  });
+  it('puts a customer on credit hold in the ERP and the CRM when a payment fails, seen through customerEvents', () => paymentFailureReaction(context()));
 
   describe('with a second gateway process on the same Redis', () => {
     let replica: ChildProcess;
@@ -224,3 +152,125 @@ describe('live events (redis)', () => {
     });
   });
 });
+
+/**
+ * The run stream and the payment-failure reaction on every other vendor combination
+ * (test/helpers/combinations.ts): the same subscriptions, the same events, whichever vendors.
+ */
+describe.each(OTHER_COMBINATIONS)('live events on $name (redis)', ({ name, env }) => {
+  let system: TestSystem;
+  let opportunities: { id: string; accountId: string }[];
+  const keys = eventsPrefix(`live-${name.replace(/\W/g, '')}`);
+  const clients: { dispose(): void | Promise<void> }[] = [];
+  const client = () => {
+    const c = wsClient(system.gateway.url, system.token);
+    clients.push(c);
+    return c;
+  };
+  const context = (): LiveContext => ({ system, vendors: vendorsOf(system), opportunities, client });
+
+  beforeAll(async () => {
+    system = await startTestSystem({ env: { ...env, REDIS_URL, CONCORD_REDIS_PREFIX: keys.prefix, CONCORD_POLL_INTERVAL_MS: '0' } });
+    opportunities = await readyOpportunities(vendorsOf(system).crm.url);
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.dispose();
+    await simCall(vendorsOf(system).erp.url, 'reset', {});
+  });
+  afterAll(async () => {
+    await system.close();
+    await keys.cleanup();
+  });
+
+  it('streams every step of a run through COMPLETED, with fields of the CRM and the ERP', () => streamsEveryStep(context()));
+  it('puts a customer on credit hold in the ERP and the CRM when a payment fails, seen through customerEvents', () => paymentFailureReaction(context()));
+});
+
+interface LiveContext {
+  system: TestSystem;
+  vendors: VendorLenses;
+  opportunities: { id: string; accountId: string }[];
+  client(): Client;
+}
+
+/** Every RUN_STATUS_CHANGED of a run in the log, oldest first. */
+async function runEvents(system: TestSystem, runId: string): Promise<BusinessEvent[]> {
+  return (await system.events.log.read(null, 10_000)).filter((e) => e.type === 'RUN_STATUS_CHANGED' && e.runId === runId);
+}
+
+async function streamsEveryStep({ system, vendors, opportunities, client }: LiveContext): Promise<void> {
+  // Slow the ERP so that the subscription is in place before the run's first ERP step ends.
+  await simCall(vendors.erp.url, 'faults', { latencyMs: 400 });
+  const opp = opportunities.shift()!;
+  const started = await startRun(system, opp.id, `live-steps-${opp.id}`);
+  const runId = started.body.data.startOrderToCash.id as string;
+  const sub = subscribe(client(), RUN_UPDATES, { id: runId });
+  const payloads = await sub.until((p) => p.some((x) => x.data?.orderToCashRunUpdated.status === 'COMPLETED'));
+  expect(payloads.every((p) => p.errors === undefined)).toBe(true);
+  const runs = payloads.map((p) => p.data.orderToCashRunUpdated);
+
+  // Exactly the run's changes in the log, from its state when we subscribed: none missed, none twice.
+  const logged = await runEvents(system, runId);
+  const fromSubscription = logged.slice(logged.findIndex((e) => e.state!.updatedAt === runs[0].updatedAt && e.state!.status === runs[0].status));
+  const stepsOf = (steps: { status: string }[]) => steps.map((s) => s.status).join(',');
+  expect(runs.map((r) => [r.status, stepsOf(r.steps)])).toEqual(
+    fromSubscription.map((e) => [e.state!.status, stepsOf(e.state!.steps as { status: string }[])]),
+  );
+  // Each step from the first ERP one on was seen running, then succeeded; the end is COMPLETED.
+  for (const name of ['erpCustomer', 'billingCustomer', 'contract', 'invoice', 'erpPosting', 'crmWriteBack']) {
+    const running = runs.findIndex((r) => r.steps.find((s: any) => s.name === name).status === 'RUNNING');
+    const done = runs.findIndex((r) => r.steps.find((s: any) => s.name === name).status === 'SUCCEEDED');
+    expect({ name, running: running >= 0, before: running < done }).toEqual({ name, running: true, before: true });
+  }
+  expect(runs[runs.length - 1]).toMatchObject({ id: runId, status: 'COMPLETED' });
+  expect(runs[runs.length - 1].steps.every((s: any) => s.status === 'SUCCEEDED')).toBe(true);
+  // Federated fields, resolved per event through the query plan: CRM name, ERP customer number.
+  for (const run of runs) expect(run.customer).toEqual({ name: expect.any(String), erp: { customerNumber: expect.stringMatching(/\S/) } });
+  sub.stop();
+  }
+
+/**
+ * A failed payment puts the customer on credit hold in the ERP and the CRM (the account status
+ * reaction), announced through customerEvents; paying the invoice releases the hold.
+ */
+async function paymentFailureReaction({ system, vendors, client }: LiveContext): Promise<void> {
+  const [billing, erp, crm] = await Promise.all([vendors.billing.read(), vendors.erp.read(), simCall(vendors.crm.url, 'state')]);
+  const now = Date.now() / 1000;
+  const overdue = (i: { status: string; dueDate: number | null }) => i.status === 'open' && i.dueDate !== null && i.dueDate < now;
+  // An open invoice of a customer in all three systems, not on hold, with nothing overdue.
+  const invoice = billing.invoices().find((i) => {
+  if (i.status !== 'open' || !i.customerId || overdue(i) || i.total <= 0) return false;
+  if (billing.invoices().some((o) => o.vendorCustomerId === i.vendorCustomerId && overdue(o))) return false;
+  const account = crm.Account.find((a: any) => a.Id === i.customerId);
+  const [held] = erp.customersLinkedTo(i.customerId);
+  return account && account.Concord_Status__c !== 'Credit Hold' && held && !held.creditHold && held.holdIsAutomatic;
+  });
+  expect(invoice).toBeDefined();
+  const customerId = invoice!.customerId!;
+
+  const head = (await system.events.log.head()) ?? '0-0'; // subscribe from here: nothing after it is missed
+  const sub = subscribe(client(), `subscription Account($id: ID!, $after: String) {
+  customerEvents(customerId: $id, after: $after) { id type detail invoice { id status } customer { id name erp { creditHold } } }
+  }`, { id: customerId, after: head });
+
+  await vendors.billing.failPayment(invoice!.id);
+  const held = await sub.until((p) => p.some((x) => x.data?.customerEvents.type === 'ACCOUNT_STATUS_CHANGED'));
+  const events = held.map((p) => p.data.customerEvents);
+  expect(events.find((e) => e.type === 'PAYMENT_FAILED')).toMatchObject({ invoice: { id: invoice!.id, status: 'OPEN' } });
+  const status = events.find((e) => e.type === 'ACCOUNT_STATUS_CHANGED');
+  expect(status).toMatchObject({ customer: { id: customerId, erp: { creditHold: true } } });
+  expect(JSON.parse(status.detail)).toMatchObject({ creditHold: true, status: 'Credit Hold', reason: 'PAYMENT_FAILED' });
+  const [crmHeld, erpHeld] = await Promise.all([simCall(vendors.crm.url, 'state'), vendors.erp.read()]);
+  expect(crmHeld.Account.find((a: any) => a.Id === customerId).Concord_Status__c).toBe('Credit Hold');
+  expect(erpHeld.customersLinkedTo(customerId).map((c) => c.creditHold)).toEqual([true]);
+
+  // Paid: nothing overdue any more, so the hold is released and that is announced too.
+  await vendors.billing.pay(invoice!.id);
+  const released = await sub.until((p) => p.filter((x) => x.data?.customerEvents.type === 'ACCOUNT_STATUS_CHANGED').length >= 2);
+  const last = released.map((p) => p.data.customerEvents).filter((e) => e.type === 'ACCOUNT_STATUS_CHANGED')[1];
+  expect(last).toMatchObject({ customer: { erp: { creditHold: false } } });
+  expect(JSON.parse(last.detail)).toMatchObject({ creditHold: false, status: 'Active', reason: 'INVOICE_PAID' });
+  const crmReleased = await simCall(vendors.crm.url, 'state');
+  expect(crmReleased.Account.find((a: any) => a.Id === customerId).Concord_Status__c).toBe('Active');
+  sub.stop();
+}

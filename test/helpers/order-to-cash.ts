@@ -1,4 +1,5 @@
 /** Client-side helpers for order-to-cash tests: start runs through the gateway and wait for them. */
+import { vendorsOf } from './combinations';
 import { simCall, type TestSystem } from './system';
 
 export const RUN_FIELDS = `id status correlationId idempotencyKey opportunityId
@@ -61,7 +62,7 @@ export async function readyOpportunities(salesforceUrl: string): Promise<{ id: s
   }));
 }
 
-/** Counts of effects per opportunity across the three simulators, to find duplicates. */
+/** Counts of effects per opportunity in the Salesforce, Stripe and NetSuite simulators, as they hold them, to find duplicates. */
 export async function effectsOf(system: TestSystem, opportunityId: string, customerId: string) {
   const [sf, stripe, ns] = await Promise.all([
     simCall(system.simulators.salesforce!.url, 'state'),
@@ -80,5 +81,26 @@ export async function effectsOf(system: TestSystem, opportunityId: string, custo
     invoices,
     erpInvoices: ns.invoice.filter((i: any) => invoiceIds.has(i.externalId)),
     events: stripe.events,
+  };
+}
+
+/**
+ * Effects of one opportunity in each chosen vendor's simulator, read through the vendor lenses
+ * (test/helpers/combinations.ts), to count them and find duplicates on any combination.
+ */
+export async function effectsAcross(system: TestSystem, opportunityId: string, customerId: string) {
+  const vendors = vendorsOf(system);
+  const [crm, billing, erp] = await Promise.all([simCall(vendors.crm.url, 'state'), vendors.billing.read(), vendors.erp.read()]);
+  const subscriptions = billing.contractsOfOpportunity(opportunityId);
+  const invoices = subscriptions.flatMap((s) => billing.invoicesOfContract(s.id));
+  return {
+    opportunity: crm.Opportunity.find((o: any) => o.Id === opportunityId),
+    erpCustomers: erp.customersLinkedTo(customerId),
+    billingCustomers: billing.customersLinkedTo(customerId),
+    subscriptions,
+    invoices,
+    erpInvoices: invoices.flatMap((i) => erp.postingsOf(i.id)),
+    /** Compensation events of the (first) subscription and invoice, in the vendor's order. */
+    compensationOrder: subscriptions[0] && invoices[0] ? billing.compensationOrder(subscriptions[0].id, invoices[0].id) : [],
   };
 }

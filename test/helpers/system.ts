@@ -1,5 +1,5 @@
 /** Start the whole system on ephemeral ports for a test, and talk to it as a client would. */
-import { loadConfig } from '../../core/config';
+import { loadConfig, type ConcordConfig } from '../../core/config';
 import { createLogger } from '../../core/log';
 import type { VendorCall } from '../../core/vendor-call';
 import { SCOPES, mintToken } from '../../gateway/token';
@@ -18,6 +18,8 @@ export const DEFAULT_STRIPE_SEARCH_LAG_MS = 3000;
 export const TEST_JWT_SECRET = 'concord-test-secret-0123456789abcdef';
 
 export interface TestSystem extends RunningSystem {
+  /** The configuration the system runs on (its vendor choice: config.vendors). */
+  config: ConcordConfig;
   token: string;
   vendorCalls: VendorCall[];
   /** POST a GraphQL request to the gateway. */
@@ -127,6 +129,7 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const token = await mintToken({ secret: TEST_JWT_SECRET, subject: 'test-admin', scopes: SCOPES, issuer: config.security.jwtIssuer, audience: config.security.jwtAudience });
   return {
     ...system,
+    config,
     close: async () => {
       await system.close();
       await remote?.close();

@@ -16,6 +16,7 @@ import { createVendorPorts } from '../../system';
 import { REDIS_URL, testPrefix } from '../helpers/redis';
 import { mintToken } from '../../gateway/token';
 import { TEST_JWT_SECRET, simCall, startTestSystem, type TestSystem } from '../helpers/system';
+import { OTHER_COMBINATIONS } from '../helpers/combinations';
 
 const seed = buildSeed();
 const MODES = [
@@ -244,3 +245,34 @@ describe('reconciliation with a portal token', () => {
   });
 });
 
+
+/**
+ * On every other vendor combination (test/helpers/combinations.ts): the consistent seed reconciles
+ * with no drift, and drift made in the vendors directly (an ERP posting reversed, a billing invoice
+ * voided) is found, named by system and subject.
+ */
+describe.each(OTHER_COMBINATIONS)('reconciliation on $name (redis)', ({ name, env }) => {
+  let system: TestSystem;
+  let ports: Ports;
+  const keys = testPrefix(`recon-${name.replace(/\W/g, '')}`);
+  beforeAll(async () => {
+    system = await startTestSystem({ env: { ...env, REDIS_URL, CONCORD_REDIS_PREFIX: keys.prefix, CONCORD_MUTATION_WAIT_MS: '20000' } });
+    ports = createVendorPorts(loadConfig({ NODE_ENV: 'test', ...env }), system.simulators);
+  });
+  afterAll(async () => {
+    await system.close();
+    await keys.cleanup();
+  });
+
+  it('finds no drift in the consistent seed, then exactly the drift made behind Concord\'s back', async () => {
+    const clean = (await system.gql(RUN)).body;
+    expect(clean.errors).toBeUndefined();
+    expect(clean.data.runReconciliation).toMatchObject({ status: 'COMPLETED', driftCount: 0, drifts: [] });
+    const unposted = openInvoiceOf(4);
+    await ports.erp.reverseInvoice(unposted.id, { correlationId: 'drift-maker' });
+    const voided = openInvoiceOf(11);
+    await ports.billing.voidInvoice(voided.id, { idempotencyKey: `drift-void-${name}`, correlationId: 'x' });
+    const drifted = (await system.gql(RUN)).body.data.runReconciliation;
+    expect(drifted.drifts.map(key).sort()).toEqual([`INVOICE_NOT_POSTED ERP ${unposted.id}`, `STATUS_MISMATCH ERP ${voided.id}`].sort());
+  });
+});
