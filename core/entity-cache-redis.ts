@@ -42,13 +42,13 @@ export interface RedisEntityCacheOptions {
   url: string;
   prefix: string;
   ttlSeconds: number;
-  /** Longest a cache command may take before the read goes to the vendor, ms. Default 500. */
+  /** Longest a cache command may take before the read goes to the vendor, ms (CONCORD_REDIS_COMMAND_TIMEOUT_MS). Default 2000. */
   commandTimeoutMs?: number;
   onError?: (error: Error) => void;
 }
 
 export function createRedisEntityCache(options: RedisEntityCacheOptions): EntityCacheStore {
-  const { url, prefix, ttlSeconds, commandTimeoutMs = 500, onError } = options;
+  const { url, prefix, ttlSeconds, commandTimeoutMs = 2000, onError } = options;
   // Commands wait for a (re)connection at most commandTimeoutMs: then a read is a miss.
   const redis = createRedisClient(url, { commandTimeout: commandTimeoutMs, maxRetriesPerRequest: 1 }) as CacheClient;
   (redis as unknown as Redis).on('error', (error: Error) => onError?.(error));

@@ -5,8 +5,8 @@
  * vendor; subgraphs/common/cached-reads.ts puts it around the ports' reads, and
  * subgraphs/common/cache-invalidation.ts drives invalidation from Concord's writes and events.
  *
- * A unit is what one invalidation drops at once: a customer (`customer:<id>`), a contract or an
- * invoice. Each unit has a generation; invalidating the unit bumps it, and a value counts only
+ * A unit is what one invalidation drops at once: one system's records of a customer
+ * (`billing/customer:<id>`), a contract or an invoice (`cacheUnits` below). Each unit has a generation; invalidating the unit bumps it, and a value counts only
  * while it was stored under the unit's current generation. A fill carries the generations its read
  * started under (a ticket), so a vendor read that was in flight when a change was announced cannot
  * store what it read before the change: the classic race of read-through caches.
@@ -36,7 +36,7 @@ export function wantsNoCache(header: string | string[] | undefined): boolean {
   return /(^|[\s,])no-(cache|store)([\s,=]|$)/i.test(value);
 }
 
-/** One cached thing: `kind` of `unit` (for example unit `customer:001...`, kind `billing.stripe.contracts`). */
+/** One cached thing: `kind` of `unit` (for example unit `billing/customer:001...`, kind `billing.stripe.contracts`). */
 export interface CacheKey {
   unit: string;
   kind: string;
@@ -132,9 +132,16 @@ export function createMemoryEntityCache(options: MemoryEntityCacheOptions): Enti
   };
 }
 
-/** Units of the entities the cache holds. */
+/** The system whose records a unit holds: a change reported by one system drops only its own records. */
+export type CacheSystem = 'crm' | 'billing' | 'erp';
+
+/**
+ * Units of the entities the cache holds, per system: `erp/customer:<id>` is the ERP's records of a
+ * customer (its profile), `billing/invoice:<id>` the billing system's invoice, `erp/invoice:<id>`
+ * the ERP's posting of it. So an ERP credit hold does not make the view read Stripe again.
+ */
 export const cacheUnits = {
-  customer: (id: string) => `customer:${id}`,
-  contract: (id: string) => `contract:${id}`,
-  invoice: (id: string) => `invoice:${id}`,
+  customer: (system: CacheSystem, id: string) => `${system}/customer:${id}`,
+  contract: (system: CacheSystem, id: string) => `${system}/contract:${id}`,
+  invoice: (system: CacheSystem, id: string) => `${system}/invoice:${id}`,
 };

@@ -15,20 +15,29 @@
  *     Concord's back to a field no feed reports).
  */
 import { EventCursorError, type BusinessEvent, type EventLog, type EventType } from '../../core/events/event-log';
-import { cacheUnits, type EntityCacheStore } from '../../core/entity-cache';
+import { cacheUnits, type CacheSystem, type EntityCacheStore } from '../../core/entity-cache';
 import type { Logger } from '../../core/log';
 import type { Ports } from '../orchestration/steps';
 
 /** Events that say nothing changed in a vendor (Concord's own bookkeeping). */
 const NOT_VENDOR_CHANGES: ReadonlySet<EventType> = new Set<EventType>(['RUN_STATUS_CHANGED', 'DRIFT_DETECTED', 'OPERATOR_ACTION']);
 
-/** The cache units a business event says may have changed. */
-export function unitsOfEvent(event: Pick<BusinessEvent, 'type' | 'customerId' | 'contractId' | 'invoiceId'>): string[] {
+const ALL_SYSTEMS: readonly CacheSystem[] = ['crm', 'billing', 'erp'];
+
+/**
+ * The cache units a business event says may have changed: the records of the system that reported
+ * it (a NetSuite credit hold drops the ERP profile, not the Stripe contracts), or of every system
+ * when the event names no source.
+ */
+export function unitsOfEvent(event: Pick<BusinessEvent, 'type' | 'source' | 'customerId' | 'contractId' | 'invoiceId'>): string[] {
   if (NOT_VENDOR_CHANGES.has(event.type)) return [];
+  const systems = event.source === 'CRM' ? ['crm' as const] : event.source === 'BILLING' ? ['billing' as const] : event.source === 'ERP' ? ['erp' as const] : ALL_SYSTEMS;
   const units: string[] = [];
-  if (event.customerId) units.push(cacheUnits.customer(event.customerId));
-  if (event.contractId) units.push(cacheUnits.contract(event.contractId));
-  if (event.invoiceId) units.push(cacheUnits.invoice(event.invoiceId));
+  for (const system of systems) {
+    if (event.customerId) units.push(cacheUnits.customer(system, event.customerId));
+    if (event.contractId) units.push(cacheUnits.contract(system, event.contractId));
+    if (event.invoiceId) units.push(cacheUnits.invoice(system, event.invoiceId));
+  }
   return units;
 }
 
@@ -62,15 +71,20 @@ function after<A extends unknown[], R>(invalidate: Invalidate, write: (...args: 
   };
 }
 
-const { customer, contract, invoice } = cacheUnits;
 const maybe = (f: (id: string) => string, id: string | null | undefined) => (id ? f(id) : null);
+const crmCustomer = (id: string) => cacheUnits.customer('crm', id);
+const customer = (id: string) => cacheUnits.customer('billing', id);
+const contract = (id: string) => cacheUnits.contract('billing', id);
+const invoice = (id: string) => cacheUnits.invoice('billing', id);
+const erpCustomer = (id: string) => cacheUnits.customer('erp', id);
+const posting = (id: string) => cacheUnits.invoice('erp', id);
 
 /** The ports, with every write invalidating what it changed (reads pass through untouched). */
 export function invalidatingWrites(ports: Ports, invalidate: Invalidate): Ports {
   const c = ports.crm;
   const crm = Object.create(c) as Ports['crm'];
-  crm.updateAccount = after(invalidate, c.updateAccount.bind(c), ([id]) => [customer(id)]);
-  crm.upsertAccountByKey = after(invalidate, c.upsertAccountByKey.bind(c), (_, r) => [maybe(customer, r?.id)]);
+  crm.updateAccount = after(invalidate, c.updateAccount.bind(c), ([id]) => [crmCustomer(id)]);
+  crm.upsertAccountByKey = after(invalidate, c.upsertAccountByKey.bind(c), (_, r) => [maybe(crmCustomer, r?.id)]);
 
   const b = ports.billing;
   const billing = Object.create(b) as Ports['billing'];
@@ -90,13 +104,13 @@ export function invalidatingWrites(ports: Ports, invalidate: Invalidate): Ports 
 
   const e = ports.erp;
   const erp = Object.create(e) as Ports['erp'];
-  erp.upsertCustomer = after(invalidate, e.upsertCustomer.bind(e), ([input]) => [customer(input.customerId)]);
-  erp.setCreditHold = after(invalidate, e.setCreditHold.bind(e), ([id]) => [customer(id)]);
-  erp.postInvoice = after(invalidate, e.postInvoice.bind(e), ([input]) => [invoice(input.invoiceId), customer(input.customerId)]);
-  erp.postCreditMemo = after(invalidate, e.postCreditMemo.bind(e), ([input]) => [invoice(input.invoiceId), customer(input.customerId)]);
+  erp.upsertCustomer = after(invalidate, e.upsertCustomer.bind(e), ([input]) => [erpCustomer(input.customerId)]);
+  erp.setCreditHold = after(invalidate, e.setCreditHold.bind(e), ([id]) => [erpCustomer(id)]);
+  erp.postInvoice = after(invalidate, e.postInvoice.bind(e), ([input]) => [posting(input.invoiceId), erpCustomer(input.customerId)]);
+  erp.postCreditMemo = after(invalidate, e.postCreditMemo.bind(e), ([input]) => [posting(input.invoiceId), erpCustomer(input.customerId)]);
   // The customer is not named: the posting (by invoice) is what changes; the AR balance follows the TTL or the poller.
-  erp.reverseInvoice = after(invalidate, e.reverseInvoice.bind(e), ([id]) => [invoice(id)]);
-  erp.reverseCreditMemo = after(invalidate, e.reverseCreditMemo.bind(e), ([id]) => [invoice(id)]);
+  erp.reverseInvoice = after(invalidate, e.reverseInvoice.bind(e), ([id]) => [posting(id)]);
+  erp.reverseCreditMemo = after(invalidate, e.reverseCreditMemo.bind(e), ([id]) => [posting(id)]);
 
   return { ...ports, crm, billing, erp };
 }

@@ -3,10 +3,13 @@
  * the subgraph loaders make (subgraphs/{crm,billing,erp}/loaders.ts) go through here, so the cache
  * works for every vendor adapter behind the ports, whichever vendor serves a system.
  *
- * Cached (per entity, under its unit):
- *   customer:<id>  crm account, billing customer, billing contracts, billing invoices, erp profile
- *   contract:<id>  billing contract by id
- *   invoice:<id>   billing invoice by id, erp posting
+ * Cached (per entity, under its unit, core/entity-cache.ts cacheUnits):
+ *   crm/customer:<id>      the CRM account
+ *   billing/customer:<id>  the billing customer, its contracts, its invoices
+ *   billing/contract:<id>  a billing contract by id
+ *   billing/invoice:<id>   a billing invoice by id
+ *   erp/customer:<id>      the ERP profile (credit, AR balance)
+ *   erp/invoice:<id>       the ERP posting of a billing invoice
  * Kinds carry the vendor's name (`billing.stripe.contracts`), so switching vendors on one Redis
  * never serves the other vendor's records. Not cached: lists and searches (listAccounts, candidates,
  * reconciliation pages), opportunities, and every read the sagas make (they are given the ports
@@ -88,27 +91,28 @@ export function cachedReads(ports: Pick<Ports, 'crm' | 'billing' | 'erp'>, store
     throughCache(store, refresh, kind, unitOf, ids, load, onOutcome);
 
   const crm = Object.create(crmPort) as CrmPort;
-  crm.getAccounts = (ids) => through<CrmAccount>(`crm.${crmPort.vendor}.account`, cacheUnits.customer, ids, (missing) => crmPort.getAccounts(missing));
+  crm.getAccounts = (ids) => through<CrmAccount>(`crm.${crmPort.vendor}.account`, (id) => cacheUnits.customer('crm', id), ids, (missing) => crmPort.getAccounts(missing));
 
   const b = `billing.${billingPort.vendor}`;
+  const billingCustomer = (id: string) => cacheUnits.customer('billing', id);
   const billing = Object.create(billingPort) as BillingPort;
-  billing.getCustomersByCustomerId = (ids) => through<BillingCustomer>(`${b}.customer`, cacheUnits.customer, ids, (missing) => billingPort.getCustomersByCustomerId(missing));
-  billing.getContractsByCustomerId = (ids) => through<BillingContract[]>(`${b}.contracts`, cacheUnits.customer, ids, (missing) => billingPort.getContractsByCustomerId(missing));
+  billing.getCustomersByCustomerId = (ids) => through<BillingCustomer>(`${b}.customer`, billingCustomer, ids, (missing) => billingPort.getCustomersByCustomerId(missing));
+  billing.getContractsByCustomerId = (ids) => through<BillingContract[]>(`${b}.contracts`, billingCustomer, ids, (missing) => billingPort.getContractsByCustomerId(missing));
   billing.getInvoicesByBillingCustomer = (customers, filter) => {
     // A filtered read is not what the unfiltered entry holds: straight to the vendor.
     if (filter?.status) return billingPort.getInvoicesByBillingCustomer(customers, filter);
     const byCanonical = new Map(customers.map((c) => [c.customerId, c]));
-    return through<BillingInvoice[]>(`${b}.invoices`, cacheUnits.customer, [...byCanonical.keys()], (missing) =>
+    return through<BillingInvoice[]>(`${b}.invoices`, billingCustomer, [...byCanonical.keys()], (missing) =>
       billingPort.getInvoicesByBillingCustomer(missing.map((id) => byCanonical.get(id)!)),
     );
   };
-  billing.getContracts = (ids) => through<BillingContract>(`${b}.contract`, cacheUnits.contract, ids, (missing) => billingPort.getContracts(missing));
-  billing.getInvoices = (ids) => through<BillingInvoice>(`${b}.invoice`, cacheUnits.invoice, ids, (missing) => billingPort.getInvoices(missing));
+  billing.getContracts = (ids) => through<BillingContract>(`${b}.contract`, (id) => cacheUnits.contract('billing', id), ids, (missing) => billingPort.getContracts(missing));
+  billing.getInvoices = (ids) => through<BillingInvoice>(`${b}.invoice`, (id) => cacheUnits.invoice('billing', id), ids, (missing) => billingPort.getInvoices(missing));
 
   const e = `erp.${erpPort.vendor}`;
   const erp = Object.create(erpPort) as ErpPort;
-  erp.getCustomerProfiles = (ids) => through<ErpCustomerProfile>(`${e}.profile`, cacheUnits.customer, ids, (missing) => erpPort.getCustomerProfiles(missing));
-  erp.getPostings = (ids) => through<ErpPosting>(`${e}.posting`, cacheUnits.invoice, ids, (missing) => erpPort.getPostings(missing));
+  erp.getCustomerProfiles = (ids) => through<ErpCustomerProfile>(`${e}.profile`, (id) => cacheUnits.customer('erp', id), ids, (missing) => erpPort.getCustomerProfiles(missing));
+  erp.getPostings = (ids) => through<ErpPosting>(`${e}.posting`, (id) => cacheUnits.invoice('erp', id), ids, (missing) => erpPort.getPostings(missing));
 
   return { crm, billing, erp };
 }

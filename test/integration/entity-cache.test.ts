@@ -49,7 +49,11 @@ function invalidations() {
 
 async function vendorRequests(system: { simulators: TestSystem['simulators'] }): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const [name, sim] of Object.entries(system.simulators)) out[name] = (await simCall(sim!.url, 'stats')).requests;
+  for (const [name, sim] of Object.entries(system.simulators)) {
+    const stats = await simCall(sim!.url, 'stats');
+    out[name] = stats.requests;
+    if (process.env.DEBUG_CACHE_TEST && stats.requests) console.log(name, JSON.stringify(stats.byRoute));
+  }
   return out;
 }
 
