@@ -109,8 +109,8 @@ export async function cacheFigures(options: CacheFigureOptions): Promise<void> {
     const warm = Object.fromEntries(Object.entries(since(before)).map(([k, v]) => [k, v / rounds]));
 
     console.log(`entity cache, ${customers} customers (CONCORD_ENTITY_CACHE_TTL_S ${config.entityCache.ttlSeconds}, change polling every ${pollMs} ms)`);
-    console.log(`  cold view                      vendor calls ${show(cold)}`);
-    console.log(`  warm view (${rounds} requests)        vendor calls ${show(warm)}`);
+    console.log(`  cold view                              vendor calls ${show(cold)}`);
+    console.log(`  warm view (${rounds} requests)                vendor calls ${show(warm)}`);
 
     /** Make a change, then read the view until it shows: staleness, and the calls of the view that first showed it. */
     const afterChange = async (label: string, change: () => Promise<void>, shows: (nodes: any[]) => boolean) => {
@@ -124,7 +124,7 @@ export async function cacheFigures(options: CacheFigureOptions): Promise<void> {
         reads += 1;
         if (shows(nodes)) {
           const staleness = performance.now() - changedAt;
-          console.log(`  after ${label.padEnd(24)} vendor calls ${show(since(start))}  staleness ${(staleness / 1000).toFixed(2)} s (${reads} reads)`);
+          console.log(`  after ${label.padEnd(32)} vendor calls ${show(since(start))}  staleness ${(staleness / 1000).toFixed(2)} s (${reads} reads)`);
           return;
         }
         if (Date.now() > deadline) throw new Error(`${label}: not visible after 120 s`);
