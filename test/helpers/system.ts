@@ -115,12 +115,13 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   // The entity cache is off unless a test turns it on (CONCORD_ENTITY_CACHE_TTL_S): most tests
   // assert what the vendors answer and how often they are called, read after read
   // (test/integration/entity-cache.test.ts and stripe-search-lag.test.ts run with it on).
+  // TEST_ENTITY_CACHE_TTL_S=300 runs every test system with it on.
   const config = loadConfig({
     CONCORD_JWT_SECRET: TEST_JWT_SECRET,
     NODE_ENV: 'test',
     CONCORD_RATE_LIMIT_RPS: '100000',
     CONCORD_RATE_LIMIT_BURST: '100000',
-    CONCORD_ENTITY_CACHE_TTL_S: '0',
+    CONCORD_ENTITY_CACHE_TTL_S: process.env.TEST_ENTITY_CACHE_TTL_S ?? '0',
     ...remote?.env,
     ...options.env,
   });
