@@ -103,7 +103,10 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     const { crm: crmPort, billing: billingPort, erp: erpPort } = vendorPorts;
     // The subgraphs' entity reads through the cache; the sagas read the vendors themselves.
     const reads = cache
-      ? { cached: cachedReads(vendorPorts, cache, false), refresh: cachedReads(vendorPorts, cache, true) }
+      ? {
+          cached: cachedReads(vendorPorts, cache, false, { onOutcome: (kind, hits, misses) => ops.metrics.entityCacheReads(kind, hits, misses) }),
+          refresh: cachedReads(vendorPorts, cache, true, { onOutcome: (kind, hits, misses) => ops.metrics.entityCacheReads(kind, hits, misses) }),
+        }
       : null;
     if (invalidate) {
       // The vendors' change events (webhooks, pollers) and Concord's own, as they reach the log.

@@ -83,6 +83,10 @@ describe('entity cache (embedded mode)', () => {
     expect(warm.body.errors).toBeUndefined();
     expect(warm.body.data).toEqual(cold.body.data);
     expect(await vendorRequests(system)).toEqual({ salesforce: 1, stripe: 0, netsuite: 0 });
+    // The hits are counted, per kind of entity.
+    const metrics = await (await fetch(`${system.gateway.url}/metrics`)).text();
+    const hits = /^concord_entity_cache_reads_total\{kind="billing\.stripe\.contracts",outcome="hit"\} (\d+)/m.exec(metrics);
+    expect(Number(hits?.[1])).toBeGreaterThanOrEqual(50);
   });
 
   it('reads through to every vendor for a request with cache-control: no-cache', async () => {
