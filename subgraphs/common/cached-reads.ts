@@ -56,7 +56,12 @@ async function throughCache<V>(
   unique.forEach((id, i) => {
     const json = values[i];
     if (json === undefined) return missing.push(id);
-    const stored = JSON.parse(json) as Stored<V>;
+    let stored: Stored<V>;
+    try {
+      stored = JSON.parse(json) as Stored<V>;
+    } catch {
+      return missing.push(id); // an entry that does not parse is read again (and replaced)
+    }
     if (stored !== null) found.set(id, stored.v);
   });
   onOutcome?.(kind, unique.length - missing.length, missing.length);
