@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import { capacityGovernorFromConfig } from './core/capacity-redis';
 import type { ConcordConfig } from './core/config';
-import { createEventInfrastructure, type EventInfrastructure } from './core/events';
+import { entityCacheFromConfig } from './core/entity-cache-redis';
+import { createEventInfrastructure, type BusinessEvent, type EventInfrastructure } from './core/events';
 import type { Logger } from './core/log';
 import { redisReadiness, vendorReadiness } from './core/readiness';
 import type { VendorCallListener } from './core/vendor-call';
@@ -21,6 +22,8 @@ import { createGateway, type RunningGateway } from './gateway/server';
 import { SUPERGRAPH_PATH } from './schema/subgraphs';
 import { createVendorModules, vendorEndpoints, vendorLimits, type VendorSettings } from './vendors';
 import { createBillingSubgraph } from './subgraphs/billing/server';
+import { followInvalidations, invalidatingWrites, safeInvalidator } from './subgraphs/common/cache-invalidation';
+import { cachedReads } from './subgraphs/common/cached-reads';
 import type { RunningServer } from './subgraphs/common/subgraph-server';
 import { createCrmSubgraph } from './subgraphs/crm/server';
 import { createErpSubgraph } from './subgraphs/erp/server';
@@ -50,6 +53,8 @@ export interface ConcordOptions {
   metrics?: Metrics;
   /** Spans and trace propagation (core/tracing.ts). Default: from the configuration (OTEL_TRACES_EXPORTER). */
   tracing?: Tracing;
+  /** Told each time the entity cache dropped what an event named (tests: wait for an invalidation). Default: nothing. */
+  onCacheInvalidated?: (event: BusinessEvent, units: string[]) => void;
   /** Engine hooks and a work-queue wrapper (tests: park a run at a step boundary, fail an enqueue). Default: none. */
   orchestration?: Pick<OrchestrationRuntimeOptions, 'hooks' | 'decorateQueues'>;
 }
@@ -87,23 +92,46 @@ export async function startConcord(options: ConcordOptions): Promise<RunningConc
     closers.push(() => governor.close());
     const vendors = createVendorModules(options.vendors, { onCall: ops.onVendorCall, governor });
     ops.metrics.watch({ capacity: governor });
-    // Concord's own writes to customer records are marked, so change polling does not report them again.
-    const vendorPorts = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
+    // The entity cache of vendor reads (core/entity-cache.ts): null when CONCORD_ENTITY_CACHE_TTL_S=0.
+    const cache = entityCacheFromConfig(config, (error) => logger.warn({ err: error }, 'entity cache: Redis error (reads go to the vendors)'));
+    if (cache) closers.push(() => cache.close());
+    const invalidate = cache ? safeInvalidator(cache, logger) : null;
+    // Concord's own writes to customer records are marked, so change polling does not report them
+    // again, and drop what they changed from the entity cache before the write reports success.
+    const marked = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
+    const vendorPorts = invalidate ? invalidatingWrites(marked, invalidate) : marked;
     const { crm: crmPort, billing: billingPort, erp: erpPort } = vendorPorts;
+    // The subgraphs' entity reads through the cache; the sagas read the vendors themselves.
+    const reads = cache
+      ? {
+          cached: cachedReads(vendorPorts, cache, false, { onOutcome: (kind, hits, misses) => ops.metrics.entityCacheReads(kind, hits, misses) }),
+          refresh: cachedReads(vendorPorts, cache, true, { onOutcome: (kind, hits, misses) => ops.metrics.entityCacheReads(kind, hits, misses) }),
+        }
+      : null;
+    if (invalidate) {
+      // The vendors' change events (webhooks, pollers) and Concord's own, as they reach the log.
+      const following = new AbortController();
+      const followed = followInvalidations({ log: events.log, invalidate, signal: following.signal, logger, onInvalidated: options.onCacheInvalidated });
+      closers.push(async () => {
+        following.abort();
+        await followed;
+      });
+    }
 
     const secret = config.subgraphSecret;
     const crm = await createCrmSubgraph({
       port: crmPort,
       vendors: { billing: billingPort.vendor, erp: erpPort.vendor },
+      ...(reads ? { reads: { cached: reads.cached.crm, refresh: reads.refresh.crm } } : {}),
       secret,
       logger,
       batch,
       tracing,
     }).listen(at(1), host);
     closers.push(() => crm.close());
-    const billing = await createBillingSubgraph({ port: billingPort, secret, logger, batch, tracing }).listen(at(2), host);
+    const billing = await createBillingSubgraph({ port: billingPort, ...(reads ? { reads: { cached: reads.cached.billing, refresh: reads.refresh.billing } } : {}), secret, logger, batch, tracing }).listen(at(2), host);
     closers.push(() => billing.close());
-    const erp = await createErpSubgraph({ port: erpPort, secret, logger, batch, tracing }).listen(at(3), host);
+    const erp = await createErpSubgraph({ port: erpPort, ...(reads ? { reads: { cached: reads.cached.erp, refresh: reads.refresh.erp } } : {}), secret, logger, batch, tracing }).listen(at(3), host);
     closers.push(() => erp.close());
     const orchestration = await createOrchestrationRuntime({ config, ports: vendorPorts, retryPolicies: vendors.retryPolicies, logger, events: events.log, onRunChanged: ops.onRunChanged, tracing, ...options.orchestration });
     closers.push(() => orchestration.close());

@@ -2,11 +2,18 @@
  * `npm run bench:unified-view`: the unified customer view (examples/unified-view.graphql) for 50 and
  * 200 customers. Prints vendor calls per system per request and gateway latency p50/p95, for
  * Concord's batched loaders and for a per-customer baseline (the same system with batching off,
- * one vendor read per entity) measured in the same run, and the ratio of their vendor calls.
+ * one vendor read per entity) measured in the same run, and the ratio of their vendor calls. Both
+ * with the entity cache off: they measure what one read costs the vendors.
  *
- * Options: --rounds N (requests per configuration, default 20), --sizes 50,200
+ * Then the entity cache (bench/cache-figures.ts): vendor calls of the 50-customer view cold, warm,
+ * and right after a change made behind Concord's back in each vendor, with the staleness measured.
+ * The vendors are the ones CONCORD_CRM / CONCORD_BILLING / CONCORD_ERP choose, simulated.
+ *
+ * Options: --rounds N (requests per configuration, default 20), --sizes 50,200, --cache-only,
+ * --poll-ms N (change polling interval for the cache figures, default Concord's 5000)
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../core/config';
@@ -14,6 +21,7 @@ import { createLogger } from '../core/log';
 import { SCOPES, mintToken } from '../gateway/token';
 import { buildSeed } from '../simulators/common/seed';
 import { startSystem } from '../system';
+import { cacheFigures } from './cache-figures';
 
 const SECRET = 'concord-bench-secret-0123456789abcdef';
 const QUERY = readFileSync(path.join(__dirname, '..', 'examples', 'unified-view.graphql'), 'utf8');
@@ -32,7 +40,7 @@ function percentile(sorted: number[], p: number): number {
 async function measure(customers: number, batch: boolean, rounds: number): Promise<Result> {
   // The vendors chosen in the environment (CONCORD_CRM, CONCORD_BILLING, CONCORD_ERP), simulated.
   const choice = Object.fromEntries(['CONCORD_CRM', 'CONCORD_BILLING', 'CONCORD_ERP'].filter((name) => process.env[name]).map((name) => [name, process.env[name]!]));
-  const config = loadConfig({ CONCORD_JWT_SECRET: SECRET, NODE_ENV: 'test', ...choice });
+  const config = loadConfig({ CONCORD_JWT_SECRET: SECRET, NODE_ENV: 'test', CONCORD_ENTITY_CACHE_TTL_S: '0', ...choice });
   const system = await startSystem({
     config,
     logger: createLogger({ level: 'silent' }),
@@ -77,10 +85,17 @@ function row(label: string, r: Result): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, sizes: { type: 'string', default: '50,200' } } });
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '20' },
+      sizes: { type: 'string', default: '50,200' },
+      'cache-only': { type: 'boolean', default: false },
+      'poll-ms': { type: 'string', default: '5000' },
+    },
+  });
   const rounds = Number(values.rounds);
-  const sizes = values.sizes!.split(',').map(Number);
-  console.log(`unified customer view, ${rounds} requests per configuration, simulators without added latency`);
+  const sizes = values['cache-only'] ? [] : values.sizes!.split(',').map(Number);
+  console.log(`unified customer view, ${rounds} requests per configuration, simulators without added latency; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   for (const customers of sizes) {
     const batched = await measure(customers, true, rounds);
     const baseline = await measure(customers, false, Math.max(3, Math.floor(rounds / 4)));
@@ -93,6 +108,8 @@ async function main(): Promise<void> {
         `latency p50 concord/baseline = ${(batched.p50 / baseline.p50).toFixed(2)}`,
     );
   }
+  await cacheFigures({ secret: SECRET, query: QUERY, customers: 50, rounds, pollMs: Number(values['poll-ms']) });
+  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
 main().catch((error) => {

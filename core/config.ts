@@ -174,6 +174,14 @@ export interface GatewayLoadConfig {
   dedupFetches: boolean;
 }
 
+/** The entity cache of vendor reads (core/entity-cache.ts; README "How fresh is the unified view"). */
+export interface EntityCacheConfig {
+  /** Longest a cached entity is served without an event dropping it, in s; 0 turns the cache off (CONCORD_ENTITY_CACHE_TTL_S; default 300). */
+  ttlSeconds: number;
+  /** Most memory the embedded-mode cache holds, in MiB (CONCORD_ENTITY_CACHE_MB; default 64). With REDIS_URL the cache is in Redis. */
+  maxMb: number;
+}
+
 /** Metrics, tracing and the ops console (docs/operations.md). */
 export interface ObservabilityConfig {
   /** Where spans go: none (ids still propagated and logged), log (one JSON line per span), otlp (OTEL_TRACES_EXPORTER; 'console' = log). */
@@ -273,6 +281,7 @@ export interface ConcordConfig {
   subgraphSecretIsGenerated: boolean;
   security: SecurityConfig;
   gatewayLoad: GatewayLoadConfig;
+  entityCache: EntityCacheConfig;
   standalone: StandaloneConfig;
   logLevel: string;
   /** CONCORD_LOG_FORMAT: json, pretty, or auto (unset: pretty on a terminal outside production). */
@@ -608,6 +617,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, role: ProcessRo
       queueLength: integer(env, 'CONCORD_QUEUE_LENGTH', 16),
       queueWaitMs: Math.max(1, integer(env, 'CONCORD_QUEUE_WAIT_MS', 500)),
       dedupFetches: !isOff(env.CONCORD_FETCH_DEDUP),
+    },
+    entityCache: {
+      ttlSeconds: integer(env, 'CONCORD_ENTITY_CACHE_TTL_S', 300),
+      maxMb: Math.max(1, integer(env, 'CONCORD_ENTITY_CACHE_MB', 64)),
     },
     logLevel: env.LOG_LEVEL || (production ? 'info' : env.NODE_ENV === 'test' ? 'silent' : 'info'),
     logFormat: logFormat(env.CONCORD_LOG_FORMAT),

@@ -27,6 +27,7 @@ import { ConcordError } from '../core/errors';
 import type { Logger } from '../core/log';
 import type { Tracing } from '../core/tracing';
 import { runReadinessChecks, type ReadinessCheck } from '../core/readiness';
+import { CACHE_CONTROL_HEADER, wantsNoCache } from '../core/entity-cache';
 import { PRINCIPAL_HEADER, encodePrincipal } from '../core/principal';
 import { SIGNATURE_HEADER, signRequest } from '../core/signing';
 import { Rejection, createAdmission, denialsPlugin, type GraphQLParams } from './admission';
@@ -63,6 +64,8 @@ export interface GatewayContext {
   denials?: Denial[];
   /** The HTTP request's metrics and log record, for the observability plugin (gateway/observability.ts). */
   observed?: ObservedRequest;
+  /** The client sent `cache-control: no-cache`: subgraphs read through the entity cache (core/entity-cache.ts). */
+  noCache?: boolean;
 }
 
 export interface GatewayOptions {
@@ -361,6 +364,7 @@ export function createGateway(options: GatewayOptions) {
           if (context.correlationId) request.http?.headers.set(CORRELATION_HEADER, context.correlationId);
           // Signed with the body by the fetcher. No principal, no header: the subgraph answers 401.
           if (context.principal) request.http?.headers.set(PRINCIPAL_HEADER, principalHeader(context.principal));
+          if (context.noCache) request.http?.headers.set(CACHE_CONTROL_HEADER, 'no-cache');
         },
       });
       // Identical query fetches in flight are sent once: the caller as the subgraph sees it (the
@@ -369,8 +373,9 @@ export function createGateway(options: GatewayOptions) {
         ? dedupingDataSource<GatewayContext>(remote, {
             subgraph: name,
             callerKey: (context) => {
-              const principal = (context as { principal?: Principal | null }).principal;
-              return principal ? principalHeader(principal) : '';
+              const { principal, noCache } = context as { principal?: Principal | null; noCache?: boolean };
+              // A no-cache fetch must not be answered by one that may be served from the cache.
+              return `${principal ? principalHeader(principal) : ''}${noCache ? '\nno-cache' : ''}`;
             },
             onShared: (subgraph) => metrics?.subgraphFetchShared(subgraph),
           })
@@ -590,7 +595,7 @@ export function createGateway(options: GatewayOptions) {
     });
     const execution = apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'POST', headers, search, body },
-      context: async () => ({ correlationId, principal, denials, observed }),
+      context: async () => ({ correlationId, principal, denials, observed, noCache: wantsNoCache(req.headers['cache-control']) }),
     });
     // The slot is held until the execution ends, also when the client was answered 504 before it.
     void execution.then(release, release);

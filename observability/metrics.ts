@@ -161,6 +161,12 @@ export function createMetrics(options: MetricsOptions = {}) {
     labelNames: ['subgraph'] as const,
     registers,
   });
+  const entityCacheReads = new Counter({
+    name: 'concord_entity_cache_reads_total',
+    help: 'Entity reads of the subgraphs by cache outcome: hit (served from the entity cache) or miss (read from the vendor); kind is system.vendor.entity',
+    labelNames: ['kind', 'outcome'] as const,
+    registers,
+  });
   const subgraphFetch = new Histogram({
     name: 'concord_subgraph_fetch_duration_seconds',
     help: 'Requests from the gateway to subgraphs, by subgraph and HTTP status (0: no response)',
@@ -389,6 +395,10 @@ export function createMetrics(options: MetricsOptions = {}) {
     },
     subgraphFetchShared(subgraph: string): void {
       fetchesShared.inc({ subgraph });
+    },
+    entityCacheReads(kind: string, hits: number, misses: number): void {
+      if (hits > 0) entityCacheReads.inc({ kind, outcome: 'hit' }, hits);
+      if (misses > 0) entityCacheReads.inc({ kind, outcome: 'miss' }, misses);
     },
     subgraphFetch(subgraph: string, status: number, seconds: number): void {
       subgraphFetch.observe({ subgraph, status: String(status) }, seconds);

@@ -12,6 +12,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import { CACHE_CONTROL_HEADER, wantsNoCache } from '../../core/entity-cache';
 import { ConcordError } from '../../core/errors';
 import type { Logger } from '../../core/log';
 import { traceIncoming } from '../../core/tracing-http';
@@ -25,6 +26,8 @@ export interface RequestInfo {
   correlationId: string;
   /** The caller's principal, signed by the gateway (core/principal.ts). */
   principal: Principal;
+  /** True when the entity cache is to be read through (the request asked for no-cache). */
+  refresh: boolean;
 }
 
 /** What every subgraph's resolver context holds: the server puts it there, next to what `context` builds. */
@@ -170,7 +173,7 @@ export function createSubgraphServer<C extends BaseContext & SubgraphRequestCont
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'POST', headers, search: url.search, body: parsed },
       context: async () => {
-        const info: RequestInfo = { correlationId, principal: principal! };
+        const info: RequestInfo = { correlationId, principal: principal!, refresh: wantsNoCache(req.headers[CACHE_CONTROL_HEADER]) };
         return { ...context(info), principal: info.principal } as C;
       },
     });

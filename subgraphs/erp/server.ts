@@ -2,6 +2,7 @@ import { erpResolvers, type ErpContext } from '../../resolvers/erp';
 import { subgraphTypeDefs } from '../../schema/subgraphs';
 import type { Logger } from '../../core/log';
 import type { Tracing } from '../../core/tracing';
+import type { ReadPortModes } from '../common/cached-reads';
 import { createSubgraphServer } from '../common/subgraph-server';
 import { createErpLoaders } from './loaders';
 import type { ErpPort } from './port';
@@ -13,17 +14,22 @@ export interface ErpSubgraphOptions {
   logger: Logger;
   /** Batch entity reads per request (default true); false gives the per-entity baseline. */
   batch?: boolean;
+  /**
+   * The port's entity reads through the entity cache, in its two modes (subgraphs/common/cached-reads.ts);
+   * the loaders use them. Default: none (every read goes to the vendor).
+   */
+  reads?: ReadPortModes<ErpPort>;
   /** Spans of the gateway's requests, continuing its traceparent (core/tracing.ts). Default: none. */
   tracing?: Tracing;
 }
 
 export function createErpSubgraph(options: ErpSubgraphOptions) {
-  const { batch = true, port, secret, logger, tracing } = options;
+  const { batch = true, port, reads, secret, logger, tracing } = options;
   return createSubgraphServer<ErpContext>({
     name: 'erp',
     typeDefs: subgraphTypeDefs('erp'),
     resolvers: erpResolvers,
-    context: ({ correlationId }) => ({ port, loaders: createErpLoaders(port, batch), correlationId }),
+    context: ({ correlationId, refresh }) => ({ port, loaders: createErpLoaders(reads ? (refresh ? reads.refresh : reads.cached) : port, batch), correlationId }),
     secret,
     logger,
     tracing,

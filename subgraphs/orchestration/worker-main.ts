@@ -19,6 +19,8 @@ import { createLogger } from '../../core/log';
 import { listenMetrics } from '../../observability/metrics-server';
 import { createOpsRuntime } from '../../observability/runtime';
 import { createVendorModules, vendorEndpoints, vendorLimits, vendorSettingsFromConfig, type VendorFallback } from '../../vendors';
+import { entityCacheFromConfig } from '../../core/entity-cache-redis';
+import { invalidatingWrites, safeInvalidator } from '../common/cache-invalidation';
 import { markConcordWrites } from '../events/echo';
 import { createEventsRuntime, echoTtlMs } from '../events/runtime';
 import { createOrchestrationRuntime } from './runtime';
@@ -67,7 +69,11 @@ async function main(): Promise<void> {
   const governor = capacityGovernorFromConfig(config);
   const vendors = createVendorModules(settings, { onCall: ops.onVendorCall, governor });
   ops.metrics.watch({ capacity: governor });
-  const ports = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
+  // A worker reads nothing through the entity cache, but its writes drop what they changed from it
+  // (Redis: the API replicas' shared store).
+  const cache = entityCacheFromConfig(config, (error) => logger.warn({ err: error }, 'entity cache: Redis error'));
+  const marked = markConcordWrites(vendors.ports, events.coordination, echoTtlMs(config));
+  const ports = cache ? invalidatingWrites(marked, safeInvalidator(cache, logger)) : marked;
   const runtime = await createOrchestrationRuntime({
     config: { ...config, orchestration: { ...config.orchestration, workers: true } },
     ports,
@@ -98,6 +104,7 @@ async function main(): Promise<void> {
     await live.close();
     await runtime.close();
     await governor.close();
+    await cache?.close();
     await events.close();
     await metricsServer?.close();
     await redis.close();

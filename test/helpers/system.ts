@@ -43,7 +43,7 @@ export interface TestSystemOptions {
    */
   stripeSearchLagMs?: number;
   /** Metrics, tracing, a logger of the test's own (test/ops). Default: the system's defaults, silent logs. */
-  system?: Partial<Pick<SystemOptions, 'metrics' | 'tracing' | 'logger' | 'orchestration'>>;
+  system?: Partial<Pick<SystemOptions, 'metrics' | 'tracing' | 'logger' | 'orchestration' | 'onCacheInvalidated'>>;
 }
 
 /**
@@ -114,7 +114,19 @@ export async function startTestSystem(options: TestSystemOptions = {}): Promise<
   const remote = options.env?.NODE_ENV === 'production' ? await remoteVendors(options.seed, options.env) : null;
   // Tests poll hard from one subject (100 runs at 10 polls a second): the per-subject rate limit is
   // raised, not off, so every request still goes through it. test/security sets its own.
-  const config = loadConfig({ CONCORD_JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', CONCORD_RATE_LIMIT_RPS: '100000', CONCORD_RATE_LIMIT_BURST: '100000', ...remote?.env, ...options.env });
+  // The entity cache is off unless a test turns it on (CONCORD_ENTITY_CACHE_TTL_S): most tests
+  // assert what the vendors answer and how often they are called, read after read
+  // (test/integration/entity-cache.test.ts and stripe-search-lag.test.ts run with it on).
+  // TEST_ENTITY_CACHE_TTL_S=300 runs every test system with it on.
+  const config = loadConfig({
+    CONCORD_JWT_SECRET: TEST_JWT_SECRET,
+    NODE_ENV: 'test',
+    CONCORD_RATE_LIMIT_RPS: '100000',
+    CONCORD_RATE_LIMIT_BURST: '100000',
+    CONCORD_ENTITY_CACHE_TTL_S: process.env.TEST_ENTITY_CACHE_TTL_S ?? '0',
+    ...remote?.env,
+    ...options.env,
+  });
   const vendorCalls: VendorCall[] = [];
   const system = await startSystem({
     config,

@@ -59,6 +59,8 @@ describe('one capacity budget per vendor account across 3 API processes and 2 wo
       CONCORD_SUBGRAPH_SECRET: SUBGRAPH_SECRET,
       CONCORD_ERP_CONCURRENCY: String(NETSUITE_CONCURRENCY),
       CONCORD_STRIPE_RATE_PER_SECOND: String(RATE),
+      // Every view reads the vendors: this test presses on their budgets (the entity cache would spare them).
+      CONCORD_ENTITY_CACHE_TTL_S: '0',
       // The burst queues for longer than the default 10 s wait; the wait is sized to it.
       CONCORD_CAPACITY_WAIT_MS: '60000',
       CONCORD_SUBGRAPH_TIMEOUT_MS: '90000',

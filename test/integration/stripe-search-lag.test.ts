@@ -17,7 +17,9 @@ describe('Stripe search lag', () => {
   let stripeUrl: string;
 
   beforeAll(async () => {
-    system = await startTestSystem({ stripeSearchLagMs: LAG_MS, env: { CONCORD_MUTATION_WAIT_MS: '20000' } });
+    // With the entity cache on: the customer's view is cached before the run, and the run's own
+    // writes must drop it (subgraphs/common/cache-invalidation.ts).
+    system = await startTestSystem({ stripeSearchLagMs: LAG_MS, env: { CONCORD_MUTATION_WAIT_MS: '20000', CONCORD_ENTITY_CACHE_TTL_S: '3600' } });
     stripeUrl = system.simulators.stripe!.url;
   });
   afterAll(() => system.close());
@@ -36,11 +38,14 @@ describe('Stripe search lag', () => {
 
   it("a completed order-to-cash run's contract is in its customer's unified view at once", async () => {
     const [deal] = await readyOpportunities(system.simulators.salesforce!.url);
+    const VIEW = `query($id: ID!) { customer(id: $id) { contracts { id status } invoices(first: 20) { id } } }`;
+    const before = await system.gql(VIEW, { id: deal.accountId });
+    expect(before.body.errors).toBeUndefined();
     const started = await startRun(system, deal.id, 'lag-o2c-1');
     expect(started.body.errors).toBeUndefined();
     const run = await waitForRun(system, started.body.data.startOrderToCash.id, ['COMPLETED'], 120_000);
     const contractId = run.steps.find((s: any) => s.name === 'contract').externalId;
-    const { body } = await system.gql(`query($id: ID!) { customer(id: $id) { contracts { id status } invoices(first: 20) { id } } }`, { id: deal.accountId });
+    const { body } = await system.gql(VIEW, { id: deal.accountId });
     expect(body.errors).toBeUndefined();
     expect(body.data.customer.contracts).toEqual(expect.arrayContaining([expect.objectContaining({ id: contractId })]));
     const effects = await effectsOf(system, deal.id, deal.accountId);
