@@ -82,7 +82,6 @@ function start(command: string, args: string[], env: Record<string, string>): Pr
       });
     },
     async stop() {
-      if (done) return;
       const group = -child.pid!;
       const signal = (name: NodeJS.Signals) => {
         try {
@@ -91,10 +90,22 @@ function start(command: string, args: string[], env: Record<string, string>): Pr
           // already gone
         }
       };
-      signal('SIGTERM');
-      const timer = setTimeout(() => signal('SIGKILL'), 10_000);
+      const alive = () => {
+        try {
+          process.kill(group, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      // The whole group, not only its leader: npm can exit on SIGTERM while the node process it
+      // started is still shutting down (a worker whose Redis is gone never finished, and kept a core
+      // busy for the rest of the suite). Whatever is left after 10 s is killed.
+      if (!done || alive()) signal('SIGTERM');
+      const deadline = Date.now() + 10_000;
+      while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      if (alive()) signal('SIGKILL');
       await exited;
-      clearTimeout(timer);
     },
   };
 }

@@ -38,7 +38,16 @@ describe('an accepted run is never unknown (redis engine, busy machine)', () => 
 
   afterAll(async () => {
     for (const child of busy) child.kill('SIGKILL');
-    await system?.close();
+    // Bounded: after its Redis was killed and restarted the system's close has been seen to wait for
+    // good (a known open problem: a process whose Redis went away may not finish closing). The test's
+    // assertions are made by then; what is left open is ended with the jest worker.
+    let bound: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      system?.close().then(() => true),
+      new Promise<boolean>((resolve) => (bound = setTimeout(() => resolve(false), 60_000))),
+    ]);
+    clearTimeout(bound);
+    if (!closed) console.warn('run-never-unknown: the system did not finish closing within 60 s after its Redis restart');
     await redis?.stop();
   });
 
